@@ -1,0 +1,99 @@
+#pragma once
+
+// The message vocabulary between agentrt's actors: atoms, message payloads and the typed
+// actor interfaces, so the compiler checks every send against the receiver's protocol.
+
+#include "runtime/call_state.hpp"
+
+#include <agentrt/stats.hpp>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <future>
+#include <memory>
+#include <optional>
+
+namespace agentrt::detail {
+
+/// A session's activity as its supervisor sees it, without a message per turn: the session
+/// writes it, the supervisor reads it when it looks for sessions to expire. Times are
+/// nanoseconds on the actor clock.
+struct Activity {
+  std::atomic<std::int64_t> last_active{0};
+  /// True while a turn runs or calls are queued.
+  std::atomic<bool> busy{false};
+};
+
+using ActivityPtr = std::shared_ptr<Activity>;
+
+struct TurnJob;
+using TurnJobPtr = std::shared_ptr<TurnJob>;
+
+using DescribePromise = std::shared_ptr<std::promise<std::optional<SessionInfo>>>;
+
+/// Why a supervisor asks a session to expire.
+enum class ExpireReason : std::uint8_t {
+  idle,     ///< idle past idle_timeout
+  lifetime, ///< older than max_lifetime
+  cap,      ///< least recently used while over max_sessions
+};
+
+// -- atoms ------------------------------------------------------------------------------
+
+using call_atom = caf::atom_constant<caf::atom("call")>;
+using turn_done_atom = caf::atom_constant<caf::atom("turn_done")>;
+using withdraw_atom = caf::atom_constant<caf::atom("withdraw")>;
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+using close_atom = caf::atom_constant<caf::atom("close")>;
+using describe_atom = caf::atom_constant<caf::atom("describe")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+using evict_atom = caf::atom_constant<caf::atom("evict")>;
+
+// -- interfaces -------------------------------------------------------------------------
+
+/// One session. Calls arrive only while the session is in the SessionDirectory (see there).
+using session_actor = caf::typed_actor<
+  // A call to run or queue.
+  caf::reacts_to<call_atom, CallPtr>,
+  // A blocking turn came back from the pool.
+  caf::reacts_to<turn_done_atom, TurnJobPtr>,
+  // The caller cancelled call <id>: drop it from the queue.
+  caf::reacts_to<withdraw_atom, std::uint64_t>,
+  // Call <id> reached its deadline.
+  caf::reacts_to<deadline_atom, std::uint64_t>,
+  // Expire if still idle and last active at <ns> (ignored for lifetime); <ExpireReason>.
+  caf::reacts_to<expire_atom, std::int64_t, std::uint8_t>,
+  // End now: fail queued and running calls with session_closed.
+  caf::reacts_to<close_atom>,
+  // Report SessionInfo through the promise.
+  caf::reacts_to<describe_atom, DescribePromise>,
+  // Shutdown: fail queued calls, let the running turn finish for <ns>, then stop.
+  caf::reacts_to<drain_atom, std::int64_t>,
+  // Shutdown: the drain time is over.
+  caf::reacts_to<stop_atom>>;
+
+/// One supervisor shard: owns the lifecycle of the sessions whose key hashes to it.
+using supervisor_actor = caf::typed_actor<
+  // Watch this new session.
+  caf::reacts_to<adopt_atom, session_actor, ActivityPtr>,
+  // Periodic: expire idle and old sessions.
+  caf::reacts_to<sweep_atom>,
+  // Live sessions exceed max_sessions: expire this shard's least recently used idle one.
+  caf::reacts_to<evict_atom>>;
+
+} // namespace agentrt::detail
+
+// Payloads that only ever travel inside one process (they hold pointers to shared state).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::CallPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::TurnJobPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::DescribePromise)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::ActivityPtr)

@@ -1,0 +1,47 @@
+#pragma once
+
+// Services: what the actors use from the runtime that hosts them. Owned by the runtime (or
+// a test fixture) and outliving every actor that points to it.
+
+#include "actors/messages.hpp"
+
+#include <agentrt/config.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+namespace spdlog {
+class logger;
+} // namespace spdlog
+
+namespace agentrt::detail {
+
+class Executor;
+class Metrics;
+class OwnerDirectory;
+class ResultGate;
+class SessionDirectory;
+
+struct Services {
+  RuntimeConfig config;
+  std::shared_ptr<spdlog::logger> log;
+  /// Runs blocking turns.
+  Executor* executor = nullptr;
+  /// Shared with every blocking job (see ResultGate).
+  std::shared_ptr<ResultGate> gate;
+  Metrics* metrics = nullptr;
+  /// Null in tests that drive one session directly.
+  SessionDirectory* directory = nullptr;
+  /// Null when nothing maps owners to sessions.
+  OwnerDirectory* owners = nullptr;
+  /// Empty in tests without supervision.
+  std::vector<supervisor_actor> supervisors;
+
+  /// The supervisor shard for a key hash; requires `supervisors` non-empty.
+  const supervisor_actor& supervisor_for(std::size_t hash) const {
+    return supervisors[(hash >> 8) % supervisors.size()];
+  }
+};
+
+} // namespace agentrt::detail

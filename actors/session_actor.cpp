@@ -1,0 +1,461 @@
+#include "actors/session_actor.hpp"
+
+#include "actors/services.hpp"
+#include "actors/session_directory.hpp"
+#include "runtime/agent_registry.hpp"
+#include "runtime/executor.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/owner_directory.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <spdlog/logger.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace agentrt::detail {
+
+/// Lets `Call::cancel` reach the session holding a call. Holds a weak address, so it never
+/// keeps a session alive and is a no-op once the session is gone.
+class WithdrawLink final : public SessionLink {
+public:
+  explicit WithdrawLink(caf::actor_addr addr) : addr_(std::move(addr)) {
+    // nop
+  }
+
+  void withdraw(std::uint64_t call_id) noexcept override {
+    if (auto hdl = caf::actor_cast<session_actor>(addr_))
+      caf::anon_send(hdl, withdraw_atom::value, call_id);
+  }
+
+private:
+  caf::actor_addr addr_;
+};
+
+namespace {
+
+constexpr auto relaxed = std::memory_order_relaxed;
+
+std::int64_t to_ns(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
+
+std::chrono::microseconds to_us(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(d);
+}
+
+std::int64_t now_ns(session_pointer self) {
+  return to_ns(self->clock().now().time_since_epoch());
+}
+
+void update_busy(SessionState& st) {
+  st.activity->busy.store(st.running != nullptr || !st.queue.empty(), relaxed);
+}
+
+void touch(SessionState& st, Clock::time_point now) {
+  st.activity->last_active.store(to_ns(now.time_since_epoch()), relaxed);
+}
+
+/// Ends a call that never ran; counts it as rejected, or as cancelled when the caller had
+/// already cancelled it.
+void reject(SessionState& st, const CallPtr& c, errc e, std::string message) {
+  if (c->finish_if_open(e, std::move(message)))
+    st.stripe->rejected.fetch_add(1, relaxed);
+  else
+    st.stripe->cancelled.fetch_add(1, relaxed);
+}
+
+void link_call(session_pointer self, const CallPtr& c) {
+  auto& st = self->state;
+  if (!st.link)
+    st.link = std::make_shared<WithdrawLink>(self->address());
+  c->attach(st.link);
+}
+
+void arm_deadline(session_pointer self, const CallPtr& c) {
+  if (c->timer_armed)
+    return;
+  c->timer_armed = true;
+  auto now = self->clock().now();
+  auto delay = c->deadline > now ? c->deadline - now : Clock::duration::zero();
+  self->delayed_send(self, delay, deadline_atom::value, c->id);
+}
+
+/// Applies a turn's outcome to the session and its call.
+void finish(session_pointer self, TurnContext& ctx, Disposition disposition,
+            Clock::time_point now) {
+  auto& st = self->state;
+  auto& c = *ctx.call;
+  st.turns_run += 1;
+  st.turn_time_ns += to_ns(ctx.finished - ctx.started);
+  auto& log = *st.svc->log;
+  if (disposition == Disposition::discard) {
+    st.stripe->cancelled.fetch_add(1, relaxed);
+    log.debug("[{}/{}] turn {} discarded", c.session_id, c.id, ctx.number);
+  } else if (ctx.failed) {
+    if (c.finish_if_open(errc::agent_failed, ctx.failure, ctx.number))
+      st.stripe->failed.fetch_add(1, relaxed);
+    else
+      st.stripe->cancelled.fetch_add(1, relaxed);
+    log.debug("[{}/{}] turn {} failed: {}", c.session_id, c.id, ctx.number, ctx.failure);
+  } else {
+    Reply reply;
+    reply.output = ctx.output;
+    reply.turn = ctx.number;
+    reply.queued_for = to_us(c.started_at - c.invoked);
+    reply.ran_for = to_us(ctx.finished - ctx.started);
+    auto terminal = EventKind::completed;
+    if (disposition == Disposition::interrupt) {
+      reply.error = make_error_code(errc::interrupted);
+      reply.message = "interrupted by a later call; the turn's output so far was kept";
+      terminal = EventKind::cancelled;
+    }
+    auto& session = *st.data;
+    bool committed = c.commit_and_complete([&] { commit_turn(session, ctx); }, std::move(reply),
+                                           terminal);
+    if (committed && disposition == Disposition::commit)
+      st.stripe->completed.fetch_add(1, relaxed);
+    else
+      st.stripe->cancelled.fetch_add(1, relaxed);
+    log.debug("[{}/{}] turn {} {}", c.session_id, c.id, ctx.number,
+              committed ? "committed" : "discarded: the call had already ended");
+  }
+  touch(st, now);
+}
+
+void run_inline(session_pointer self, const CallPtr& c) {
+  auto& st = self->state;
+  st.stripe->running.fetch_add(1, relaxed);
+  TurnContext ctx{c, st.data};
+  run_turn(ctx);
+  st.stripe->running.fetch_sub(1, relaxed);
+  auto now = self->clock().now();
+  auto disposition = Disposition::commit;
+  if (now > c->deadline
+      && c->finish_if_open(errc::timeout, "the turn ran past the call's timeout", ctx.number))
+    disposition = Disposition::discard;
+  finish(self, ctx, disposition, now);
+}
+
+void launch(session_pointer self, const CallPtr& c) {
+  auto& st = self->state;
+  auto job = std::make_shared<TurnJob>(c, st.data);
+  st.running = job;
+  st.stripe->running.fetch_add(1, relaxed);
+  link_call(self, c);
+  arm_deadline(self, c);
+  st.svc->executor->post([job, addr = self->address(), gate = st.svc->gate]() mutable {
+    run_turn(job->ctx);
+    gate->pass([&] {
+      if (auto hdl = caf::actor_cast<session_actor>(addr))
+        caf::anon_send(hdl, turn_done_atom::value, std::move(job));
+    });
+  });
+}
+
+/// Starts `c`'s turn now (the session is not running one).
+void start(session_pointer self, const CallPtr& c) {
+  auto& st = self->state;
+  // A stop request means the call has already ended (cancel, timeout, close...).
+  if (c->stop.stop_requested()) {
+    st.stripe->cancelled.fetch_add(1, relaxed);
+    return;
+  }
+  auto now = self->clock().now();
+  if (now >= c->deadline) {
+    c->finish_if_open(errc::timeout, "the call waited past its timeout");
+    st.stripe->cancelled.fetch_add(1, relaxed);
+    return;
+  }
+  c->started_at = now;
+  c->push(EventKind::started);
+  if (st.data->entry->options.blocking)
+    launch(self, c);
+  else
+    run_inline(self, c);
+}
+
+/// Runs queued calls while the session is free.
+void next(session_pointer self) {
+  auto& st = self->state;
+  while (!st.running && !st.queue.empty()) {
+    auto c = std::move(st.queue.front());
+    st.queue.pop_front();
+    st.stripe->queued.fetch_sub(1, relaxed);
+    start(self, c);
+  }
+  update_busy(st);
+}
+
+void enqueue(session_pointer self, const CallPtr& c, bool front) {
+  auto& st = self->state;
+  if (front)
+    st.queue.push_front(c);
+  else
+    st.queue.push_back(c);
+  st.stripe->queued.fetch_add(1, relaxed);
+  c->queued_at = self->clock().now();
+  c->push(EventKind::queued, {}, front ? 1 : st.queue.size());
+  link_call(self, c);
+  arm_deadline(self, c);
+  update_busy(st);
+}
+
+/// The session is running a turn and `c` arrived: apply `c`'s busy policy.
+void on_busy(session_pointer self, const CallPtr& c) {
+  auto& st = self->state;
+  auto& running = *st.running;
+  auto& log = *st.svc->log;
+  switch (c->on_busy) {
+    case BusyPolicy::enqueue: {
+      auto depth = st.data->entry->options.max_queue_depth;
+      if (depth == 0)
+        depth = st.svc->config.max_queue_depth;
+      if (st.queue.size() >= depth) {
+        reject(st, c, errc::overloaded,
+               "the session's queue is full (" + std::to_string(depth) + " calls waiting)");
+        return;
+      }
+      enqueue(self, c, false);
+      return;
+    }
+    case BusyPolicy::reject:
+      reject(st, c, errc::session_busy,
+             "the session is running call " + std::to_string(running.ctx.call->id));
+      return;
+    case BusyPolicy::interrupt:
+    case BusyPolicy::rollback: {
+      auto& victim = *running.ctx.call;
+      if (running.disposition == Disposition::commit) {
+        if (c->on_busy == BusyPolicy::interrupt) {
+          running.disposition = Disposition::interrupt;
+          victim.stop.request_stop();
+        } else if (victim.finish_if_open(errc::rolled_back,
+                                         "rolled back by call " + std::to_string(c->id),
+                                         running.ctx.number)) {
+          running.disposition = Disposition::discard;
+        }
+        log.debug("[{}/{}] {} by call {}", victim.session_id, victim.id,
+                  c->on_busy == BusyPolicy::interrupt ? "interrupted" : "rolled back", c->id);
+      }
+      enqueue(self, c, true);
+      return;
+    }
+  }
+}
+
+void on_call(session_pointer self, const CallPtr& c) {
+  auto& st = self->state;
+  if (st.mode != SessionState::Mode::open) {
+    if (st.mode == SessionState::Mode::closing)
+      reject(st, c, errc::session_closed, "the session was closed");
+    else
+      reject(st, c, errc::shutting_down, "the runtime is shutting down");
+    return;
+  }
+  if (!st.running) {
+    start(self, c);
+    next(self);
+  } else {
+    on_busy(self, c);
+  }
+}
+
+/// Ends every queued call with `e` (close, shutdown).
+void end_queue(session_pointer self, errc e, const std::string& message) {
+  auto& st = self->state;
+  for (auto& c : st.queue) {
+    c->finish_if_open(e, message);
+    st.stripe->queued.fetch_sub(1, relaxed);
+    st.stripe->cancelled.fetch_add(1, relaxed);
+  }
+  st.queue.clear();
+  update_busy(st);
+}
+
+/// Ends the running turn's call with `e`; the turn itself is discarded when it returns.
+void end_running(session_pointer self, errc e, const std::string& message) {
+  auto& st = self->state;
+  if (st.running && st.running->ctx.call->finish_if_open(e, message, st.running->ctx.number))
+    st.running->disposition = Disposition::discard;
+}
+
+SessionInfo describe(session_pointer self) {
+  auto& st = self->state;
+  auto actor_now = now_ns(self);
+  auto sys_now = std::chrono::system_clock::now();
+  auto to_sys = [&](std::int64_t ns) {
+    return sys_now
+           - std::chrono::duration_cast<std::chrono::system_clock::duration>(
+             std::chrono::nanoseconds{actor_now - ns});
+  };
+  SessionInfo info;
+  info.key = st.data->key;
+  info.created = to_sys(st.created_ns);
+  info.last_activity = to_sys(st.activity->last_active.load(relaxed));
+  info.turns = st.data->turns;
+  info.queue_depth = st.queue.size();
+  info.running = st.running != nullptr;
+  info.history_size = st.data->history.size();
+  if (st.turns_run > 0)
+    info.mean_turn_time = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::nanoseconds{st.turn_time_ns / static_cast<std::int64_t>(st.turns_run)});
+  return info;
+}
+
+} // namespace
+
+SessionState::~SessionState() {
+  if (svc == nullptr)
+    return;
+  auto e = mode == Mode::closing ? errc::session_closed : errc::shutting_down;
+  std::string message = mode == Mode::closing ? "the session was closed"
+                                              : "the session ended before the call finished";
+  for (auto& c : queue) {
+    c->finish_if_open(e, message);
+    stripe->queued.fetch_sub(1, relaxed);
+    stripe->cancelled.fetch_add(1, relaxed);
+  }
+  if (running) {
+    running->ctx.call->finish_if_open(e, message, running->ctx.number);
+    stripe->running.fetch_sub(1, relaxed);
+    stripe->cancelled.fetch_add(1, relaxed);
+  }
+  svc->metrics->live.fetch_sub(1, relaxed);
+}
+
+session_actor::behavior_type session_behavior(session_pointer self, SessionKey key,
+                                              const AgentEntry* entry, Services* svc,
+                                              std::size_t hash, ActivityPtr activity) {
+  auto& st = self->state;
+  st.svc = svc;
+  st.stripe = &svc->metrics->stripe(hash);
+  st.hash = hash;
+  st.activity = std::move(activity);
+  st.data = std::make_shared<SessionData>();
+  st.data->key = std::move(key);
+  st.data->entry = entry;
+  st.created_ns = now_ns(self);
+  svc->log->debug("[{}/-] session of agent '{}' started", st.data->key.session_id,
+                  st.data->key.agent);
+  return {
+    [self](call_atom, const CallPtr& c) { on_call(self, c); },
+    [self](turn_done_atom, const TurnJobPtr& job) {
+      auto& st = self->state;
+      if (job != st.running)
+        return;
+      st.running.reset();
+      st.stripe->running.fetch_sub(1, relaxed);
+      finish(self, job->ctx, job->disposition, self->clock().now());
+      if (st.mode != SessionState::Mode::open) {
+        update_busy(st);
+        self->quit();
+        return;
+      }
+      next(self);
+    },
+    [self](withdraw_atom, std::uint64_t id) {
+      auto& st = self->state;
+      auto i = std::find_if(st.queue.begin(), st.queue.end(),
+                            [id](const CallPtr& c) { return c->id == id; });
+      if (i == st.queue.end())
+        return;
+      st.queue.erase(i);
+      st.stripe->queued.fetch_sub(1, relaxed);
+      st.stripe->cancelled.fetch_add(1, relaxed);
+      update_busy(st);
+    },
+    [self](deadline_atom, std::uint64_t id) {
+      auto& st = self->state;
+      if (st.running && st.running->ctx.call->id == id) {
+        if (st.running->ctx.call->finish_if_open(
+              errc::timeout, "the turn did not finish within the call's timeout",
+              st.running->ctx.number))
+          st.running->disposition = Disposition::discard;
+        return;
+      }
+      auto i = std::find_if(st.queue.begin(), st.queue.end(),
+                            [id](const CallPtr& c) { return c->id == id; });
+      if (i == st.queue.end())
+        return;
+      (*i)->finish_if_open(errc::timeout, "the call waited in the queue past its timeout");
+      st.queue.erase(i);
+      st.stripe->queued.fetch_sub(1, relaxed);
+      st.stripe->cancelled.fetch_add(1, relaxed);
+      update_busy(st);
+    },
+    [self](expire_atom, std::int64_t observed, std::uint8_t reason) {
+      auto& st = self->state;
+      if (st.mode != SessionState::Mode::open || st.running || !st.queue.empty())
+        return;
+      auto why = static_cast<ExpireReason>(reason);
+      if (why != ExpireReason::lifetime && st.activity->last_active.load(relaxed) != observed)
+        return; // used since the supervisor looked
+      if (st.svc->directory
+          && !st.svc->directory->retire(st.data->key, st.hash, self->address(),
+                                        [self] { return self->mailbox().empty(); }))
+        return; // a call is on its way in
+      st.svc->metrics->expirations.fetch_add(1, relaxed);
+      if (st.svc->owners)
+        st.svc->owners->forget(st.data->key);
+      st.svc->log->debug("[{}/-] session expired ({})", st.data->key.session_id,
+                         why == ExpireReason::idle       ? "idle"
+                         : why == ExpireReason::lifetime ? "max lifetime"
+                                                         : "max sessions");
+      self->quit();
+    },
+    [self](close_atom) {
+      auto& st = self->state;
+      if (st.mode != SessionState::Mode::open)
+        return;
+      st.mode = SessionState::Mode::closing;
+      end_queue(self, errc::session_closed, "the session was closed");
+      end_running(self, errc::session_closed, "the session was closed");
+      if (st.svc->owners)
+        st.svc->owners->forget(st.data->key);
+      st.svc->log->debug("[{}/-] session closed", st.data->key.session_id);
+      if (!st.running)
+        self->quit();
+    },
+    [self](describe_atom, const DescribePromise& promise) {
+      promise->set_value(describe(self));
+    },
+    [self](drain_atom, std::int64_t drain_ns) {
+      auto& st = self->state;
+      st.mode = SessionState::Mode::draining;
+      end_queue(self, errc::shutting_down, "the runtime is shutting down");
+      // The running turn may still finish (and commit) within the drain time.
+      if (!st.running) {
+        self->quit();
+        return;
+      }
+      self->delayed_send(self, std::chrono::nanoseconds{drain_ns}, stop_atom::value);
+    },
+    [self](stop_atom) {
+      end_running(self, errc::shutting_down, "the runtime shut down before the turn finished");
+      self->quit();
+    },
+  };
+}
+
+session_actor spawn_session(caf::actor_system& sys, Services& svc, SessionKey key,
+                            const AgentEntry* entry, std::size_t hash) {
+  auto activity = std::make_shared<Activity>();
+  activity->last_active.store(to_ns(sys.clock().now().time_since_epoch()), relaxed);
+  auto hdl = sys.spawn(session_behavior, std::move(key), entry, &svc, hash, activity);
+  auto live = svc.metrics->live.fetch_add(1, relaxed) + 1;
+  svc.metrics->activations.fetch_add(1, relaxed);
+  if (!svc.supervisors.empty()) {
+    auto& sup = svc.supervisor_for(hash);
+    caf::anon_send(sup, adopt_atom::value, hdl, std::move(activity));
+    if (svc.config.max_sessions > 0 && static_cast<std::size_t>(live) > svc.config.max_sessions)
+      caf::anon_send(sup, evict_atom::value);
+  }
+  return hdl;
+}
+
+} // namespace agentrt::detail

@@ -1,0 +1,92 @@
+#pragma once
+
+// The session actor: owns one session's agent instance, history, state and queue, and runs
+// one turn at a time. Its state is plain data (the actor is the lock); the transactional
+// turn logic it drives lives in runtime/session_data.hpp.
+//
+// Non-blocking agents run their turn inline, inside the `call` handler: no extra hop. A
+// blocking agent's turn runs on the blocking pool; meanwhile the session stays busy (later
+// calls queue or apply their busy policy) and still handles cancel, deadlines and close.
+
+#include "actors/messages.hpp"
+#include "runtime/session_data.hpp"
+
+#include <caf/stateful_actor.hpp>
+
+#include <agentrt/session_key.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace agentrt::detail {
+
+struct AgentEntry;
+struct MetricStripe;
+struct Services;
+
+/// What becomes of a turn when it comes back.
+enum class Disposition : std::uint8_t {
+  commit,    ///< commit and complete (unless the call already ended)
+  interrupt, ///< commit and end the call with `interrupted`
+  discard,   ///< the call already ended (timeout, rollback, close, shutdown): drop the draft
+};
+
+/// A blocking turn on its way through the pool.
+struct TurnJob {
+  TurnJob(CallPtr call, std::shared_ptr<SessionData> session)
+    : ctx(std::move(call), std::move(session)) {
+    // nop
+  }
+  TurnContext ctx;
+  Disposition disposition = Disposition::commit;
+};
+
+class WithdrawLink;
+
+struct SessionState {
+  static inline const char* name = "agentrt.session";
+
+  enum class Mode : std::uint8_t { open, closing, draining };
+
+  SessionState() = default;
+  SessionState(const SessionState&) = delete;
+  SessionState& operator=(const SessionState&) = delete;
+  /// Ends whatever is still queued or running (the session is going away) so that no
+  /// accepted call is left without an outcome.
+  ~SessionState();
+
+  Services* svc = nullptr;
+  MetricStripe* stripe = nullptr;
+  std::size_t hash = 0;
+  std::shared_ptr<SessionData> data;
+  ActivityPtr activity;
+  /// Created on first need (a call that waits), so idle sessions stay small.
+  std::shared_ptr<WithdrawLink> link;
+  std::deque<CallPtr> queue;
+  /// The blocking turn on the pool, if any.
+  TurnJobPtr running;
+  Mode mode = Mode::open;
+  std::int64_t created_ns = 0;
+  std::uint64_t turns_run = 0;
+  std::int64_t turn_time_ns = 0;
+};
+
+using session_pointer = session_actor::stateful_pointer<SessionState>;
+
+/// The behavior of a session actor for `key`.
+session_actor::behavior_type session_behavior(session_pointer self, SessionKey key,
+                                              const AgentEntry* entry, Services* svc,
+                                              std::size_t hash, ActivityPtr activity);
+
+/// Spawns the session for `key`, counts it, and hands it to its supervisor shard (if any),
+/// asking for an eviction when `max_sessions` is exceeded.
+session_actor spawn_session(caf::actor_system& sys, Services& svc, SessionKey key,
+                            const AgentEntry* entry, std::size_t hash);
+
+} // namespace agentrt::detail

@@ -1,0 +1,56 @@
+#include "actors/session_directory.hpp"
+
+#include <functional>
+
+namespace agentrt::detail {
+
+std::size_t key_hash(std::string_view agent, std::string_view session_id) noexcept {
+  std::hash<std::string_view> h;
+  auto a = h(agent);
+  auto b = h(session_id);
+  // Combine so (a, b) and (b, a) differ; the multiplier spreads low bits for the shards.
+  return (a * 0x9E3779B97F4A7C15ull) ^ (b + 0x632BE59BD9B4E019ull + (a << 6) + (a >> 2));
+}
+
+std::optional<session_actor> SessionDirectory::find(const SessionKey& key,
+                                                    std::size_t hash) const {
+  auto& sh = shard(hash);
+  std::shared_lock lock{sh.mu};
+  if (auto i = sh.map.find(KeyView{key.agent, key.session_id}); i != sh.map.end())
+    return i->second;
+  return std::nullopt;
+}
+
+std::optional<session_actor> SessionDirectory::remove(const SessionKey& key, std::size_t hash) {
+  auto& sh = shard(hash);
+  std::unique_lock lock{sh.mu};
+  auto i = sh.map.find(KeyView{key.agent, key.session_id});
+  if (i == sh.map.end())
+    return std::nullopt;
+  auto hdl = std::move(i->second);
+  sh.map.erase(i);
+  return hdl;
+}
+
+std::vector<session_actor> SessionDirectory::close_all() {
+  std::vector<session_actor> result;
+  for (auto& sh : shards_) {
+    std::unique_lock lock{sh.mu};
+    sh.closed = true;
+    for (auto& [key, hdl] : sh.map)
+      result.push_back(std::move(hdl));
+    sh.map.clear();
+  }
+  return result;
+}
+
+std::size_t SessionDirectory::size() const {
+  std::size_t n = 0;
+  for (auto& sh : shards_) {
+    std::shared_lock lock{sh.mu};
+    n += sh.map.size();
+  }
+  return n;
+}
+
+} // namespace agentrt::detail

@@ -1,0 +1,51 @@
+#pragma once
+
+// Agent: the host's code that answers one session's calls.
+
+#include <agentrt/session_key.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace agentrt {
+
+class Turn;
+
+/// An agent instance serves exactly one session: the runtime creates it with the registered
+/// factory on the session's first turn and destroys it when the session ends. `handle` is
+/// never called concurrently for one instance, so an agent may keep plain member data.
+/// Data that must survive expiry belongs in `Turn::state()` or the history, not in members.
+class Agent {
+public:
+  virtual ~Agent() = default;
+
+  /// Runs one turn and returns the assistant's output. Throwing (or `Turn::fail`) fails the
+  /// call with `agent_failed` and leaves the session as it was before the turn.
+  virtual std::string handle(Turn& turn) = 0;
+};
+
+/// Creates the agent instance for one session. Called once per session, on its first turn,
+/// on the thread that runs that turn. May throw: the call fails with `agent_failed` and the
+/// next call to the session tries again.
+using AgentFactory = std::function<std::unique_ptr<Agent>(const SessionKey& key)>;
+
+/// A handler for `register_handler`: one function serving every session of an agent type.
+/// It can run concurrently for different sessions, so it must keep per-session data in
+/// `Turn::state()`, never in captured variables.
+using TurnHandler = std::function<std::string(Turn& turn)>;
+
+/// Per-agent-type options.
+struct AgentOptions {
+  /// True when the handler blocks (network, LLM, disk). Blocking handlers run on the
+  /// runtime's blocking pool, so they never stall the actor workers that serve every other
+  /// session, and their calls can be cancelled or timed out while they run. Non-blocking
+  /// handlers run inline on an actor worker: the fastest path, for handlers that finish in
+  /// microseconds.
+  bool blocking = false;
+  /// Per-session queue bound for this agent type; 0 means `RuntimeConfig::max_queue_depth`.
+  std::size_t max_queue_depth = 0;
+};
+
+} // namespace agentrt

@@ -1,0 +1,16 @@
+#pragma once
+
+// The whole public API of agentrt.
+
+#include <agentrt/agent.hpp>
+#include <agentrt/call.hpp>
+#include <agentrt/config.hpp>
+#include <agentrt/errors.hpp>
+#include <agentrt/event.hpp>
+#include <agentrt/history.hpp>
+#include <agentrt/reply.hpp>
+#include <agentrt/request.hpp>
+#include <agentrt/runtime.hpp>
+#include <agentrt/session_key.hpp>
+#include <agentrt/stats.hpp>
+#include <agentrt/turn.hpp>

@@ -1,0 +1,79 @@
+#pragma once
+
+// RuntimeConfig: every knob of a Runtime, each default with the reason for its value.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace spdlog {
+class logger;
+} // namespace spdlog
+
+namespace agentrt {
+
+/// How the actor workers pick up work.
+enum class SchedulerPolicy : std::uint8_t {
+  /// One shared queue. Measured here (2 cores): spawning sessions from actors is ~100x
+  /// faster than with work stealing, and call latency is lower. The default.
+  sharing,
+  /// Per-worker queues with stealing: can win with many cores and long-running actors.
+  stealing,
+};
+
+struct RuntimeConfig {
+  /// Actor worker threads; 0 means one per hardware thread. More workers than cores only
+  /// adds context switches (measured: twice the latency on 2 cores with 4 workers).
+  std::size_t worker_threads = 0;
+
+  SchedulerPolicy scheduler = SchedulerPolicy::sharing;
+
+  /// Threads running blocking handlers. A blocking handler holds its thread for its whole
+  /// turn, so this is the number of LLM/network turns that can run at once; 16 keeps a
+  /// small host responsive without hundreds of idle threads. Raise it for I/O-heavy agents.
+  std::size_t blocking_threads = 16;
+
+  /// Supervisor shards (each owns the lifecycle of the sessions hashed to it); 0 means one
+  /// per worker thread, so expiry sweeps spread over the workers.
+  std::size_t supervisor_shards = 0;
+
+  /// A session with no running or queued work for this long is expired. 15 minutes outlasts
+  /// a user reading a reply and typing the next message, and frees abandoned sessions.
+  std::chrono::milliseconds idle_timeout = std::chrono::minutes(15);
+
+  /// A session older than this is ended once it is idle, so long-lived sessions cannot hold
+  /// memory forever (8 hours: a working day).
+  std::chrono::milliseconds max_lifetime = std::chrono::hours(8);
+
+  /// How often each supervisor shard looks for sessions to expire: the precision of
+  /// `idle_timeout` and `max_lifetime`. One sweep a second per shard costs nothing.
+  std::chrono::milliseconds expiry_interval = std::chrono::seconds(1);
+
+  /// Live sessions at most; past it the least recently used idle session is expired to make
+  /// room. 100,000 idle sessions take about 200 MB; 0 means no cap.
+  std::size_t max_sessions = 100'000;
+
+  /// Calls that may wait behind a running turn per session (busy policy `enqueue`); past it
+  /// calls fail with `overloaded`. 64 absorbs bursts of retries and double clicks while
+  /// bounding memory and wait time (CAF 0.17 mailboxes are unbounded, so the bound is ours).
+  std::size_t max_queue_depth = 64;
+
+  /// Largest accepted `Request::input`, in bytes (1 MiB), so one request cannot exhaust
+  /// memory or history.
+  std::size_t max_input_bytes = 1 << 20;
+
+  /// Timeout for calls that set none. 5 minutes outlasts any reasonable LLM turn, and still
+  /// frees a caller and its session from a handler that hangs.
+  std::chrono::milliseconds default_timeout = std::chrono::minutes(5);
+
+  /// How long the destructor lets running turns finish before ending them with
+  /// `shutting_down` (`shutdown()` takes its own value).
+  std::chrono::milliseconds shutdown_drain = std::chrono::seconds(5);
+
+  /// Where the runtime logs. Null: a logger with a null sink (nothing is written). Every
+  /// line about a session starts with `[session id/call id]`.
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+} // namespace agentrt

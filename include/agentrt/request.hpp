@@ -1,0 +1,52 @@
+#pragma once
+
+// Request: what a host asks of one session.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace agentrt {
+
+/// What a call does when its session is already running a turn.
+enum class BusyPolicy : std::uint8_t {
+  /// Wait in the session's bounded FIFO queue; `overloaded` when it is full. The default:
+  /// a second click on "Generate" is served after the first, never refused by accident.
+  enqueue,
+  /// Fail at once with `session_busy`.
+  reject,
+  /// Stop the running turn through its stop token, keep what it produced (its caller gets
+  /// `interrupted`), then run this call before anything else queued.
+  interrupt,
+  /// Stop the running turn and discard it and its input (its caller gets `rolled_back`),
+  /// then run this call before anything else queued.
+  rollback,
+};
+
+/// The policy's name: "enqueue", "reject", "interrupt", "rollback".
+std::string_view to_string(BusyPolicy policy) noexcept;
+
+/// Free-form named parameters passed to the handler (`Turn::params`).
+using Params = std::map<std::string, std::string, std::less<>>;
+
+/// One call to one session.
+struct Request {
+  /// The registered agent type.
+  std::string agent;
+  /// The session to run in. Empty: a new one-shot session, whose minted UUID v4 is echoed
+  /// in the Call, every event and the Reply. Otherwise 1-128 characters of [A-Za-z0-9._:-];
+  /// the session is created on first use and keeps its context across calls.
+  std::string session_id;
+  /// The user's input: appended to the session history as a `user` message when the turn
+  /// commits.
+  std::string input;
+  Params params;
+  BusyPolicy on_busy = BusyPolicy::enqueue;
+  /// Time from `invoke` until the call must have finished; zero means the runtime's
+  /// `default_timeout`. Past it the call fails with `timeout` and its turn is stopped.
+  std::chrono::milliseconds timeout{0};
+};
+
+} // namespace agentrt

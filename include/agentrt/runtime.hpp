@@ -1,0 +1,102 @@
+#pragma once
+
+// Runtime: runs agent sessions for a host application.
+//
+// Each session (agent type + session id) is an actor that owns its agent instance, history,
+// state and queue: calls to one session run one at a time in arrival order, sessions never
+// see each other's data, and one key never has two live sessions. Idle sessions expire.
+//
+// Thread-safety: every member may be called from any thread, concurrently, except the
+// destructor. `invoke` never blocks. Lifetime: the destructor shuts down (see `shutdown`)
+// and returns within the drain time plus a short grace, whatever the handlers do.
+
+#include <agentrt/agent.hpp>
+#include <agentrt/call.hpp>
+#include <agentrt/config.hpp>
+#include <agentrt/reply.hpp>
+#include <agentrt/request.hpp>
+#include <agentrt/session_key.hpp>
+#include <agentrt/stats.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace agentrt {
+
+namespace detail {
+class RuntimeCore;
+} // namespace detail
+
+/// What `Runtime::session_for` found or made.
+struct OwnerSession {
+  std::string session_id;
+  /// True when this call created the owner's session id.
+  bool created = false;
+  std::error_code error;
+};
+
+class Runtime {
+public:
+  /// Starts the actor system. Throws std::invalid_argument for an invalid config (a zero
+  /// queue depth, timeout or thread count that makes no sense).
+  explicit Runtime(RuntimeConfig config = {});
+  ~Runtime();
+
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // -- agents -----------------------------------------------------------------------------
+
+  /// Registers an agent type: each session gets its own instance from `factory`. Agents
+  /// can be registered at any time. Throws std::invalid_argument when `type` is not 1-64
+  /// characters of [A-Za-z0-9._:-], is taken, or `factory` is empty.
+  void register_agent(std::string type, AgentFactory factory, AgentOptions options = {});
+
+  /// Registers an agent type served by one function for all its sessions (see TurnHandler).
+  void register_handler(std::string type, TurnHandler handler, AgentOptions options = {});
+
+  // -- calls ------------------------------------------------------------------------------
+
+  /// Starts a call and returns at once. Bad input (unknown agent, malformed session id,
+  /// input too large) and calls after shutdown return a Call that has already failed with
+  /// the matching error; nothing else changes.
+  Call invoke(Request request);
+
+  /// `invoke(request).take()`: blocks until the call's outcome.
+  Reply call(Request request);
+
+  /// The one active session id of `owner` (a user id, say) for `agent`, minted atomically
+  /// on first use: concurrent callers for one owner all get the same id. It stays the
+  /// owner's until the session is closed or expires.
+  OwnerSession session_for(std::string_view agent, std::string_view owner);
+
+  // -- sessions ---------------------------------------------------------------------------
+
+  /// Ends a live session now: its queued calls and running turn end with `session_closed`,
+  /// its history and state are dropped, and the next call for the key starts afresh.
+  /// Returns false when no session was live for the key.
+  bool close(const SessionKey& key);
+
+  /// A live session's vital signs, or nullopt when it is not live.
+  std::optional<SessionInfo> describe(const SessionKey& key) const;
+
+  RuntimeStats stats() const;
+
+  const RuntimeConfig& config() const noexcept;
+
+  // -- shutdown ---------------------------------------------------------------------------
+
+  /// Stops accepting calls (they fail with `shutting_down`), fails queued calls with
+  /// `shutting_down`, lets running turns finish for up to `drain`, then stops the rest
+  /// (their calls fail with `shutting_down`) and ends every session. Idempotent.
+  void shutdown(std::chrono::milliseconds drain);
+
+private:
+  std::unique_ptr<detail::RuntimeCore> core_;
+};
+
+} // namespace agentrt

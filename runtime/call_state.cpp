@@ -1,0 +1,192 @@
+#include "runtime/call_state.hpp"
+
+namespace agentrt::detail {
+
+namespace {
+
+EventKind terminal_kind_for(errc e) noexcept {
+  switch (e) {
+    case errc::cancelled:
+    case errc::interrupted:
+    case errc::rolled_back:
+      return EventKind::cancelled;
+    default:
+      return EventKind::failed;
+  }
+}
+
+} // namespace
+
+CallState::CallState(std::uint64_t id_, Request&& request, Clock::time_point invoked_,
+                     Clock::duration timeout)
+  : id(id_),
+    agent(std::move(request.agent)),
+    session_id(std::move(request.session_id)),
+    input(std::move(request.input)),
+    params(std::move(request.params)),
+    on_busy(request.on_busy),
+    invoked(invoked_),
+    deadline(invoked_ + timeout) {
+  reply_.session_id = session_id;
+  reply_.call_id = id;
+  reply_.agent = agent;
+}
+
+void CallState::push(EventKind kind, std::string data, std::size_t queue_position,
+                     std::string source) {
+  {
+    std::lock_guard guard{mu_};
+    if (done_)
+      return;
+    events_.push_back(Record{kind, next_seq_++, std::move(data), std::move(source),
+                             queue_position, {}});
+  }
+  cv_.notify_all();
+}
+
+std::function<void(const Reply&)> CallState::complete_locked(EventKind terminal,
+                                                             std::error_code error,
+                                                             std::string data) {
+  done_ = true;
+  events_.push_back(Record{terminal, next_seq_++, std::move(data), {}, 0, error});
+  link_.reset();
+  return std::move(on_done_);
+}
+
+void CallState::run_callback(std::function<void(const Reply&)> fn) {
+  cv_.notify_all();
+  if (fn)
+    fn(reply_);
+}
+
+bool CallState::finish_if_open(errc error, std::string message, std::uint64_t turn) {
+  std::function<void(const Reply&)> fn;
+  {
+    std::lock_guard guard{mu_};
+    if (done_)
+      return false;
+    reply_.error = make_error_code(error);
+    reply_.message = message;
+    reply_.turn = turn;
+    fn = complete_locked(terminal_kind_for(error), reply_.error, std::move(message));
+  }
+  stop.request_stop();
+  run_callback(std::move(fn));
+  return true;
+}
+
+bool CallState::commit_and_complete(const std::function<void()>& commit, Reply reply,
+                                    EventKind terminal) {
+  std::function<void(const Reply&)> fn;
+  {
+    std::lock_guard guard{mu_};
+    if (done_)
+      return false;
+    commit();
+    reply.session_id = std::move(reply_.session_id);
+    reply.agent = std::move(reply_.agent);
+    reply.call_id = id;
+    reply_ = std::move(reply);
+    // The completed event carries the output; an interrupted turn's cancelled event says
+    // why it ended (the kept partial output stays in the Reply).
+    std::string data = terminal == EventKind::completed ? reply_.output
+                                                        : std::string{reply_.message};
+    fn = complete_locked(terminal, reply_.error, std::move(data));
+  }
+  run_callback(std::move(fn));
+  return true;
+}
+
+bool CallState::done() const {
+  std::lock_guard guard{mu_};
+  return done_;
+}
+
+void CallState::attach(std::shared_ptr<SessionLink> link) {
+  std::lock_guard guard{mu_};
+  if (!done_)
+    link_ = std::move(link);
+}
+
+bool CallState::cancel() {
+  std::shared_ptr<SessionLink> link;
+  std::function<void(const Reply&)> fn;
+  {
+    std::lock_guard guard{mu_};
+    if (done_)
+      return false;
+    link = link_;
+    reply_.error = make_error_code(errc::cancelled);
+    reply_.message = "the caller cancelled the call";
+    fn = complete_locked(EventKind::cancelled, reply_.error, reply_.message);
+  }
+  stop.request_stop();
+  if (link)
+    link->withdraw(id);
+  run_callback(std::move(fn));
+  return true;
+}
+
+std::optional<Event> CallState::next_event(std::optional<Clock::duration> wait) {
+  std::unique_lock lock{mu_};
+  auto ready = [this] { return !events_.empty() || terminal_read_; };
+  if (wait) {
+    if (!cv_.wait_for(lock, *wait, ready))
+      return std::nullopt;
+  } else {
+    cv_.wait(lock, ready);
+  }
+  if (events_.empty())
+    return std::nullopt; // the terminal event was already returned
+  auto& rec = events_.front();
+  Event ev;
+  ev.kind = rec.kind;
+  ev.session_id = session_id;
+  ev.call_id = id;
+  ev.seq = rec.seq;
+  ev.agent = rec.source.empty() ? agent : std::move(rec.source);
+  ev.data = std::move(rec.data);
+  ev.queue_position = rec.queue_position;
+  ev.error = rec.error;
+  events_.pop_front();
+  if (ev.terminal())
+    terminal_read_ = true;
+  return ev;
+}
+
+bool CallState::stream_ended() const {
+  std::lock_guard guard{mu_};
+  return terminal_read_;
+}
+
+bool CallState::wait_done(std::optional<Clock::duration> wait) const {
+  std::unique_lock lock{mu_};
+  if (wait)
+    return cv_.wait_for(lock, *wait, [this] { return done_; });
+  cv_.wait(lock, [this] { return done_; });
+  return true;
+}
+
+Reply CallState::take_reply() {
+  wait_done(std::nullopt);
+  std::lock_guard guard{mu_};
+  // A completion callback may be reading the reply on another thread: copy, don't move.
+  if (has_callback_)
+    return reply_;
+  return std::move(reply_);
+}
+
+void CallState::on_done(std::function<void(const Reply&)> fn) {
+  {
+    std::lock_guard guard{mu_};
+    has_callback_ = true;
+    if (!done_) {
+      on_done_ = std::move(fn);
+      return;
+    }
+  }
+  if (fn)
+    fn(reply_);
+}
+
+} // namespace agentrt::detail

@@ -1,0 +1,134 @@
+#pragma once
+
+// CallState: one call's request, event channel and outcome, shared by the host's Call, the
+// session that runs it and (for blocking agents) the pool thread running its turn.
+//
+// Thread-safety: the request fields are immutable after construction. The channel is
+// guarded by `mu_`. Completion is decided exactly once: the first of `finish_if_open`
+// (cancel, timeout, rejection, shutdown) or `commit_and_complete` (the session's commit)
+// wins; every later attempt is a no-op, so a caller told "cancelled" can never find the
+// turn committed, and a committed turn is never reported as cancelled.
+
+#include <agentrt/errors.hpp>
+#include <agentrt/event.hpp>
+#include <agentrt/reply.hpp>
+#include <agentrt/request.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+
+namespace agentrt::detail {
+
+using Clock = std::chrono::steady_clock;
+
+/// What a session can be asked to do about a call it holds: used by `Call::cancel` to take
+/// a cancelled call out of its session's queue at once.
+class SessionLink {
+public:
+  virtual ~SessionLink() = default;
+  /// Asks the session to drop call `call_id` from its queue. Never blocks; a no-op once the
+  /// session is gone.
+  virtual void withdraw(std::uint64_t call_id) noexcept = 0;
+};
+
+struct CallState {
+  CallState(std::uint64_t id, Request&& request, Clock::time_point invoked,
+            Clock::duration timeout);
+
+  // -- the request (immutable) --------------------------------------------------------------
+
+  const std::uint64_t id;
+  const std::string agent;
+  const std::string session_id;
+  const std::string input;
+  const Params params;
+  const BusyPolicy on_busy;
+  const Clock::time_point invoked;
+  const Clock::time_point deadline;
+
+  /// Requested on cancel, timeout, interrupt, rollback, close and shutdown.
+  std::stop_source stop;
+
+  // -- owned by the session actor holding the call ------------------------------------------
+
+  /// True once a deadline timer is armed for this call.
+  bool timer_armed = false;
+  /// When the call entered its session's queue, and when its turn started.
+  Clock::time_point queued_at{};
+  Clock::time_point started_at{};
+
+  // -- channel ------------------------------------------------------------------------------
+
+  /// Appends a non-terminal event; ignored once the call has its outcome.
+  void push(EventKind kind, std::string data = {}, std::size_t queue_position = 0,
+            std::string source = {});
+
+  /// Ends the call with `error` unless it already ended; the terminal event is `cancelled`
+  /// for cancelled/interrupted/rolled_back, `failed` otherwise. Returns true if this call
+  /// ended it.
+  bool finish_if_open(errc error, std::string message, std::uint64_t turn = 0);
+
+  /// Runs `commit` and completes the call with `reply` as one step, unless the call already
+  /// ended (then `commit` does not run and false is returned). `terminal` is `completed`, or
+  /// `cancelled` for an interrupted turn whose changes are kept.
+  bool commit_and_complete(const std::function<void()>& commit, Reply reply,
+                           EventKind terminal = EventKind::completed);
+
+  /// True once the call has its outcome.
+  bool done() const;
+
+  /// Records the session that holds the call, so a later cancel can withdraw it.
+  void attach(std::shared_ptr<SessionLink> link);
+
+  /// Host side: ends the call with `cancelled` and stops its turn. True if this ended it.
+  bool cancel();
+
+  // -- host side reads ----------------------------------------------------------------------
+
+  std::optional<Event> next_event(std::optional<Clock::duration> wait);
+  bool stream_ended() const;
+  bool wait_done(std::optional<Clock::duration> wait) const;
+  /// Requires done().
+  const Reply& reply() const { return reply_; }
+  Reply take_reply();
+  void on_done(std::function<void(const Reply&)> fn);
+
+private:
+  struct Record {
+    EventKind kind;
+    std::uint64_t seq;
+    std::string data;
+    std::string source;
+    std::size_t queue_position;
+    std::error_code error;
+  };
+
+  /// Requires `mu_` held and the call open. Marks it done; returns the callback to run.
+  std::function<void(const Reply&)> complete_locked(EventKind terminal, std::error_code error,
+                                                    std::string data);
+
+  void run_callback(std::function<void(const Reply&)> fn);
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::deque<Record> events_;       // guarded by mu_
+  std::uint64_t next_seq_ = 1;      // guarded by mu_
+  bool done_ = false;               // guarded by mu_
+  bool terminal_read_ = false;      // guarded by mu_
+  Reply reply_;                     // guarded by mu_ until done_, then read-only
+  std::function<void(const Reply&)> on_done_; // guarded by mu_
+  bool has_callback_ = false;                 // guarded by mu_; take_reply copies then
+  std::shared_ptr<SessionLink> link_;         // guarded by mu_
+};
+
+using CallPtr = std::shared_ptr<CallState>;
+
+} // namespace agentrt::detail

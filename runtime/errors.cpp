@@ -1,0 +1,124 @@
+#include <agentrt/errors.hpp>
+#include <agentrt/event.hpp>
+#include <agentrt/history.hpp>
+#include <agentrt/request.hpp>
+
+#include <string>
+
+namespace agentrt {
+
+namespace {
+
+class Category final : public std::error_category {
+public:
+  const char* name() const noexcept override {
+    return "agentrt";
+  }
+
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::ok:
+        return "success";
+      case errc::unknown_agent:
+        return "unknown agent type: register it with Runtime::register_agent before calling it";
+      case errc::invalid_session_id:
+        return "invalid session id: use 1-128 characters of [A-Za-z0-9._:-], or leave it "
+               "empty for a new one-shot session";
+      case errc::input_too_large:
+        return "input too large: shorten it or raise RuntimeConfig::max_input_bytes";
+      case errc::invalid_owner:
+        return "invalid owner: use a non-empty owner of at most 256 bytes";
+      case errc::session_busy:
+        return "session busy: it was running a turn and the call asked to be rejected; retry "
+               "later or use busy policy enqueue";
+      case errc::overloaded:
+        return "session overloaded: its queue is full; retry later or raise max_queue_depth";
+      case errc::agent_failed:
+        return "the agent failed this turn; the session is unchanged and can be called again";
+      case errc::cancelled:
+        return "cancelled by the caller; the turn's changes were discarded";
+      case errc::interrupted:
+        return "interrupted by a later call; what the turn produced was kept";
+      case errc::rolled_back:
+        return "rolled back by a later call; the turn and its input were discarded";
+      case errc::timeout:
+        return "timed out: the call did not finish within its timeout; its changes were "
+               "discarded; retry, or raise the timeout";
+      case errc::session_closed:
+        return "the session was closed; call again to start a new session";
+      case errc::shutting_down:
+        return "the runtime is shutting down and takes no more calls";
+    }
+    return "unknown agentrt error " + std::to_string(value);
+  }
+};
+
+} // namespace
+
+const std::error_category& error_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+std::string_view to_string(errc e) noexcept {
+  switch (e) {
+    case errc::ok: return "ok";
+    case errc::unknown_agent: return "unknown_agent";
+    case errc::invalid_session_id: return "invalid_session_id";
+    case errc::input_too_large: return "input_too_large";
+    case errc::invalid_owner: return "invalid_owner";
+    case errc::session_busy: return "session_busy";
+    case errc::overloaded: return "overloaded";
+    case errc::agent_failed: return "agent_failed";
+    case errc::cancelled: return "cancelled";
+    case errc::interrupted: return "interrupted";
+    case errc::rolled_back: return "rolled_back";
+    case errc::timeout: return "timeout";
+    case errc::session_closed: return "session_closed";
+    case errc::shutting_down: return "shutting_down";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(EventKind kind) noexcept {
+  switch (kind) {
+    case EventKind::queued: return "queued";
+    case EventKind::started: return "started";
+    case EventKind::phase: return "phase";
+    case EventKind::thought: return "thought";
+    case EventKind::chunk: return "chunk";
+    case EventKind::tool_call: return "tool_call";
+    case EventKind::tool_result: return "tool_result";
+    case EventKind::completed: return "completed";
+    case EventKind::failed: return "failed";
+    case EventKind::cancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(BusyPolicy policy) noexcept {
+  switch (policy) {
+    case BusyPolicy::enqueue: return "enqueue";
+    case BusyPolicy::reject: return "reject";
+    case BusyPolicy::interrupt: return "interrupt";
+    case BusyPolicy::rollback: return "rollback";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(Role role) noexcept {
+  switch (role) {
+    case Role::system: return "system";
+    case Role::user: return "user";
+    case Role::assistant: return "assistant";
+    case Role::tool_call: return "tool_call";
+    case Role::tool_result: return "tool_result";
+  }
+  return "unknown";
+}
+
+} // namespace agentrt

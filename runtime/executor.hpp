@@ -1,0 +1,42 @@
+#pragma once
+
+// Executor: where a session sends a blocking turn to run, and ResultGate: how the turn's
+// result gets back to the session only while the runtime still exists.
+
+#include <functional>
+#include <mutex>
+
+namespace agentrt::detail {
+
+class Executor {
+public:
+  virtual ~Executor() = default;
+  /// Runs `job` on some thread other than the caller's. Never blocks the caller.
+  virtual void post(std::function<void()> job) = 0;
+};
+
+/// A turn that ignores its stop token can outlive the Runtime (its thread is abandoned after
+/// the drain). Its result is delivered through the gate, which the Runtime closes before it
+/// destroys the actor system, so a late turn never touches a dead system. Held by
+/// shared_ptr by every blocking job.
+class ResultGate {
+public:
+  /// Runs `deliver` unless the gate is closed; never concurrently with `close`.
+  template <class F>
+  void pass(F&& deliver) {
+    std::lock_guard guard{mu_};
+    if (open_)
+      deliver();
+  }
+
+  void close() {
+    std::lock_guard guard{mu_};
+    open_ = false;
+  }
+
+private:
+  std::mutex mu_;
+  bool open_ = true; // guarded by mu_
+};
+
+} // namespace agentrt::detail

@@ -1,0 +1,317 @@
+#include <agentrt/runtime.hpp>
+
+#include <agentrt/errors.hpp>
+#include <agentrt/turn.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/services.hpp"
+#include "actors/session_actor.hpp"
+#include "actors/session_directory.hpp"
+#include "actors/supervisor_actor.hpp"
+#include "runtime/agent_registry.hpp"
+#include "runtime/blocking_pool.hpp"
+#include "runtime/call_state.hpp"
+#include "runtime/executor.hpp"
+#include "runtime/id_minter.hpp"
+#include "runtime/metrics.hpp"
+#include "runtime/owner_directory.hpp"
+#include "runtime/validation.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <spdlog/logger.h>
+#include <spdlog/sinks/null_sink.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace agentrt {
+
+namespace detail {
+
+namespace {
+
+void validate(const RuntimeConfig& c) {
+  auto fail = [](const char* what) {
+    throw std::invalid_argument(std::string{"agentrt: RuntimeConfig::"} + what);
+  };
+  if (c.blocking_threads == 0)
+    fail("blocking_threads must be at least 1");
+  if (c.max_queue_depth == 0)
+    fail("max_queue_depth must be at least 1");
+  if (c.max_input_bytes == 0)
+    fail("max_input_bytes must be at least 1");
+  if (c.idle_timeout.count() <= 0)
+    fail("idle_timeout must be positive");
+  if (c.max_lifetime.count() <= 0)
+    fail("max_lifetime must be positive");
+  if (c.expiry_interval.count() <= 0)
+    fail("expiry_interval must be positive");
+  if (c.default_timeout.count() <= 0)
+    fail("default_timeout must be positive");
+  if (c.shutdown_drain.count() < 0)
+    fail("shutdown_drain must not be negative");
+}
+
+RuntimeConfig resolved(RuntimeConfig c) {
+  validate(c);
+  if (c.worker_threads == 0)
+    c.worker_threads = std::max(1u, std::thread::hardware_concurrency());
+  if (c.supervisor_shards == 0)
+    c.supervisor_shards = c.worker_threads;
+  if (!c.logger) {
+    c.logger = std::make_shared<spdlog::logger>("agentrt",
+                                                std::make_shared<spdlog::sinks::null_sink_mt>());
+    c.logger->set_level(spdlog::level::off);
+  }
+  return c;
+}
+
+} // namespace
+
+class RuntimeCore {
+public:
+  explicit RuntimeCore(RuntimeConfig cfg)
+    : config(resolved(std::move(cfg))),
+      gate(std::make_shared<ResultGate>()),
+      pool(config.blocking_threads) {
+    caf_config.set("scheduler.max-threads", config.worker_threads);
+    caf_config.set("scheduler.policy", config.scheduler == SchedulerPolicy::sharing
+                                         ? caf::atom("sharing")
+                                         : caf::atom("stealing"));
+    system = std::make_unique<caf::actor_system>(caf_config);
+    services.config = config;
+    services.log = config.logger;
+    services.executor = &pool;
+    services.gate = gate;
+    services.metrics = &metrics;
+    services.directory = &directory;
+    services.owners = &owners;
+    for (std::size_t i = 0; i < config.supervisor_shards; ++i)
+      services.supervisors.push_back(system->spawn(supervisor_behavior, &services));
+    config.logger->info("[-/-] agentrt runtime started: {} workers, {} blocking threads, {} "
+                        "supervisor shards",
+                        config.worker_threads, config.blocking_threads,
+                        config.supervisor_shards);
+  }
+
+  ~RuntimeCore() {
+    shutdown(config.shutdown_drain);
+  }
+
+  Call invoke(Request&& request) {
+    auto now = Clock::now();
+    auto timeout = request.timeout.count() > 0 ? request.timeout : config.default_timeout;
+    errc error = errc::ok;
+    std::string detail;
+    if (!accepting.load(std::memory_order_acquire)) {
+      error = errc::shutting_down;
+      detail = "the runtime is shutting down and takes no more calls";
+    } else if (request.session_id.empty()) {
+      request.session_id = minter.mint();
+    } else if (!valid_session_id(request.session_id)) {
+      error = errc::invalid_session_id;
+      detail = "session id '" + request.session_id.substr(0, 160)
+               + "' is not 1-128 characters of [A-Za-z0-9._:-]";
+    }
+    if (error == errc::ok && request.input.size() > config.max_input_bytes) {
+      error = errc::input_too_large;
+      detail = "input is " + std::to_string(request.input.size()) + " bytes; the limit is "
+               + std::to_string(config.max_input_bytes);
+    }
+    auto id = next_call_id.fetch_add(1, std::memory_order_relaxed);
+    auto call = std::make_shared<CallState>(id, std::move(request), now, timeout);
+    if (error != errc::ok)
+      return refuse(std::move(call), error, std::move(detail));
+    auto hash = key_hash(call->agent, call->session_id);
+    auto outcome = directory.dispatch(call, hash, [&]() -> session_actor {
+      auto* entry = registry.find(call->agent);
+      if (entry == nullptr)
+        return {};
+      return spawn_session(*system, services, SessionKey{call->agent, call->session_id}, entry,
+                           hash);
+    });
+    switch (outcome) {
+      case SessionDirectory::Dispatch::sent:
+        break;
+      case SessionDirectory::Dispatch::refused:
+        return refuse(std::move(call), errc::unknown_agent,
+                      "unknown agent type '" + call->agent.substr(0, 80) + "'");
+      case SessionDirectory::Dispatch::closed:
+        return refuse(std::move(call), errc::shutting_down,
+                      "the runtime is shutting down and takes no more calls");
+    }
+    return Call{std::move(call)};
+  }
+
+  Call refuse(CallPtr call, errc error, std::string detail) {
+    config.logger->debug("[{}/{}] refused: {}", call->session_id, call->id, detail);
+    call->finish_if_open(error, std::move(detail));
+    metrics.stripe(call->id).rejected.fetch_add(1, std::memory_order_relaxed);
+    return Call{std::move(call)};
+  }
+
+  OwnerSession session_for(std::string_view agent, std::string_view owner) {
+    OwnerSession result;
+    if (!accepting.load(std::memory_order_acquire))
+      result.error = make_error_code(errc::shutting_down);
+    else if (registry.find(agent) == nullptr)
+      result.error = make_error_code(errc::unknown_agent);
+    else if (owner.empty() || owner.size() > max_owner_length)
+      result.error = make_error_code(errc::invalid_owner);
+    else
+      std::tie(result.session_id, result.created) = owners.get_or_mint(agent, owner, minter);
+    return result;
+  }
+
+  bool close(const SessionKey& key) {
+    auto hdl = directory.remove(key, key_hash(key.agent, key.session_id));
+    if (!hdl)
+      return false;
+    caf::anon_send(*hdl, close_atom::value);
+    return true;
+  }
+
+  std::optional<SessionInfo> describe(const SessionKey& key) {
+    auto hdl = directory.find(key, key_hash(key.agent, key.session_id));
+    if (!hdl)
+      return std::nullopt;
+    auto promise = std::make_shared<std::promise<std::optional<SessionInfo>>>();
+    auto future = promise->get_future();
+    caf::anon_send(*hdl, describe_atom::value, std::move(promise));
+    try {
+      return future.get();
+    } catch (const std::future_error&) {
+      return std::nullopt; // the session ended before it could answer
+    }
+  }
+
+  void shutdown(std::chrono::milliseconds drain) {
+    std::lock_guard guard{shutdown_mu};
+    if (!system)
+      return;
+    accepting.store(false, std::memory_order_release);
+    auto sessions = directory.close_all();
+    config.logger->info("[-/-] agentrt shutting down: {} live sessions, drain {} ms",
+                        sessions.size(), drain.count());
+    auto drain_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(drain).count();
+    for (auto& s : sessions)
+      caf::anon_send(s, drain_atom::value, static_cast<std::int64_t>(drain_ns));
+    sessions.clear();
+    // Sessions stop by themselves within the drain time; wait for them (bounded), so that
+    // turns finishing in time still deliver their results through the gate.
+    auto deadline = Clock::now() + drain + std::chrono::seconds(1);
+    while (metrics.live.load(std::memory_order_relaxed) > 0 && Clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    for (auto& sup : services.supervisors)
+      caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    services.supervisors.clear();
+    gate->close();
+    auto abandoned = pool.stop(std::chrono::milliseconds(200));
+    if (abandoned > 0)
+      config.logger->warn("[-/-] {} blocking handlers ignored their stop token past the "
+                          "drain; their threads were abandoned",
+                          abandoned);
+    system.reset();
+    config.logger->info("[-/-] agentrt shut down");
+  }
+
+  RuntimeConfig config;
+  std::shared_ptr<ResultGate> gate;
+  BlockingPool pool;
+  AgentRegistry registry;
+  IdMinter minter;
+  Metrics metrics;
+  SessionDirectory directory;
+  OwnerDirectory owners;
+  Services services;
+  std::atomic<std::uint64_t> next_call_id{1};
+  std::atomic<bool> accepting{true};
+  std::mutex shutdown_mu;
+  // Declared last: destroyed first, while everything its actors point to still exists.
+  caf::actor_system_config caf_config;
+  std::unique_ptr<caf::actor_system> system;
+};
+
+} // namespace detail
+
+namespace {
+
+/// The agent behind `register_handler`: every session's instance calls the same function.
+class FunctionAgent final : public Agent {
+public:
+  explicit FunctionAgent(std::shared_ptr<const TurnHandler> fn) : fn_(std::move(fn)) {
+    // nop
+  }
+
+  std::string handle(Turn& turn) override {
+    return (*fn_)(turn);
+  }
+
+private:
+  std::shared_ptr<const TurnHandler> fn_;
+};
+
+} // namespace
+
+Runtime::Runtime(RuntimeConfig config)
+  : core_(std::make_unique<detail::RuntimeCore>(std::move(config))) {
+  // nop
+}
+
+Runtime::~Runtime() = default;
+
+void Runtime::register_agent(std::string type, AgentFactory factory, AgentOptions options) {
+  core_->registry.add(std::move(type), std::move(factory), options);
+}
+
+void Runtime::register_handler(std::string type, TurnHandler handler, AgentOptions options) {
+  if (!handler)
+    throw std::invalid_argument("agentrt: agent type '" + type + "' needs a handler");
+  auto fn = std::make_shared<const TurnHandler>(std::move(handler));
+  register_agent(
+    std::move(type),
+    [fn](const SessionKey&) { return std::make_unique<FunctionAgent>(fn); }, options);
+}
+
+Call Runtime::invoke(Request request) {
+  return core_->invoke(std::move(request));
+}
+
+Reply Runtime::call(Request request) {
+  return invoke(std::move(request)).take();
+}
+
+OwnerSession Runtime::session_for(std::string_view agent, std::string_view owner) {
+  return core_->session_for(agent, owner);
+}
+
+bool Runtime::close(const SessionKey& key) {
+  return core_->close(key);
+}
+
+std::optional<SessionInfo> Runtime::describe(const SessionKey& key) const {
+  return core_->describe(key);
+}
+
+RuntimeStats Runtime::stats() const {
+  return core_->metrics.snapshot();
+}
+
+const RuntimeConfig& Runtime::config() const noexcept {
+  return core_->config;
+}
+
+void Runtime::shutdown(std::chrono::milliseconds drain) {
+  core_->shutdown(drain);
+}
+
+} // namespace agentrt

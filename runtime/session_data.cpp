@@ -1,0 +1,68 @@
+#include "runtime/session_data.hpp"
+
+#include "runtime/agent_registry.hpp"
+
+#include <exception>
+
+namespace agentrt::detail {
+
+namespace {
+
+std::string describe_exception(std::exception_ptr ep) {
+  try {
+    std::rethrow_exception(ep);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+} // namespace
+
+void run_turn(TurnContext& ctx) noexcept {
+  ctx.started = Clock::now();
+  auto& session = *ctx.session;
+  if (!session.agent) {
+    try {
+      session.agent = session.entry->factory(session.key);
+      if (!session.agent) {
+        ctx.failed = true;
+        ctx.failure = "the agent factory returned no agent";
+      }
+    } catch (...) {
+      ctx.failed = true;
+      ctx.failure = "the agent factory threw: " + describe_exception(std::current_exception());
+    }
+  }
+  if (!ctx.failed) {
+    try {
+      Turn turn{ctx};
+      auto output = session.agent->handle(turn);
+      if (!ctx.failed)
+        ctx.output = std::move(output);
+    } catch (...) {
+      ctx.failed = true;
+      ctx.failure = describe_exception(std::current_exception());
+    }
+  }
+  ctx.finished = Clock::now();
+}
+
+void commit_turn(SessionData& session, TurnContext& ctx) {
+  auto& history = session.history;
+  history.reserve(history.size() + ctx.appended.size() + 2);
+  history.push_back(Message{Role::user, ctx.call->input, {}});
+  for (auto& msg : ctx.appended)
+    history.push_back(std::move(msg));
+  history.push_back(Message{Role::assistant, std::move(ctx.output), {}});
+  for (auto& [key, value] : ctx.state.writes()) {
+    if (value)
+      session.state.insert_or_assign(key, *value);
+    else if (auto i = session.state.find(key); i != session.state.end())
+      session.state.erase(i);
+  }
+  session.turns += 1;
+}
+
+} // namespace agentrt::detail

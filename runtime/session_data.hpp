@@ -1,0 +1,70 @@
+#pragma once
+
+// SessionData: what one session owns (agent instance, history, state), and the two steps of
+// a transactional turn over it: `run_turn` (the handler works on a draft) and `commit_turn`
+// (the draft becomes the session's). Plain data and free functions, so the transaction
+// rules can be tested without actors.
+//
+// Thread-safety: none. The session actor owns a SessionData; while a blocking turn runs on
+// the pool, that thread reads it and the actor does not write it until the turn is back.
+
+#include <agentrt/agent.hpp>
+#include <agentrt/history.hpp>
+#include <agentrt/session_key.hpp>
+#include <agentrt/turn.hpp>
+
+#include "runtime/call_state.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace agentrt::detail {
+
+struct AgentEntry;
+
+struct SessionData {
+  SessionKey key;
+  const AgentEntry* entry = nullptr;
+  /// Created by the entry's factory on the first turn that needs it.
+  std::unique_ptr<Agent> agent;
+  History history;
+  StateMap state;
+  /// Committed turns.
+  std::uint64_t turns = 0;
+};
+
+/// One turn in progress: the handler's draft of changes and its outcome.
+struct TurnContext {
+  TurnContext(CallPtr call_, std::shared_ptr<SessionData> session_)
+    : call(std::move(call_)),
+      session(std::move(session_)),
+      number(session->turns + 1),
+      state(session->state) {
+    // nop
+  }
+
+  CallPtr call;
+  std::shared_ptr<SessionData> session;
+  std::uint64_t number;
+  TurnState state;
+  std::vector<Message> appended;
+  std::string output;
+  bool failed = false;
+  std::string failure;
+  Clock::time_point started{};
+  Clock::time_point finished{};
+};
+
+/// Runs the agent's handler for `ctx` (creating the agent first if needed), catching every
+/// exception: afterwards either `ctx.failed` is set with a message, or `ctx.output` holds
+/// the result. Stamps `started` and `finished`.
+void run_turn(TurnContext& ctx) noexcept;
+
+/// Applies a successful turn: appends the user's input, the turn's own entries and the
+/// assistant's output (moved out of `ctx`) to the history, applies the state writes,
+/// counts the turn.
+void commit_turn(SessionData& session, TurnContext& ctx);
+
+} // namespace agentrt::detail
