@@ -94,7 +94,10 @@ bool evict_one(supervisor_pointer self) {
       continue;
     auto real = i->second.activity->last_active.load(relaxed);
     if (real != seen) {
-      i->second.evicting = false; // it declined (a call came in): a candidate again later
+      if (i->second.evicting) { // it declined (a call came in): a candidate again later
+        i->second.evicting = false;
+        st.evictions_pending -= 1;
+      }
       st.by_activity.emplace(real, id);
       continue;
     }
@@ -102,6 +105,7 @@ bool evict_one(supervisor_pointer self) {
     if (i->second.evicting || i->second.activity->busy.load(relaxed))
       continue;
     i->second.evicting = true;
+    st.evictions_pending += 1;
     ask_to_expire(self, i->second, real, ExpireReason::cap);
     asked = true;
     break;
@@ -111,9 +115,12 @@ bool evict_one(supervisor_pointer self) {
   return asked;
 }
 
+/// True when live sessions, less those this shard already asked to make room, exceed the
+/// cap (so a sweep and an evict request for the same excess do not both expire one).
 bool over_cap(const SupervisorState& st) {
   auto cap = st.svc->config.max_sessions;
-  return cap > 0 && st.svc->metrics->live.load(relaxed) > static_cast<std::int64_t>(cap);
+  auto live = st.svc->metrics->live.load(relaxed) - st.evictions_pending;
+  return cap > 0 && live > static_cast<std::int64_t>(cap);
 }
 
 } // namespace
@@ -121,7 +128,13 @@ bool over_cap(const SupervisorState& st) {
 supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Services* svc) {
   self->state.svc = svc;
   self->set_down_handler([self](const caf::down_msg& dm) {
-    self->state.sessions.erase(dm.source.id());
+    auto& st = self->state;
+    auto i = st.sessions.find(dm.source.id());
+    if (i == st.sessions.end())
+      return;
+    if (i->second.evicting)
+      st.evictions_pending -= 1;
+    st.sessions.erase(i);
   });
   return {
     [self](adopt_atom, const session_actor& session, const ActivityPtr& activity) {

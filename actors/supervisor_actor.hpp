@@ -52,6 +52,8 @@ struct SupervisorState {
   std::deque<Mark> by_age;
   /// Past max_lifetime but busy when asked: asked again every sweep.
   std::vector<caf::actor_id> overdue;
+  /// Sessions asked to expire for the cap that have not ended yet.
+  std::int64_t evictions_pending = 0;
   bool sweep_armed = false;
 };
 
