@@ -173,6 +173,8 @@ public:
   }
 
   bool close(const SessionKey& key) {
+    // Forget the owner's session now, so a session_for right after close mints a new one.
+    owners.forget(key);
     auto hdl = directory.remove(key, key_hash(key.agent, key.session_id));
     if (!hdl)
       return false;

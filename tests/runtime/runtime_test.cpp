@@ -1,1 +1,550 @@
+// The public API on real threads: calls, streams, context, errors for bad input, busy
+// policies, cancel, timeouts, close, describe, owners, stats, logging and shutdown.
+// Every test body runs under a time limit.
+
+#include "support/time_limit.hpp"
+
+#include <agentrt/agentrt.hpp>
+
 #include <catch2/catch.hpp>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/ostream_sink.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+using namespace agentrt;
+using namespace std::chrono_literals;
+using agentrt_test::run_with_time_limit;
+
+namespace {
+
+RuntimeConfig small_config() {
+  RuntimeConfig c;
+  c.worker_threads = 2;
+  c.blocking_threads = 4;
+  c.shutdown_drain = 2s;
+  return c;
+}
+
+/// A gate a blocking handler waits at until the test opens it (no sleeps).
+class Gate {
+public:
+  void open() {
+    {
+      std::lock_guard g{mu_};
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  /// Waits until open or `stop` is requested; true if opened.
+  bool wait(std::stop_token stop) {
+    std::unique_lock l{mu_};
+    return cv_.wait(l, stop, [&] { return open_; });
+  }
+  void arrived() {
+    {
+      std::lock_guard g{mu_};
+      ++arrived_;
+    }
+    cv_.notify_all();
+  }
+  void wait_arrivals(int n) {
+    std::unique_lock l{mu_};
+    cv_.wait(l, [&] { return arrived_ >= n; });
+  }
+
+private:
+  std::mutex mu_;
+  std::condition_variable_any cv_; // wakes on stop requests too
+  bool open_ = false;
+  int arrived_ = 0;
+};
+
+std::vector<Event> read_all(Call& call) {
+  std::vector<Event> out;
+  while (auto e = call.next_event())
+    out.push_back(std::move(*e));
+  return out;
+}
+
+std::vector<EventKind> kinds_of(const std::vector<Event>& events) {
+  std::vector<EventKind> out;
+  for (auto& e : events)
+    out.push_back(e.kind);
+  return out;
+}
+
+/// Waits (bounded by the test's time limit) until `pred` holds, re-checking every ms.
+template <class Pred>
+void eventually(Pred pred) {
+  while (!pred())
+    std::this_thread::sleep_for(1ms);
+}
+
+} // namespace
+
+TEST_CASE("a call returns the handler's output with its session and call ids", "[runtime]") {
+  run_with_time_limit(30s, "basic call", [] {
+    Runtime rt{small_config()};
+    rt.register_handler("echo", [](Turn& t) { return "echo:" + t.input(); });
+    auto reply = rt.call({.agent = "echo", .session_id = "s1", .input = "hi"});
+    REQUIRE(reply.ok());
+    CHECK(reply.output == "echo:hi");
+    CHECK(reply.session_id == "s1");
+    CHECK(reply.agent == "echo");
+    CHECK(reply.call_id > 0);
+    CHECK(reply.turn == 1);
+  });
+}
+
+TEST_CASE("an empty session id mints a UUID v4 that is echoed everywhere", "[runtime][ids]") {
+  run_with_time_limit(30s, "one-shot ids", [] {
+    Runtime rt{small_config()};
+    rt.register_handler("echo", [](Turn& t) { return t.session_id(); });
+    auto call = rt.invoke({.agent = "echo", .input = "x"});
+    const std::regex uuid4{"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"};
+    REQUIRE(std::regex_match(call.session_id(), uuid4));
+    auto events = read_all(call);
+    REQUIRE(kinds_of(events) == std::vector<EventKind>{EventKind::started, EventKind::completed});
+    for (auto& e : events)
+      CHECK(e.session_id == call.session_id());
+    CHECK(call.get().session_id == call.session_id());
+    CHECK(call.get().output == call.session_id()); // the handler saw the same id
+    auto other = rt.call({.agent = "echo", .input = "x"});
+    CHECK(other.session_id != call.session_id());
+    CHECK(other.turn == 1); // a fresh session each time
+  });
+}
+
+TEST_CASE("a follow-up keeps context; a new session starts fresh", "[runtime][context]") {
+  run_with_time_limit(30s, "context", [] {
+    Runtime rt{small_config()};
+    rt.register_handler("counter", [](Turn& t) {
+      auto n = std::stoi(t.state().get_or("n", "0")) + 1;
+      t.state().set("n", std::to_string(n));
+      return "n=" + std::to_string(n) + " history=" + std::to_string(t.history().size());
+    });
+    CHECK(rt.call({.agent = "counter", .session_id = "a", .input = "1"}).output == "n=1 history=0");
+    CHECK(rt.call({.agent = "counter", .session_id = "a", .input = "2"}).output == "n=2 history=2");
+    CHECK(rt.call({.agent = "counter", .session_id = "b", .input = "1"}).output == "n=1 history=0");
+    CHECK(rt.call({.agent = "counter", .session_id = "a", .input = "3"}).output == "n=3 history=4");
+  });
+}
+
+TEST_CASE("bad input gets a clear error and changes nothing", "[runtime][errors]") {
+  run_with_time_limit(30s, "bad input", [] {
+    auto cfg = small_config();
+    cfg.max_input_bytes = 16;
+    Runtime rt{cfg};
+    rt.register_handler("echo", [](Turn& t) { return t.input(); });
+
+    auto unknown = rt.call({.agent = "nobody", .session_id = "s", .input = "x"});
+    CHECK(unknown.error == errc::unknown_agent);
+    CHECK(unknown.message == "unknown agent type 'nobody'");
+
+    for (const std::string& bad : std::vector<std::string>{"has space", "a/b", std::string(129, 'x'), std::string("\0", 1)}) {
+      auto r = rt.call({.agent = "echo", .session_id = bad, .input = "x"});
+      CHECK(r.error == errc::invalid_session_id);
+      CHECK(r.message.find("is not 1-128 characters") != std::string::npos);
+    }
+
+    auto big = rt.call({.agent = "echo", .session_id = "s", .input = std::string(17, 'x')});
+    CHECK(big.error == errc::input_too_large);
+    CHECK(big.message == "input is 17 bytes; the limit is 16");
+    auto call = rt.invoke({.agent = "echo", .session_id = "s", .input = std::string(17, 'x')});
+    auto events = read_all(call);
+    REQUIRE(events.size() == 1);
+    CHECK(events[0].kind == EventKind::failed);
+    CHECK(events[0].error == errc::input_too_large);
+
+    auto stats = rt.stats();
+    CHECK(stats.live_sessions == 0); // nothing was created
+    CHECK(stats.activations == 0);
+    CHECK(stats.calls_rejected == 7);
+    CHECK(stats.turns_completed == 0);
+    CHECK_FALSE(rt.describe({"echo", "s"}));
+
+    rt.shutdown(1s);
+    auto late = rt.call({.agent = "echo", .session_id = "s", .input = "x"});
+    CHECK(late.error == errc::shutting_down);
+    CHECK(rt.session_for("echo", "u").error == errc::shutting_down);
+  });
+}
+
+TEST_CASE("misconfiguration and misregistration throw at once", "[runtime][errors]") {
+  auto cfg = small_config();
+  cfg.max_queue_depth = 0;
+  CHECK_THROWS_WITH(Runtime{cfg}, Catch::Contains("max_queue_depth"));
+  Runtime rt{small_config()};
+  rt.register_handler("a", [](Turn&) { return std::string{}; });
+  CHECK_THROWS_WITH(rt.register_handler("a", [](Turn&) { return std::string{}; }),
+                    Catch::Contains("already registered"));
+  CHECK_THROWS_AS(rt.register_handler("b", TurnHandler{}), std::invalid_argument);
+}
+
+TEST_CASE("a stream carries phase, thought and chunks in order, then completed",
+          "[runtime][stream]") {
+  run_with_time_limit(30s, "stream", [] {
+    Runtime rt{small_config()};
+    rt.register_handler(
+      "writer",
+      [](Turn& t) {
+        t.phase("drafting");
+        t.thought("keep it short");
+        t.emit("Hello");
+        t.emit(", world");
+        return std::string{"Hello, world"};
+      },
+      AgentOptions{.blocking = true});
+    auto call = rt.invoke({.agent = "writer", .session_id = "w", .input = "greet"});
+    auto events = read_all(call);
+    REQUIRE(kinds_of(events)
+            == std::vector<EventKind>{EventKind::started, EventKind::phase, EventKind::thought,
+                                      EventKind::chunk, EventKind::chunk, EventKind::completed});
+    std::vector<std::string> data;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      CHECK(events[i].seq == i + 1);
+      CHECK(events[i].call_id == call.id());
+      data.push_back(events[i].data);
+    }
+    CHECK(data == std::vector<std::string>{"", "drafting", "keep it short", "Hello", ", world",
+                                           "Hello, world"});
+    CHECK(call.stream_ended());
+    CHECK_FALSE(call.next_event(0ms));
+  });
+}
+
+TEST_CASE("a failed turn changes nothing and a retry succeeds", "[runtime][tx]") {
+  run_with_time_limit(30s, "retry", [] {
+    Runtime rt{small_config()};
+    int attempts = 0;
+    rt.register_agent("flaky", [&](const SessionKey&) {
+      struct Flaky final : Agent {
+        int* attempts;
+        std::string handle(Turn& t) override {
+          t.state().set("seen", t.input());
+          if (++*attempts == 2)
+            throw std::runtime_error("upstream 503");
+          return "ok " + std::to_string(t.history().size());
+        }
+      };
+      auto a = std::make_unique<Flaky>();
+      a->attempts = &attempts;
+      return a;
+    });
+    CHECK(rt.call({.agent = "flaky", .session_id = "s", .input = "1"}).output == "ok 0");
+    auto failed = rt.call({.agent = "flaky", .session_id = "s", .input = "2"});
+    CHECK(failed.error == errc::agent_failed);
+    CHECK(failed.message == "upstream 503");
+    auto retry = rt.call({.agent = "flaky", .session_id = "s", .input = "2"});
+    CHECK(retry.output == "ok 2"); // the failed turn left no history
+    CHECK(retry.turn == 2);
+    CHECK(rt.stats().turns_failed == 1);
+  });
+}
+
+TEST_CASE("busy policies on a blocking session, on real threads", "[runtime][policy]") {
+  run_with_time_limit(30s, "policies", [] {
+    Runtime rt{small_config()};
+    Gate gate;
+    rt.register_handler(
+      "slow",
+      [&](Turn& t) {
+        if (t.input() == "hold") {
+          gate.arrived();
+          if (!gate.wait(t.stop_token()))
+            return std::string{"stopped"};
+        }
+        return "done:" + t.input();
+      },
+      AgentOptions{.blocking = true, .max_queue_depth = 1});
+    auto hold = rt.invoke({.agent = "slow", .session_id = "s", .input = "hold"});
+    gate.wait_arrivals(1);
+    auto rejected = rt.call(
+      {.agent = "slow", .session_id = "s", .input = "r", .on_busy = BusyPolicy::reject});
+    CHECK(rejected.error == errc::session_busy);
+    auto queued = rt.invoke({.agent = "slow", .session_id = "s", .input = "q"});
+    auto overloaded = rt.call({.agent = "slow", .session_id = "s", .input = "o"});
+    CHECK(overloaded.error == errc::overloaded);
+    auto first = queued.next_event();
+    REQUIRE(first);
+    CHECK(first->kind == EventKind::queued);
+    CHECK(first->queue_position == 1);
+    auto interrupter = rt.invoke(
+      {.agent = "slow", .session_id = "s", .input = "i", .on_busy = BusyPolicy::interrupt});
+    CHECK(hold.get().error == errc::interrupted);
+    CHECK(hold.get().output == "stopped");
+    CHECK(interrupter.get().output == "done:i");
+    CHECK(queued.get().output == "done:q");
+    CHECK(queued.get().turn == 3); // hold (kept), i, q
+  });
+}
+
+TEST_CASE("cancel mid-stream stops the turn, frees everything, and the session stays usable",
+          "[runtime][cancel]") {
+  run_with_time_limit(30s, "cancel", [] {
+    Runtime rt{small_config()};
+    rt.register_handler(
+      "streamer",
+      [](Turn& t) {
+        int n = 0;
+        while (!t.stop_requested() && n < 100000) {
+          t.emit("token " + std::to_string(++n));
+          std::this_thread::sleep_for(1ms); // an LLM producing tokens
+        }
+        return "tokens: " + std::to_string(n);
+      },
+      AgentOptions{.blocking = true});
+    auto call = rt.invoke({.agent = "streamer", .session_id = "s", .input = "go"});
+    auto e1 = call.next_event();
+    auto e2 = call.next_event();
+    REQUIRE(e2);
+    CHECK(e2->kind == EventKind::chunk);
+    CHECK(call.cancel());
+    auto rest = read_all(call);
+    REQUIRE_FALSE(rest.empty());
+    CHECK(rest.back().kind == EventKind::cancelled);
+    CHECK(rest.back().error == errc::cancelled);
+    CHECK(call.get().error == errc::cancelled);
+    eventually([&] { return rt.stats().running_turns == 0; });
+    auto after = rt.call({.agent = "streamer", .session_id = "s", .input = "again",
+                          .timeout = 50ms});
+    // The cancelled turn left no trace: this is turn 1 again, and it is cut by its timeout.
+    CHECK(after.error == errc::timeout);
+    auto info = rt.describe({"streamer", "s"});
+    REQUIRE(info);
+    CHECK(info->turns == 0);
+    CHECK(info->history_size == 0);
+    eventually([&] { return rt.stats().running_turns == 0; });
+    auto s = rt.stats();
+    CHECK(s.queued_calls == 0);
+    CHECK(s.turns_cancelled == 2);
+  });
+}
+
+TEST_CASE("a call that waits past its timeout fails with timeout", "[runtime][timeout]") {
+  run_with_time_limit(30s, "timeouts", [] {
+    auto cfg = small_config();
+    cfg.default_timeout = 100ms;
+    Runtime rt{cfg};
+    Gate gate;
+    rt.register_handler(
+      "slow",
+      [&](Turn& t) {
+        gate.arrived();
+        gate.wait(t.stop_token());
+        return std::string{"late"};
+      },
+      AgentOptions{.blocking = true});
+    auto running = rt.invoke({.agent = "slow", .session_id = "s", .input = "a", .timeout = 10s});
+    gate.wait_arrivals(1);
+    auto waiting = rt.invoke({.agent = "slow", .session_id = "s", .input = "b"}); // default 100ms
+    auto start = std::chrono::steady_clock::now();
+    CHECK(waiting.get().error == errc::timeout);
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+    CHECK_FALSE(running.done());
+    gate.open();
+    CHECK(running.get().ok());
+  });
+}
+
+TEST_CASE("close ends a session; the next call starts afresh", "[runtime][close]") {
+  run_with_time_limit(30s, "close", [] {
+    Runtime rt{small_config()};
+    rt.register_handler("echo", [](Turn& t) { return std::to_string(t.number()); });
+    rt.call({.agent = "echo", .session_id = "s", .input = "1"});
+    rt.call({.agent = "echo", .session_id = "s", .input = "2"});
+    CHECK(rt.describe({"echo", "s"})->turns == 2);
+    CHECK(rt.close({"echo", "s"}));
+    CHECK_FALSE(rt.close({"echo", "s"}));
+    CHECK_FALSE(rt.describe({"echo", "s"}));
+    CHECK(rt.call({.agent = "echo", .session_id = "s", .input = "3"}).output == "1");
+    eventually([&] { return rt.stats().live_sessions == 1; });
+    CHECK(rt.stats().activations == 2);
+  });
+}
+
+TEST_CASE("describe reports a live session", "[runtime][describe]") {
+  run_with_time_limit(30s, "describe", [] {
+    Runtime rt{small_config()};
+    rt.register_handler("echo", [](Turn& t) { return t.input(); });
+    auto before = std::chrono::system_clock::now();
+    rt.call({.agent = "echo", .session_id = "s", .input = "a"});
+    rt.call({.agent = "echo", .session_id = "s", .input = "b"});
+    auto info = rt.describe({"echo", "s"});
+    REQUIRE(info);
+    CHECK(info->key == SessionKey{"echo", "s"});
+    CHECK(info->turns == 2);
+    CHECK(info->history_size == 4);
+    CHECK(info->queue_depth == 0);
+    CHECK_FALSE(info->running);
+    CHECK(info->created >= before - 1s);
+    CHECK(info->last_activity >= info->created);
+    CHECK(info->last_activity <= std::chrono::system_clock::now() + 1s);
+  });
+}
+
+TEST_CASE("session_for gives one session per owner, atomically", "[runtime][owner]") {
+  run_with_time_limit(30s, "owners", [] {
+    Runtime rt{small_config()};
+    rt.register_handler("chat", [](Turn& t) { return std::to_string(t.number()); });
+    std::vector<std::string> ids(16);
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      threads.emplace_back([&, i] { ids[i] = rt.session_for("chat", "alice@example.com").session_id; });
+    for (auto& t : threads)
+      t.join();
+    for (auto& id : ids)
+      CHECK(id == ids[0]);
+    CHECK(ids[0].size() == 36);
+    auto bob = rt.session_for("chat", "bob");
+    CHECK(bob.created);
+    CHECK(bob.session_id != ids[0]);
+    CHECK_FALSE(rt.session_for("chat", "bob").created);
+    CHECK(rt.session_for("chat", "").error == errc::invalid_owner);
+    CHECK(rt.session_for("chat", std::string(257, 'x')).error == errc::invalid_owner);
+    CHECK(rt.session_for("nobody", "bob").error == errc::unknown_agent);
+    CHECK(rt.call({.agent = "chat", .session_id = ids[0], .input = "x"}).output == "1");
+    CHECK(rt.call({.agent = "chat", .session_id = ids[0], .input = "y"}).output == "2");
+    rt.close({"chat", ids[0]});
+    auto fresh = rt.session_for("chat", "alice@example.com");
+    CHECK(fresh.created);
+    CHECK(fresh.session_id != ids[0]);
+  });
+}
+
+TEST_CASE("an idle session expires and the next call recreates it", "[runtime][expiry]") {
+  run_with_time_limit(30s, "expiry", [] {
+    auto cfg = small_config();
+    cfg.idle_timeout = 100ms;
+    cfg.expiry_interval = 10ms;
+    Runtime rt{cfg};
+    rt.register_handler("echo", [](Turn& t) { return std::to_string(t.number()); });
+    CHECK(rt.call({.agent = "echo", .session_id = "s", .input = "1"}).output == "1");
+    eventually([&] { return rt.stats().expirations == 1; });
+    CHECK(rt.stats().live_sessions == 0);
+    CHECK_FALSE(rt.describe({"echo", "s"}));
+    CHECK(rt.call({.agent = "echo", .session_id = "s", .input = "2"}).output == "1");
+    CHECK(rt.stats().activations == 2);
+  });
+}
+
+TEST_CASE("every log line about a session carries [session/call]", "[runtime][log]") {
+  run_with_time_limit(30s, "logging", [] {
+    auto out = std::make_shared<std::ostringstream>();
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(*out);
+    sink->set_pattern("%v");
+    auto cfg = small_config();
+    cfg.logger = std::make_shared<spdlog::logger>("test", sink);
+    cfg.logger->set_level(spdlog::level::debug);
+    {
+      Runtime rt{cfg};
+      rt.register_handler("echo", [](Turn& t) -> std::string {
+        if (t.input() == "boom")
+          throw std::runtime_error("kaput");
+        return t.input();
+      });
+      auto ok = rt.call({.agent = "echo", .session_id = "s1", .input = "x"});
+      auto bad = rt.call({.agent = "echo", .session_id = "s1", .input = "boom"});
+      std::istringstream lines{out->str()};
+      std::string line;
+      int about_calls = 0;
+      const std::regex tagged{R"(^\[[^/\]]+/[^\]]+\] .*)"};
+      while (std::getline(lines, line)) {
+        CHECK(std::regex_match(line, tagged));
+        if (line.rfind("[s1/" + std::to_string(ok.call_id) + "]", 0) == 0
+            || line.rfind("[s1/" + std::to_string(bad.call_id) + "]", 0) == 0)
+          ++about_calls;
+      }
+      CHECK(about_calls == 2); // one line per turn: committed, failed
+      CHECK(out->str().find("[s1/" + std::to_string(bad.call_id) + "] turn 2 failed: kaput")
+            != std::string::npos);
+    }
+  });
+}
+
+TEST_CASE("on_done runs once with the outcome, on whichever side finishes last",
+          "[runtime][async]") {
+  run_with_time_limit(30s, "on_done", [] {
+    Runtime rt{small_config()};
+    rt.register_handler("echo", [](Turn& t) { return t.input(); });
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<std::string> outputs;
+    for (int i = 0; i < 100; ++i) {
+      auto call = rt.invoke({.agent = "echo", .session_id = "s" + std::to_string(i % 7),
+                             .input = std::to_string(i)});
+      call.on_done([&](const Reply& r) {
+        std::lock_guard g{mu};
+        outputs.push_back(r.output);
+        cv.notify_all();
+      });
+    }
+    std::unique_lock l{mu};
+    cv.wait(l, [&] { return outputs.size() == 100; });
+    std::sort(outputs.begin(), outputs.end());
+    CHECK(std::unique(outputs.begin(), outputs.end()) == outputs.end());
+  });
+}
+
+TEST_CASE("shutdown lets running turns finish within the drain and fails the rest",
+          "[runtime][shutdown]") {
+  run_with_time_limit(30s, "shutdown drain", [] {
+    Runtime rt{small_config()};
+    Gate gate;
+    rt.register_handler(
+      "slow",
+      [&](Turn& t) {
+        gate.arrived();
+        gate.wait(t.stop_token());
+        return std::string{"finished"};
+      },
+      AgentOptions{.blocking = true});
+    auto running = rt.invoke({.agent = "slow", .session_id = "s", .input = "a"});
+    gate.wait_arrivals(1);
+    auto queued = rt.invoke({.agent = "slow", .session_id = "s", .input = "b"});
+    queued.next_event(); // queued
+    std::thread opener{[&] {
+      std::this_thread::sleep_for(50ms); // the turn finishes during the drain
+      gate.open();
+    }};
+    rt.shutdown(5s);
+    opener.join();
+    CHECK(running.get().ok());
+    CHECK(running.get().output == "finished");
+    CHECK(queued.get().error == errc::shutting_down);
+    CHECK(rt.stats().live_sessions == 0);
+  });
+}
+
+TEST_CASE("the destructor returns within the drain when a handler ignores its stop token",
+          "[runtime][shutdown]") {
+  run_with_time_limit(30s, "shutdown hang", [] {
+    auto release = std::make_shared<std::atomic<bool>>(false);
+    Call call;
+    auto start = std::chrono::steady_clock::now();
+    {
+      auto cfg = small_config();
+      cfg.shutdown_drain = 200ms;
+      Runtime rt{cfg};
+      rt.register_handler(
+        "stubborn",
+        [release](Turn&) {
+          while (!release->load()) // ignores its stop token
+            std::this_thread::sleep_for(1ms);
+          return std::string{"never seen"};
+        },
+        AgentOptions{.blocking = true});
+      call = rt.invoke({.agent = "stubborn", .session_id = "s", .input = "x"});
+      call.next_event(); // started
+    }
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+    CHECK(call.get().error == errc::shutting_down);
+    CHECK_FALSE(call.cancel()); // a Call outlives its Runtime and stays readable
+    release->store(true);       // let the abandoned thread finish
+  });
+}
