@@ -1,1 +1,214 @@
-int main(){}
+// agentrt-demo: plays the situations that break agent backends against one Runtime and
+// prints what happened.
+//
+//   1. a double click on "Generate": two calls to one session
+//   2. ten users streaming at once
+//   3. a retry after a failed turn
+//   4. a follow-up that keeps context, and a new session that starts fresh
+//   5. an idle session expiring, and the next call bringing it back
+
+#include <agentrt/agentrt.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace agentrt;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+long long ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+void title(const char* text) {
+  std::printf("\n== %s\n", text);
+}
+
+std::string short_id(const std::string& id) {
+  return id.size() > 13 ? id.substr(0, 8) + "..." : id;
+}
+
+/// The model upstream fails once (a 503), then recovers: outside the session, like a real
+/// provider, so a retry meets a healthy upstream.
+std::atomic<int> upstream_failures_left{1};
+
+/// A stand-in for an LLM-backed assistant: streams its answer word by word (blocking, like
+/// a network call) and remembers the user's name in the session state.
+std::string assistant(Turn& t) {
+  const auto& in = t.input();
+  std::string answer;
+  if (auto pos = in.find("my name is "); pos != std::string::npos) {
+    auto name = in.substr(pos + 11);
+    t.state().set("name", name);
+    answer = "Nice to meet you, " + name + ".";
+  } else if (in.find("what is my name") != std::string::npos) {
+    auto name = t.state().get("name");
+    answer = name ? "Your name is " + *name + "." : "I don't know your name yet.";
+  } else if (in == "flaky") {
+    // This write belongs to the turn: if the turn fails, it is discarded with it.
+    t.state().set("flaky_attempts", std::to_string(std::stoi(t.state().get_or("flaky_attempts", "0")) + 1));
+    if (upstream_failures_left.fetch_sub(1) > 0)
+      throw std::runtime_error("upstream model returned 503");
+    answer = "Recovered: attempts recorded in this session = " + *t.state().get("flaky_attempts") + ".";
+  } else {
+    answer = "Here is a plan for: " + in + ".";
+  }
+  t.phase("generating");
+  std::istringstream words{answer};
+  std::string word;
+  while (words >> word) {
+    if (t.stop_requested())
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(std::string{t.param("ms_per_word", "30")})));
+    t.emit(word + " ");
+  }
+  return answer;
+}
+
+void double_click(Runtime& rt) {
+  title("1. Double click on \"Generate\": two calls to one session, both served in order");
+  auto start = Clock::now();
+  auto first = rt.invoke({.agent = "assistant", .session_id = "user-42", .input = "a trip to Rome"});
+  auto second = rt.invoke({.agent = "assistant", .session_id = "user-42", .input = "a trip to Rome"});
+  std::printf("%-7s %-9s %-8s %-6s %-10s %s\n", "click", "call id", "queued@", "turn", "outcome",
+              "done at");
+  std::size_t position = 0;
+  if (auto e = second.next_event(); e && e->kind == EventKind::queued)
+    position = e->queue_position;
+  auto& r1 = first.get();
+  auto t1 = ms_since(start);
+  auto& r2 = second.get();
+  auto t2 = ms_since(start);
+  std::printf("%-7s %-9llu %-8s %-6llu %-10s %lld ms\n", "first", (unsigned long long)r1.call_id, "-",
+              (unsigned long long)r1.turn, r1.ok() ? "completed" : r1.message.c_str(), t1);
+  std::printf("%-7s %-9llu %-8zu %-6llu %-10s %lld ms\n", "second", (unsigned long long)r2.call_id,
+              position, (unsigned long long)r2.turn, r2.ok() ? "completed" : r2.message.c_str(), t2);
+  std::printf("-> no \"agent is already processing a request\": the second click waited its turn.\n");
+}
+
+void ten_streams(Runtime& rt) {
+  title("2. Ten users streaming at once: every stream sees only its own events");
+  constexpr int users = 10;
+  std::vector<Call> calls;
+  auto start = Clock::now();
+  for (int i = 0; i < users; ++i)
+    calls.push_back(rt.invoke({.agent = "assistant", .session_id = "user-" + std::to_string(100 + i),
+                               .input = "a weekend in city " + std::to_string(i)}));
+  struct Seen {
+    int events = 0;
+    int chunks = 0;
+    int foreign = 0;
+    std::string last;
+    long long ms = 0;
+  };
+  std::vector<Seen> seen(users);
+  std::vector<std::thread> readers;
+  for (int i = 0; i < users; ++i)
+    readers.emplace_back([&, i] {
+      while (auto e = calls[i].next_event()) {
+        ++seen[i].events;
+        seen[i].chunks += e->kind == EventKind::chunk;
+        if (e->session_id != calls[i].session_id() || e->call_id != calls[i].id())
+          ++seen[i].foreign;
+        seen[i].last = std::string{to_string(e->kind)};
+      }
+      seen[i].ms = ms_since(start);
+    });
+  for (auto& r : readers)
+    r.join();
+  std::printf("%-10s %-7s %-7s %-15s %-10s %s\n", "session", "events", "chunks", "foreign events",
+              "ended", "at");
+  for (int i = 0; i < users; ++i)
+    std::printf("%-10s %-7d %-7d %-15d %-10s %lld ms\n", calls[i].session_id().c_str(), seen[i].events,
+                seen[i].chunks, seen[i].foreign, seen[i].last.c_str(), seen[i].ms);
+  std::printf("-> wall time %lld ms for %d streams of 10 words at 30 ms each: side by side.\n",
+              ms_since(start), users);
+}
+
+void retry_after_failure(Runtime& rt) {
+  title("3. A retry after a failed turn: the failure changed nothing");
+  std::printf("%-8s %-10s %-15s %-6s %s\n", "attempt", "outcome", "error", "turn", "message");
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    auto r = rt.call({.agent = "assistant", .session_id = "user-7", .input = "flaky"});
+    std::printf("%-8d %-10s %-15s %-6s %s\n", attempt, r.ok() ? "completed" : "failed",
+                r.ok() ? "-" : std::string{to_string(static_cast<errc>(r.error.value()))}.c_str(),
+                r.ok() ? std::to_string(r.turn).c_str() : "-",
+                r.ok() ? r.output.c_str() : r.message.c_str());
+  }
+  auto info = rt.describe({"assistant", "user-7"});
+  std::printf("-> session user-7: %llu committed turn(s), %zu history entries: the failed turn left\n"
+              "   no trace, not even its own attempt counter.\n",
+              (unsigned long long)info->turns, info->history_size);
+}
+
+void context(Runtime& rt) {
+  title("4. A follow-up keeps its context; a new session starts fresh");
+  std::printf("%-14s %-26s %s\n", "session", "user said", "assistant answered");
+  auto say = [&](const std::string& sid, const std::string& text) {
+    auto r = rt.call({.agent = "assistant", .session_id = sid, .input = text});
+    std::printf("%-14s %-26s %s\n", short_id(r.session_id).c_str(), text.c_str(), r.output.c_str());
+  };
+  say("user-9", "my name is Ada");
+  say("user-9", "what is my name?");
+  auto one_shot = rt.call({.agent = "assistant", .input = "what is my name?"});
+  std::printf("%-14s %-26s %s\n", short_id(one_shot.session_id).c_str(), "what is my name?",
+              one_shot.output.c_str());
+  std::printf("-> the empty session id minted %s: a one-shot session with no memory.\n",
+              one_shot.session_id.c_str());
+}
+
+void expiry() {
+  title("5. An idle session expires, and the next call brings it back");
+  RuntimeConfig cfg;
+  cfg.idle_timeout = 300ms;
+  cfg.expiry_interval = 50ms;
+  Runtime rt{cfg};
+  rt.register_handler("counter", [](Turn& t) {
+    auto n = std::stoi(t.state().get_or("n", "0")) + 1;
+    t.state().set("n", std::to_string(n));
+    return "call #" + std::to_string(n) + " in this session";
+  });
+  auto start = Clock::now();
+  std::printf("%-8s %-28s %-6s %-12s %s\n", "at", "event", "live", "activations", "expirations");
+  auto row = [&](const std::string& what) {
+    auto s = rt.stats();
+    std::printf("%-8s %-28s %-6zu %-12llu %llu\n", (std::to_string(ms_since(start)) + " ms").c_str(),
+                what.c_str(), s.live_sessions, (unsigned long long)s.activations,
+                (unsigned long long)s.expirations);
+  };
+  row(rt.call({.agent = "counter", .session_id = "idle-user", .input = "x"}).output);
+  row(rt.call({.agent = "counter", .session_id = "idle-user", .input = "x"}).output);
+  while (rt.stats().expirations == 0)
+    std::this_thread::sleep_for(10ms);
+  row("expired after 300 ms idle");
+  row(rt.call({.agent = "counter", .session_id = "idle-user", .input = "x"}).output);
+  std::printf("-> the session was freed; the next call recreated it (its in-memory context starts over).\n");
+}
+
+} // namespace
+
+int main() {
+  RuntimeConfig cfg;
+  cfg.blocking_threads = 16;
+  Runtime rt{cfg};
+  rt.register_handler("assistant", assistant, AgentOptions{.blocking = true});
+  std::printf("agentrt demo: each session is an actor; calls to it are serialized, sessions are isolated.\n");
+  double_click(rt);
+  ten_streams(rt);
+  retry_after_failure(rt);
+  context(rt);
+  expiry();
+  auto s = rt.stats();
+  std::printf("\nruntime stats: %zu live sessions, %llu turns completed, %llu failed, %llu cancelled, %llu rejected\n",
+              s.live_sessions, (unsigned long long)s.turns_completed, (unsigned long long)s.turns_failed,
+              (unsigned long long)s.turns_cancelled, (unsigned long long)s.calls_rejected);
+  return 0;
+}

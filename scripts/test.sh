@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs the whole test suite twice: a normal build,
+# then one with AddressSanitizer + UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+echo "== build and test (RelWithDebInfo)"
+scripts/build.sh build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+ctest --test-dir build/test --output-on-failure -j 2
+
+echo "== build and test with AddressSanitizer + UndefinedBehaviorSanitizer"
+scripts/build.sh build/asan -DCMAKE_BUILD_TYPE=Debug -DAGENTRT_SANITIZE=ON \
+  -DAGENTRT_BUILD_EXAMPLES=OFF -DAGENTRT_BUILD_BENCH=OFF
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build/asan --output-on-failure -j 2
