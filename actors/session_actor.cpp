@@ -63,10 +63,22 @@ void touch(SessionState& st, Clock::time_point now) {
 /// Ends a call that never ran; counts it as rejected, or as cancelled when the caller had
 /// already cancelled it.
 void reject(SessionState& st, const CallPtr& c, errc e, std::string message) {
-  if (c->finish_if_open(e, std::move(message)))
-    st.stripe->rejected.fetch_add(1, relaxed);
-  else
-    st.stripe->cancelled.fetch_add(1, relaxed);
+  auto* stripe = st.stripe;
+  if (!c->finish_if_open(e, std::move(message), 0,
+                         [stripe] { stripe->rejected.fetch_add(1, relaxed); }))
+    stripe->cancelled.fetch_add(1, relaxed);
+}
+
+/// Ends a queued call with `e`, taking it off the queue gauge and counting it as cancelled
+/// before its caller can see the outcome (or at once, if the caller had cancelled it).
+void end_queued(SessionState& st, const CallPtr& c, errc e, std::string message) {
+  auto* stripe = st.stripe;
+  std::function<void()> count = [stripe] {
+    stripe->queued.fetch_sub(1, relaxed);
+    stripe->cancelled.fetch_add(1, relaxed);
+  };
+  if (!c->finish_if_open(e, std::move(message), 0, count))
+    count();
 }
 
 void link_call(session_pointer self, const CallPtr& c) {
@@ -85,22 +97,35 @@ void arm_deadline(session_pointer self, const CallPtr& c) {
   self->delayed_send(self, delay, deadline_atom::value, c->id);
 }
 
-/// Applies a turn's outcome to the session and its call.
+/// Applies a turn's outcome to the session and its call. Counters (and, for a blocking
+/// turn, the running gauge) are settled before the caller can see the outcome, so a host
+/// that reads stats() right after a reply sees them up to date.
 void finish(session_pointer self, TurnContext& ctx, Disposition disposition,
-            Clock::time_point now) {
+            Clock::time_point now, bool blocking) {
   auto& st = self->state;
   auto& c = *ctx.call;
   st.turns_run += 1;
   st.turn_time_ns += to_ns(ctx.finished - ctx.started);
+  auto* stripe = st.stripe;
+  auto settle = [stripe, blocking](std::atomic<std::uint64_t>& counter) {
+    counter.fetch_add(1, relaxed);
+    if (blocking)
+      stripe->running.fetch_sub(1, relaxed);
+  };
   auto& log = *st.svc->log;
   if (disposition == Disposition::discard) {
-    st.stripe->cancelled.fetch_add(1, relaxed);
+    settle(stripe->cancelled);
     log.debug("[{}/{}] turn {} discarded", c.session_id, c.id, ctx.number);
+  } else if (ctx.timed_out) {
+    if (!c.finish_if_open(errc::timeout, "the turn ran past the call's timeout", ctx.number,
+                          [&] { settle(stripe->cancelled); }))
+      settle(stripe->cancelled);
+    log.debug("[{}/{}] turn {} ran past its deadline: discarded", c.session_id, c.id,
+              ctx.number);
   } else if (ctx.failed) {
-    if (c.finish_if_open(errc::agent_failed, ctx.failure, ctx.number))
-      st.stripe->failed.fetch_add(1, relaxed);
-    else
-      st.stripe->cancelled.fetch_add(1, relaxed);
+    if (!c.finish_if_open(errc::agent_failed, ctx.failure, ctx.number,
+                          [&] { settle(stripe->failed); }))
+      settle(stripe->cancelled);
     log.debug("[{}/{}] turn {} failed: {}", c.session_id, c.id, ctx.number, ctx.failure);
   } else {
     Reply reply;
@@ -115,12 +140,15 @@ void finish(session_pointer self, TurnContext& ctx, Disposition disposition,
       terminal = EventKind::cancelled;
     }
     auto& session = *st.data;
-    bool committed = c.commit_and_complete([&] { commit_turn(session, ctx); }, std::move(reply),
-                                           terminal);
-    if (committed && disposition == Disposition::commit)
-      st.stripe->completed.fetch_add(1, relaxed);
-    else
-      st.stripe->cancelled.fetch_add(1, relaxed);
+    auto& counter = disposition == Disposition::commit ? stripe->completed : stripe->cancelled;
+    bool committed = c.commit_and_complete(
+      [&] {
+        commit_turn(session, ctx);
+        settle(counter);
+      },
+      std::move(reply), terminal);
+    if (!committed)
+      settle(stripe->cancelled);
     log.debug("[{}/{}] turn {} {}", c.session_id, c.id, ctx.number,
               committed ? "committed" : "discarded: the call had already ended");
   }
@@ -134,11 +162,11 @@ void run_inline(session_pointer self, const CallPtr& c) {
   run_turn(ctx);
   st.stripe->running.fetch_sub(1, relaxed);
   auto now = self->clock().now();
-  auto disposition = Disposition::commit;
-  if (now > c->deadline
-      && c->finish_if_open(errc::timeout, "the turn ran past the call's timeout", ctx.number))
-    disposition = Disposition::discard;
-  finish(self, ctx, disposition, now);
+  if (now > c->deadline) { // nothing could stop it sooner: it never left this handler
+    ctx.failed = true;
+    ctx.timed_out = true;
+  }
+  finish(self, ctx, Disposition::commit, now, false);
 }
 
 void launch(session_pointer self, const CallPtr& c) {
@@ -167,8 +195,10 @@ void start(session_pointer self, const CallPtr& c) {
   }
   auto now = self->clock().now();
   if (now >= c->deadline) {
-    c->finish_if_open(errc::timeout, "the call waited past its timeout");
-    st.stripe->cancelled.fetch_add(1, relaxed);
+    auto* stripe = st.stripe;
+    std::function<void()> count = [stripe] { stripe->cancelled.fetch_add(1, relaxed); };
+    if (!c->finish_if_open(errc::timeout, "the call waited past its timeout", 0, count))
+      count();
     return;
   }
   c->started_at = now;
@@ -268,11 +298,8 @@ void on_call(session_pointer self, const CallPtr& c) {
 /// Ends every queued call with `e` (close, shutdown).
 void end_queue(session_pointer self, errc e, const std::string& message) {
   auto& st = self->state;
-  for (auto& c : st.queue) {
-    c->finish_if_open(e, message);
-    st.stripe->queued.fetch_sub(1, relaxed);
-    st.stripe->cancelled.fetch_add(1, relaxed);
-  }
+  for (auto& c : st.queue)
+    end_queued(st, c, e, message);
   st.queue.clear();
   update_busy(st);
 }
@@ -349,8 +376,7 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
       if (job != st.running)
         return;
       st.running.reset();
-      st.stripe->running.fetch_sub(1, relaxed);
-      finish(self, job->ctx, job->disposition, self->clock().now());
+      finish(self, job->ctx, job->disposition, self->clock().now(), true);
       if (st.mode != SessionState::Mode::open) {
         update_busy(st);
         self->quit();
@@ -382,10 +408,8 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
                             [id](const CallPtr& c) { return c->id == id; });
       if (i == st.queue.end())
         return;
-      (*i)->finish_if_open(errc::timeout, "the call waited in the queue past its timeout");
+      end_queued(st, *i, errc::timeout, "the call waited in the queue past its timeout");
       st.queue.erase(i);
-      st.stripe->queued.fetch_sub(1, relaxed);
-      st.stripe->cancelled.fetch_add(1, relaxed);
       update_busy(st);
     },
     [self](expire_atom, std::int64_t observed, std::uint8_t reason) {

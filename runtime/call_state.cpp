@@ -59,12 +59,15 @@ void CallState::run_callback(std::function<void(const Reply&)> fn) {
     fn(reply_);
 }
 
-bool CallState::finish_if_open(errc error, std::string message, std::uint64_t turn) {
+bool CallState::finish_if_open(errc error, std::string message, std::uint64_t turn,
+                               const std::function<void()>& before) {
   std::function<void(const Reply&)> fn;
   {
     std::lock_guard guard{mu_};
     if (done_)
       return false;
+    if (before)
+      before();
     reply_.error = make_error_code(error);
     reply_.message = message;
     reply_.turn = turn;

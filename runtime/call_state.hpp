@@ -73,8 +73,10 @@ struct CallState {
 
   /// Ends the call with `error` unless it already ended; the terminal event is `cancelled`
   /// for cancelled/interrupted/rolled_back, `failed` otherwise. Returns true if this call
-  /// ended it.
-  bool finish_if_open(errc error, std::string message, std::uint64_t turn = 0);
+  /// ended it. `before`, if set, runs only if this call ends it, before anyone can see the
+  /// outcome (so counters are up to date when a caller wakes).
+  bool finish_if_open(errc error, std::string message, std::uint64_t turn = 0,
+                      const std::function<void()>& before = {});
 
   /// Runs `commit` and completes the call with `reply` as one step, unless the call already
   /// ended (then `commit` does not run and false is returned). `terminal` is `completed`, or

@@ -52,6 +52,8 @@ struct TurnContext {
   std::vector<Message> appended;
   std::string output;
   bool failed = false;
+  /// Set by the session when the turn ended past the call's deadline.
+  bool timed_out = false;
   std::string failure;
   Clock::time_point started{};
   Clock::time_point finished{};

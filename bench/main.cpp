@@ -1,0 +1,549 @@
+// agentrt-bench: concurrent-session workloads run through agentrt and through the two
+// designs a backend would otherwise write (a mutex-map on a thread pool, Asio strands),
+// in one process run, so every figure is also a ratio against the baselines.
+//
+//   agentrt-bench [--scenario NAME[,NAME...]|standard|all] [knobs] [--json FILE]
+//
+// Every scenario checks exactly-once and per-session order for every system: each call's
+// turn number must be unique and consecutive within its session. A mismatch fails the run.
+
+#include "systems.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <malloc.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+namespace {
+
+// -- options ----------------------------------------------------------------------------
+
+struct Options {
+  std::vector<std::string> scenarios{"standard"};
+  std::optional<std::size_t> sessions;
+  std::optional<std::size_t> calls;
+  std::optional<std::size_t> window;
+  std::optional<std::int64_t> spin_ns;
+  std::optional<std::int64_t> sleep_ms;
+  std::optional<std::size_t> threads;
+  std::optional<std::size_t> pool;
+  std::size_t workers = 0; // agentrt workers and baseline pool for CPU work: 0 = cores
+  bool baselines = true;
+  std::string json;
+};
+
+void usage() {
+  std::puts(
+    "usage: agentrt-bench [options]\n"
+    "  --scenario LIST   spread,hot,cold,blocking,latency,memory,churn | standard | all\n"
+    "  --sessions N      sessions (per scenario default)\n"
+    "  --calls N         calls to run\n"
+    "  --window N        outstanding async calls\n"
+    "  --spin-ns N       busy work per turn\n"
+    "  --sleep-ms N      blocking wait per turn\n"
+    "  --threads N       caller threads\n"
+    "  --pool N          blocking pool / baseline pool size for blocking work\n"
+    "  --workers N       agentrt workers and baseline threads for CPU work (default: cores)\n"
+    "  --no-baselines    run agentrt only\n"
+    "  --json FILE       write results as JSON");
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  auto need = [&](int& i) -> std::string {
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "agentrt-bench: %s needs a value\n", argv[i]);
+      std::exit(2);
+    }
+    return argv[++i];
+  };
+  auto number = [](const std::string& s) -> std::int64_t {
+    try {
+      std::size_t used = 0;
+      auto v = std::stoll(s, &used);
+      if (used == s.size() && v >= 0)
+        return v;
+    } catch (...) {
+    }
+    std::fprintf(stderr, "agentrt-bench: '%s' is not a non-negative number\n", s.c_str());
+    std::exit(2);
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--scenario") {
+      o.scenarios.clear();
+      std::stringstream ss{need(i)};
+      for (std::string s; std::getline(ss, s, ',');)
+        o.scenarios.push_back(s);
+    } else if (a == "--sessions") {
+      o.sessions = number(need(i));
+    } else if (a == "--calls") {
+      o.calls = number(need(i));
+    } else if (a == "--window") {
+      o.window = std::max<std::int64_t>(1, number(need(i)));
+    } else if (a == "--spin-ns") {
+      o.spin_ns = number(need(i));
+    } else if (a == "--sleep-ms") {
+      o.sleep_ms = number(need(i));
+    } else if (a == "--threads") {
+      o.threads = std::max<std::int64_t>(1, number(need(i)));
+    } else if (a == "--pool") {
+      o.pool = std::max<std::int64_t>(1, number(need(i)));
+    } else if (a == "--workers") {
+      o.workers = number(need(i));
+    } else if (a == "--no-baselines") {
+      o.baselines = false;
+    } else if (a == "--json") {
+      o.json = need(i);
+    } else if (a == "--help" || a == "-h") {
+      usage();
+      std::exit(0);
+    } else {
+      std::fprintf(stderr, "agentrt-bench: unknown option '%s'\n", a.c_str());
+      usage();
+      std::exit(2);
+    }
+  }
+  std::vector<std::string> expanded;
+  for (auto& s : o.scenarios) {
+    if (s == "standard" || s == "all")
+      for (auto n : {"spread", "hot", "cold", "blocking", "latency", "churn", "memory"})
+        expanded.push_back(n);
+    else
+      expanded.push_back(s);
+  }
+  o.scenarios = expanded;
+  return o;
+}
+
+std::size_t cores() {
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+std::size_t rss_bytes() {
+  std::ifstream statm{"/proc/self/statm"};
+  std::size_t pages = 0;
+  std::size_t resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+// -- results ----------------------------------------------------------------------------
+
+struct Result {
+  std::string scenario;
+  std::string system;
+  std::size_t calls = 0;
+  double seconds = 0;
+  double per_second = 0;
+  double p50_us = 0, p90_us = 0, p99_us = 0, max_us = 0;
+  std::size_t rss = 0;
+  std::size_t failed_calls = 0;
+  std::size_t order_errors = 0;
+  double bytes_per_session = 0;
+  nlohmann::json extra = nlohmann::json::object();
+
+  bool verified() const {
+    return failed_calls == 0 && order_errors == 0;
+  }
+};
+
+void latencies(Result& r, std::vector<std::int64_t> ns) {
+  if (ns.empty())
+    return;
+  std::sort(ns.begin(), ns.end());
+  auto at = [&](double q) {
+    return ns[std::min(ns.size() - 1, static_cast<std::size_t>(q * ns.size()))] / 1000.0;
+  };
+  r.p50_us = at(0.50);
+  r.p90_us = at(0.90);
+  r.p99_us = at(0.99);
+  r.max_us = ns.back() / 1000.0;
+}
+
+/// Exactly once, in order: per session, the turn numbers seen must be exactly
+/// first, first+1, ..., first+k-1 where first is 1 + the session's warm-up calls.
+std::size_t order_errors(const std::vector<std::size_t>& session_of,
+                         const std::vector<std::uint64_t>& turns, std::uint64_t warm) {
+  std::map<std::size_t, std::vector<std::uint64_t>> per;
+  for (std::size_t i = 0; i < turns.size(); ++i)
+    per[session_of[i]].push_back(turns[i]);
+  std::size_t errors = 0;
+  for (auto& [s, t] : per) {
+    std::sort(t.begin(), t.end());
+    for (std::size_t k = 0; k < t.size(); ++k)
+      if (t[k] != warm + 1 + k)
+        ++errors;
+  }
+  return errors;
+}
+
+std::string key(std::size_t s) {
+  return "s" + std::to_string(s);
+}
+
+/// Runs `calls` async calls over `session_of` with `threads` submitters and a window.
+Result run_async(System& sys, const std::string& scenario, const std::vector<std::size_t>& session_of,
+                 std::size_t window, std::size_t threads, std::uint64_t warm) {
+  auto n = session_of.size();
+  Recorder rec{n, static_cast<std::ptrdiff_t>(window)};
+  std::vector<std::string> keys(n);
+  for (std::size_t i = 0; i < n; ++i)
+    keys[i] = key(session_of[i]);
+  auto start = Clock::now();
+  std::vector<std::thread> submitters;
+  for (std::size_t t = 0; t < threads; ++t)
+    submitters.emplace_back([&, t] {
+      for (std::size_t i = t; i < n; i += threads) {
+        rec.start(i);
+        sys.submit(keys[i], rec, i);
+      }
+    });
+  for (auto& s : submitters)
+    s.join();
+  rec.wait_all(n);
+  auto secs = std::chrono::duration<double>(Clock::now() - start).count();
+  Result r;
+  r.scenario = scenario;
+  r.system = sys.name();
+  r.calls = n;
+  r.seconds = secs;
+  r.per_second = n / secs;
+  r.rss = rss_bytes();
+  latencies(r, rec.latency());
+  for (auto ok : rec.ok())
+    r.failed_calls += ok ? 0 : 1;
+  r.order_errors = order_errors(session_of, rec.turns(), warm);
+  return r;
+}
+
+/// One call per session, `window` outstanding, to create (warm) them.
+void warm_up(System& sys, std::size_t sessions, std::size_t window) {
+  std::vector<std::size_t> order(sessions);
+  for (std::size_t i = 0; i < sessions; ++i)
+    order[i] = i;
+  run_async(sys, "warm", order, window, 1, 0);
+}
+
+// -- systems for a scenario ---------------------------------------------------------------
+
+using Factory = std::function<std::unique_ptr<System>()>;
+
+std::vector<std::pair<std::string, Factory>> systems(const Options& o, Work work, bool blocking,
+                                                     std::size_t pool, AgentrtOptions ao = {}) {
+  auto workers = o.workers ? o.workers : cores();
+  auto baseline_threads = blocking ? pool : workers;
+  ao.workers = workers;
+  ao.blocking = blocking;
+  ao.blocking_threads = blocking ? pool : 16;
+  std::vector<std::pair<std::string, Factory>> out;
+  out.emplace_back("agentrt", [=] { return std::make_unique<AgentrtSystem>(work, ao); });
+  if (o.baselines) {
+    out.emplace_back("mutex-map", [=] {
+      return std::make_unique<MutexMapSystem>(work, baseline_threads);
+    });
+    out.emplace_back("strand", [=] { return std::make_unique<StrandSystem>(work, baseline_threads); });
+  }
+  return out;
+}
+
+// -- scenarios ----------------------------------------------------------------------------
+
+std::vector<Result> spread(const Options& o) {
+  auto sessions = o.sessions.value_or(10'000);
+  auto calls = o.calls.value_or(2'000'000);
+  auto window = o.window.value_or(1000);
+  std::vector<std::size_t> order(calls);
+  for (std::size_t i = 0; i < calls; ++i)
+    order[i] = i % sessions;
+  std::vector<Result> out;
+  for (auto& [name, make] : systems(o, Work{o.spin_ns.value_or(0), 0}, false, 0)) {
+    auto sys = make();
+    warm_up(*sys, sessions, window);
+    out.push_back(run_async(*sys, "spread", order, window, o.threads.value_or(1), 1));
+  }
+  return out;
+}
+
+std::vector<Result> hot(const Options& o) {
+  auto calls = o.calls.value_or(200'000);
+  auto spin = o.spin_ns.value_or(10'000);
+  std::vector<std::size_t> order(calls, 0);
+  std::vector<Result> out;
+  for (auto& [name, make] : systems(o, Work{spin, 0}, false, 0)) {
+    auto sys = make();
+    warm_up(*sys, 1, 1);
+    auto r = run_async(*sys, "hot", order, o.window.value_or(256), o.threads.value_or(8), 1);
+    r.extra["serial_limit_per_s"] = 1e9 / static_cast<double>(spin);
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<Result> cold(const Options& o) {
+  auto sessions = o.sessions.value_or(100'000);
+  std::vector<std::size_t> order(sessions);
+  for (std::size_t i = 0; i < sessions; ++i)
+    order[i] = i;
+  std::vector<Result> out;
+  for (auto& [name, make] : systems(o, Work{o.spin_ns.value_or(0), 0}, false, 0)) {
+    auto sys = make();
+    out.push_back(run_async(*sys, "cold", order, o.window.value_or(1000), o.threads.value_or(1), 0));
+  }
+  return out;
+}
+
+std::vector<Result> blocking(const Options& o) {
+  auto sessions = o.sessions.value_or(1000);
+  auto sleep = o.sleep_ms.value_or(5);
+  auto pool = o.pool.value_or(64);
+  auto calls = o.calls.value_or(20'000);
+  std::vector<std::size_t> order(calls);
+  for (std::size_t i = 0; i < calls; ++i)
+    order[i] = i % sessions;
+  std::vector<Result> out;
+  for (auto& [name, make] : systems(o, Work{o.spin_ns.value_or(0), sleep}, true, pool)) {
+    auto sys = make();
+    warm_up(*sys, sessions, o.window.value_or(1000));
+    auto r = run_async(*sys, "blocking", order, o.window.value_or(1000), o.threads.value_or(1), 1);
+    r.extra["pool_limit_per_s"] = pool * 1000.0 / static_cast<double>(sleep ? sleep : 1);
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<Result> latency(const Options& o) {
+  auto sessions = o.sessions.value_or(1000);
+  auto calls = o.calls.value_or(50'000);
+  std::vector<Result> out;
+  for (auto& [name, make] : systems(o, Work{o.spin_ns.value_or(0), 0}, false, 0)) {
+    auto sys = make();
+    warm_up(*sys, sessions, 1000);
+    std::vector<std::int64_t> ns(calls);
+    std::vector<std::uint64_t> turns(calls);
+    std::vector<std::size_t> session_of(calls);
+    std::vector<std::string> keys(sessions);
+    for (std::size_t s = 0; s < sessions; ++s)
+      keys[s] = key(s);
+    auto start = Clock::now();
+    for (std::size_t i = 0; i < calls; ++i) {
+      session_of[i] = i % sessions;
+      auto t0 = now_ns();
+      turns[i] = sys->call(keys[session_of[i]]);
+      ns[i] = now_ns() - t0;
+    }
+    Result r;
+    r.scenario = "latency";
+    r.system = sys->name();
+    r.calls = calls;
+    r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    r.per_second = calls / r.seconds;
+    r.rss = rss_bytes();
+    latencies(r, ns);
+    for (auto t : turns)
+      r.failed_calls += t == 0;
+    r.order_errors = order_errors(session_of, turns, 1);
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<Result> memory(const Options& o) {
+  auto sessions = o.sessions.value_or(1'000'000);
+  std::vector<std::size_t> order(sessions);
+  for (std::size_t i = 0; i < sessions; ++i)
+    order[i] = i;
+  std::vector<Result> out;
+  for (auto& [name, make] : systems(o, Work{}, false, 0)) {
+    malloc_trim(0);
+    auto before = rss_bytes();
+    auto sys = make();
+    auto r = run_async(*sys, "memory", order, o.window.value_or(1000), 1, 0);
+    malloc_trim(0);
+    r.rss = rss_bytes();
+    r.bytes_per_session = static_cast<double>(r.rss - std::min(r.rss, before)) / sessions;
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<Result> churn(const Options& o) {
+  // The same stream of calls twice: each key gets `per_key` calls and then goes quiet.
+  // Without expiry the quiet sessions stay; with a short idle timeout they expire
+  // continuously while the calls run. The p99 of the two runs is compared.
+  auto calls = o.calls.value_or(300'000);
+  std::size_t per_key = 10;
+  std::vector<std::size_t> order(calls);
+  for (std::size_t i = 0; i < calls; ++i)
+    order[i] = i / per_key;
+  std::vector<Result> out;
+  for (bool expiring : {false, true}) {
+    AgentrtOptions ao;
+    ao.workers = o.workers ? o.workers : cores();
+    if (expiring) {
+      ao.idle_timeout = std::chrono::milliseconds(20);
+      ao.expiry_interval = std::chrono::milliseconds(5);
+    }
+    AgentrtSystem sys{Work{o.spin_ns.value_or(0), 0}, ao};
+    auto r = run_async(sys, "churn", order, o.window.value_or(100), 1, 0);
+    r.system = expiring ? "agentrt+expiry" : "agentrt";
+    auto stats = sys.runtime().stats();
+    r.extra["expirations"] = stats.expirations;
+    r.extra["activations"] = stats.activations;
+    out.push_back(r);
+  }
+  return out;
+}
+
+// -- reporting ------------------------------------------------------------------------------
+
+struct Target {
+  std::string text;
+  bool met;
+  std::string measured;
+};
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+const Result* find(const std::vector<Result>& rs, const std::string& sys) {
+  for (auto& r : rs)
+    if (r.system == sys)
+      return &r;
+  return nullptr;
+}
+
+std::vector<Target> targets(const std::string& scenario, const std::vector<Result>& rs) {
+  std::vector<Target> t;
+  auto a = find(rs, "agentrt");
+  auto mm = find(rs, "mutex-map");
+  if (!a)
+    return t;
+  auto ratio = [&](const Result* b) { return b ? a->per_second / b->per_second : 0.0; };
+  if (scenario == "spread") {
+    t.push_back({">= 1.5 M calls/s", a->per_second >= 1.5e6, fmt("%.2f M/s", a->per_second / 1e6)});
+    if (mm)
+      t.push_back({">= 1.0x mutex-map", ratio(mm) >= 1.0, fmt("%.2fx", ratio(mm))});
+  } else if (scenario == "hot") {
+    double limit = a->extra.value("serial_limit_per_s", 0.0);
+    t.push_back({">= 0.9x serial limit", a->per_second >= 0.9 * limit,
+                 fmt("%.2fx", a->per_second / limit)});
+    if (mm)
+      t.push_back({">= 1.2x mutex-map", ratio(mm) >= 1.2, fmt("%.2fx", ratio(mm))});
+  } else if (scenario == "cold") {
+    t.push_back({">= 300 k activations/s", a->per_second >= 3e5, fmt("%.0f k/s", a->per_second / 1e3)});
+  } else if (scenario == "blocking") {
+    double limit = a->extra.value("pool_limit_per_s", 0.0);
+    t.push_back({">= 0.9x pool limit", a->per_second >= 0.9 * limit,
+                 fmt("%.2fx", a->per_second / limit)});
+  } else if (scenario == "latency") {
+    t.push_back({"p50 <= 30 us", a->p50_us <= 30, fmt("%.1f us", a->p50_us)});
+    t.push_back({"p99 <= 250 us", a->p99_us <= 250, fmt("%.1f us", a->p99_us)});
+  } else if (scenario == "memory") {
+    t.push_back({"<= 1.6 KB per idle session", a->bytes_per_session <= 1600,
+                 fmt("%.0f B", a->bytes_per_session)});
+  } else if (scenario == "churn") {
+    auto e = find(rs, "agentrt+expiry");
+    if (e)
+      t.push_back({"p99 with expiry <= 3x without", e->p99_us <= 3 * a->p99_us,
+                   fmt("%.2fx", e->p99_us / a->p99_us)});
+  }
+  return t;
+}
+
+void print(const std::string& scenario, const std::vector<Result>& rs,
+           const std::vector<Target>& ts) {
+  std::printf("\n%s\n", scenario.c_str());
+  std::printf("  %-15s %10s %8s %12s %9s %9s %9s %10s %9s %8s %s\n", "system", "calls", "secs",
+              "calls/s", "p50 us", "p90 us", "p99 us", "max us", "RSS MB", "vs a.rt", "checked");
+  auto a = find(rs, "agentrt");
+  for (auto& r : rs) {
+    std::printf("  %-15s %10zu %8.2f %12.0f %9.1f %9.1f %9.1f %10.1f %9.1f %8s %s\n",
+                r.system.c_str(), r.calls, r.seconds, r.per_second, r.p50_us, r.p90_us, r.p99_us,
+                r.max_us, r.rss / 1048576.0,
+                a && &r != a ? fmt("%.2fx", a->per_second / r.per_second).c_str() : "-",
+                r.verified() ? "ok"
+                             : ("FAILED: " + std::to_string(r.failed_calls) + " failed, "
+                                + std::to_string(r.order_errors) + " out of order")
+                                 .c_str());
+    if (r.bytes_per_session > 0)
+      std::printf("  %-15s %.0f bytes per idle session\n", "", r.bytes_per_session);
+  }
+  for (auto& t : ts)
+    std::printf("  target %-32s %-12s %s\n", t.text.c_str(), t.measured.c_str(),
+                t.met ? "met" : "MISSED");
+}
+
+} // namespace
+
+int run(int argc, char** argv) {
+  auto o = parse(argc, argv);
+  std::map<std::string, std::function<std::vector<Result>(const Options&)>> scenarios{
+    {"spread", spread}, {"hot", hot},         {"cold", cold},   {"blocking", blocking},
+    {"latency", latency}, {"memory", memory}, {"churn", churn}};
+  for (auto& s : o.scenarios)
+    if (!scenarios.count(s)) {
+      std::fprintf(stderr, "agentrt-bench: unknown scenario '%s'\n", s.c_str());
+      return 2;
+    }
+  std::printf("agentrt-bench: %zu cores; agentrt workers %zu; ratios are agentrt / baseline\n",
+              cores(), o.workers ? o.workers : cores());
+  nlohmann::json doc;
+  doc["cores"] = cores();
+  bool all_verified = true;
+  for (auto& name : o.scenarios) {
+    auto rs = scenarios[name](o);
+    auto ts = targets(name, rs);
+    print(name, rs, ts);
+    auto& js = doc["scenarios"][name];
+    for (auto& r : rs) {
+      all_verified = all_verified && r.verified();
+      js["results"].push_back({{"system", r.system},
+                               {"calls", r.calls},
+                               {"seconds", r.seconds},
+                               {"calls_per_s", r.per_second},
+                               {"p50_us", r.p50_us},
+                               {"p90_us", r.p90_us},
+                               {"p99_us", r.p99_us},
+                               {"max_us", r.max_us},
+                               {"rss_bytes", r.rss},
+                               {"bytes_per_session", r.bytes_per_session},
+                               {"failed_calls", r.failed_calls},
+                               {"order_errors", r.order_errors},
+                               {"verified", r.verified()},
+                               {"extra", r.extra}});
+    }
+    for (auto& t : ts)
+      js["targets"].push_back({{"target", t.text}, {"measured", t.measured}, {"met", t.met}});
+  }
+  if (!o.json.empty()) {
+    std::ofstream out{o.json};
+    out << doc.dump(2) << "\n";
+  }
+  if (!all_verified) {
+    std::fprintf(stderr, "agentrt-bench: exactly-once / order check FAILED\n");
+    return 1;
+  }
+  return 0;
+}
+
+} // namespace bench
+
+int main(int argc, char** argv) {
+  return bench::run(argc, argv);
+}

@@ -1,0 +1,339 @@
+#pragma once
+
+// The systems the benchmark compares, behind one interface: agentrt through its public API,
+// and the two designs a backend would otherwise write by hand. All of them give the same
+// guarantee (one call at a time per session) and report each call's turn number, so the
+// harness checks every one of them the same way.
+
+#include <agentrt/agentrt.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <semaphore>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+    .count();
+}
+
+/// What one turn costs: busy CPU work, then a blocking wait (an LLM or network call).
+struct Work {
+  std::int64_t spin_ns = 0;
+  std::int64_t sleep_ms = 0;
+
+  void operator()() const {
+    if (spin_ns > 0) {
+      auto until = now_ns() + spin_ns;
+      while (now_ns() < until) {
+      }
+    }
+    if (sleep_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+  }
+};
+
+/// Per-call results of one run, written by whichever thread completes the call.
+class Recorder {
+public:
+  Recorder(std::size_t calls, std::ptrdiff_t window)
+    : submitted_(calls), latency_(calls), turn_(calls), ok_(calls), window_(window) {
+    // nop
+  }
+
+  /// Blocks while `window` calls are outstanding, then stamps call `i` as submitted.
+  void start(std::size_t i) {
+    window_.acquire();
+    submitted_[i] = now_ns();
+  }
+
+  void complete(std::size_t i, std::uint64_t turn, bool ok) {
+    latency_[i] = now_ns() - submitted_[i];
+    turn_[i] = turn;
+    ok_[i] = ok;
+    done_.fetch_add(1, std::memory_order_release);
+    window_.release();
+  }
+
+  /// Waits for all `n` calls.
+  void wait_all(std::size_t n) {
+    while (done_.load(std::memory_order_acquire) < n)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+
+  const std::vector<std::int64_t>& latency() const { return latency_; }
+  const std::vector<std::uint64_t>& turns() const { return turn_; }
+  const std::vector<char>& ok() const { return ok_; }
+
+private:
+  std::vector<std::int64_t> submitted_;
+  std::vector<std::int64_t> latency_;
+  std::vector<std::uint64_t> turn_;
+  std::vector<char> ok_;
+  std::counting_semaphore<> window_;
+  std::atomic<std::size_t> done_{0};
+};
+
+class System {
+public:
+  virtual ~System() = default;
+  virtual const char* name() const = 0;
+  /// Starts call `index` on session `key`; completes it through `rec` from any thread.
+  virtual void submit(const std::string& key, Recorder& rec, std::size_t index) = 0;
+  /// One blocking call; returns its turn number (0 on failure).
+  virtual std::uint64_t call(const std::string& key) = 0;
+};
+
+// -- agentrt -----------------------------------------------------------------------------
+
+struct AgentrtOptions {
+  std::size_t workers = 0;
+  std::size_t blocking_threads = 16;
+  bool blocking = false;
+  std::chrono::milliseconds idle_timeout = std::chrono::minutes(15);
+  std::chrono::milliseconds expiry_interval = std::chrono::seconds(1);
+};
+
+class AgentrtSystem final : public System {
+public:
+  AgentrtSystem(Work work, AgentrtOptions o) : rt_(config(o)) {
+    rt_.register_handler(
+      "bench",
+      [work](agentrt::Turn&) {
+        work();
+        return std::string{};
+      },
+      agentrt::AgentOptions{.blocking = o.blocking, .max_queue_depth = 1 << 20});
+  }
+
+  const char* name() const override {
+    return "agentrt";
+  }
+
+  void submit(const std::string& key, Recorder& rec, std::size_t index) override {
+    agentrt::Request r;
+    r.agent = "bench";
+    r.session_id = key;
+    auto call = rt_.invoke(std::move(r));
+    call.on_done([&rec, index](const agentrt::Reply& reply) {
+      rec.complete(index, reply.turn, reply.ok());
+    });
+  }
+
+  std::uint64_t call(const std::string& key) override {
+    agentrt::Request r;
+    r.agent = "bench";
+    r.session_id = key;
+    auto reply = rt_.call(std::move(r));
+    return reply.ok() ? reply.turn : 0;
+  }
+
+  agentrt::Runtime& runtime() {
+    return rt_;
+  }
+
+private:
+  static agentrt::RuntimeConfig config(const AgentrtOptions& o) {
+    agentrt::RuntimeConfig c;
+    c.worker_threads = o.workers;
+    c.blocking_threads = o.blocking_threads;
+    c.max_sessions = 0;
+    c.idle_timeout = o.idle_timeout;
+    c.expiry_interval = o.expiry_interval;
+    return c;
+  }
+
+  agentrt::Runtime rt_;
+};
+
+// -- baseline: a mutex per session in a map, calls on a fixed thread pool ------------------
+
+class ThreadPool {
+public:
+  explicit ThreadPool(std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i)
+      threads_.emplace_back([this] { work(); });
+  }
+
+  ~ThreadPool() {
+    {
+      std::lock_guard g{mu_};
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_)
+      t.join();
+  }
+
+  void post(std::function<void()> job) {
+    {
+      std::lock_guard g{mu_};
+      jobs_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+  }
+
+private:
+  void work() {
+    std::unique_lock l{mu_};
+    for (;;) {
+      cv_.wait(l, [this] { return stop_ || !jobs_.empty(); });
+      if (jobs_.empty())
+        return;
+      auto job = std::move(jobs_.front());
+      jobs_.pop_front();
+      l.unlock();
+      job();
+      l.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+/// Finds or creates a session in a map guarded by a shared_mutex.
+template <class Session>
+class SessionMap {
+public:
+  template <class Make>
+  Session& get(const std::string& key, Make&& make) {
+    {
+      std::shared_lock l{mu_};
+      if (auto i = map_.find(key); i != map_.end())
+        return *i->second;
+    }
+    std::unique_lock l{mu_};
+    auto& slot = map_[key];
+    if (!slot)
+      slot = make();
+    return *slot;
+  }
+
+private:
+  std::shared_mutex mu_;
+  std::unordered_map<std::string, std::unique_ptr<Session>> map_;
+};
+
+class MutexMapSystem final : public System {
+public:
+  MutexMapSystem(Work work, std::size_t threads) : work_(work), pool_(threads) {
+    // nop
+  }
+
+  const char* name() const override {
+    return "mutex-map";
+  }
+
+  void submit(const std::string& key, Recorder& rec, std::size_t index) override {
+    pool_.post([this, key, &rec, index] { rec.complete(index, run(key), true); });
+  }
+
+  std::uint64_t call(const std::string& key) override {
+    std::promise<std::uint64_t> p;
+    auto f = p.get_future();
+    pool_.post([&] { p.set_value(run(key)); });
+    return f.get();
+  }
+
+private:
+  struct Session {
+    std::mutex mu;
+    std::uint64_t turns = 0;
+  };
+
+  std::uint64_t run(const std::string& key) {
+    auto& s = sessions_.get(key, [] { return std::make_unique<Session>(); });
+    std::lock_guard l{s.mu};
+    work_();
+    return ++s.turns;
+  }
+
+  Work work_;
+  SessionMap<Session> sessions_;
+  ThreadPool pool_;
+};
+
+// -- baseline: one Boost.Asio strand per session on an io_context with N threads ------------
+
+class StrandSystem final : public System {
+public:
+  StrandSystem(Work work, std::size_t threads)
+    : work_(work), guard_(boost::asio::make_work_guard(io_)) {
+    for (std::size_t i = 0; i < threads; ++i)
+      threads_.emplace_back([this] { io_.run(); });
+  }
+
+  ~StrandSystem() override {
+    guard_.reset();
+    for (auto& t : threads_)
+      t.join();
+  }
+
+  const char* name() const override {
+    return "strand";
+  }
+
+  void submit(const std::string& key, Recorder& rec, std::size_t index) override {
+    auto& s = session(key);
+    boost::asio::post(s.strand, [this, &s, &rec, index] {
+      work_();
+      rec.complete(index, ++s.turns, true);
+    });
+  }
+
+  std::uint64_t call(const std::string& key) override {
+    auto& s = session(key);
+    std::promise<std::uint64_t> p;
+    auto f = p.get_future();
+    boost::asio::post(s.strand, [&] {
+      work_();
+      p.set_value(++s.turns);
+    });
+    return f.get();
+  }
+
+private:
+  struct Session {
+    explicit Session(boost::asio::io_context& io) : strand(boost::asio::make_strand(io)) {
+      // nop
+    }
+    boost::asio::strand<boost::asio::io_context::executor_type> strand;
+    std::uint64_t turns = 0; // only touched on the strand
+  };
+
+  Session& session(const std::string& key) {
+    return sessions_.get(key, [this] { return std::make_unique<Session>(io_); });
+  }
+
+  Work work_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  SessionMap<Session> sessions_;
+  std::vector<std::thread> threads_;
+};
+
+} // namespace bench
