@@ -155,13 +155,15 @@ void finish(session_pointer self, TurnContext& ctx, Disposition disposition,
   touch(st, now);
 }
 
-void run_inline(session_pointer self, const CallPtr& c) {
+void run_inline(session_pointer self, const CallPtr& c, Clock::time_point started) {
   auto& st = self->state;
   st.stripe->running.fetch_add(1, relaxed);
   TurnContext ctx{c, st.data};
+  ctx.started = started;
   run_turn(ctx);
   st.stripe->running.fetch_sub(1, relaxed);
   auto now = self->clock().now();
+  ctx.finished = now;
   if (now > c->deadline) { // nothing could stop it sooner: it never left this handler
     ctx.failed = true;
     ctx.timed_out = true;
@@ -177,7 +179,9 @@ void launch(session_pointer self, const CallPtr& c) {
   link_call(self, c);
   arm_deadline(self, c);
   st.svc->executor->post([job, addr = self->address(), gate = st.svc->gate]() mutable {
+    job->ctx.started = Clock::now();
     run_turn(job->ctx);
+    job->ctx.finished = Clock::now();
     gate->pass([&] {
       if (auto hdl = caf::actor_cast<session_actor>(addr))
         caf::anon_send(hdl, turn_done_atom::value, std::move(job));
@@ -206,7 +210,7 @@ void start(session_pointer self, const CallPtr& c) {
   if (st.data->entry->options.blocking)
     launch(self, c);
   else
-    run_inline(self, c);
+    run_inline(self, c, now);
 }
 
 /// Runs queued calls while the session is free.
@@ -214,7 +218,7 @@ void next(session_pointer self) {
   auto& st = self->state;
   while (!st.running && !st.queue.empty()) {
     auto c = std::move(st.queue.front());
-    st.queue.pop_front();
+    st.queue.erase(st.queue.begin());
     st.stripe->queued.fetch_sub(1, relaxed);
     start(self, c);
   }
@@ -224,7 +228,7 @@ void next(session_pointer self) {
 void enqueue(session_pointer self, const CallPtr& c, bool front) {
   auto& st = self->state;
   if (front)
-    st.queue.push_front(c);
+    st.queue.insert(st.queue.begin(), c);
   else
     st.queue.push_back(c);
   st.stripe->queued.fetch_add(1, relaxed);

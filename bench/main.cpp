@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <malloc.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,6 +41,7 @@ struct Options {
   std::optional<std::size_t> threads;
   std::optional<std::size_t> pool;
   std::size_t workers = 0; // agentrt workers and baseline pool for CPU work: 0 = cores
+  agentrt::SchedulerPolicy scheduler = agentrt::SchedulerPolicy::sharing;
   bool baselines = true;
   std::string json;
 };
@@ -56,6 +58,7 @@ void usage() {
     "  --threads N       caller threads\n"
     "  --pool N          blocking pool / baseline pool size for blocking work\n"
     "  --workers N       agentrt workers and baseline threads for CPU work (default: cores)\n"
+    "  --policy P        agentrt scheduler: sharing (default) or stealing\n"
     "  --no-baselines    run agentrt only\n"
     "  --json FILE       write results as JSON");
 }
@@ -103,6 +106,14 @@ Options parse(int argc, char** argv) {
       o.pool = std::max<std::int64_t>(1, number(need(i)));
     } else if (a == "--workers") {
       o.workers = number(need(i));
+    } else if (a == "--policy") {
+      auto p = need(i);
+      if (p != "sharing" && p != "stealing") {
+        std::fprintf(stderr, "agentrt-bench: --policy is sharing or stealing\n");
+        std::exit(2);
+      }
+      o.scheduler = p == "sharing" ? agentrt::SchedulerPolicy::sharing
+                                   : agentrt::SchedulerPolicy::stealing;
     } else if (a == "--no-baselines") {
       o.baselines = false;
     } else if (a == "--json") {
@@ -246,6 +257,7 @@ std::vector<std::pair<std::string, Factory>> systems(const Options& o, Work work
   auto workers = o.workers ? o.workers : cores();
   auto baseline_threads = blocking ? pool : workers;
   ao.workers = workers;
+  ao.scheduler = o.scheduler;
   ao.blocking = blocking;
   ao.blocking_threads = blocking ? pool : 16;
   std::vector<std::pair<std::string, Factory>> out;
@@ -360,20 +372,69 @@ std::vector<Result> latency(const Options& o) {
   return out;
 }
 
+/// Creates N sessions (one call each) and measures what they keep. Each system runs in its
+/// own forked process, so memory freed by an earlier system cannot make a later one look
+/// small, and the harness's own buffers are allocated before the first reading.
 std::vector<Result> memory(const Options& o) {
   auto sessions = o.sessions.value_or(1'000'000);
-  std::vector<std::size_t> order(sessions);
-  for (std::size_t i = 0; i < sessions; ++i)
-    order[i] = i;
+  auto window = o.window.value_or(1000);
   std::vector<Result> out;
   for (auto& [name, make] : systems(o, Work{}, false, 0)) {
-    malloc_trim(0);
-    auto before = rss_bytes();
-    auto sys = make();
-    auto r = run_async(*sys, "memory", order, o.window.value_or(1000), 1, 0);
-    malloc_trim(0);
-    r.rss = rss_bytes();
-    r.bytes_per_session = static_cast<double>(r.rss - std::min(r.rss, before)) / sessions;
+    int fds[2];
+    if (pipe(fds) != 0) {
+      std::perror("agentrt-bench: pipe");
+      std::exit(1);
+    }
+    struct Wire {
+      double seconds, bytes_per_session;
+      std::size_t rss, failed, order;
+    } wire{};
+    auto pid = fork();
+    if (pid == 0) {
+      close(fds[0]);
+      std::vector<std::string> keys(sessions);
+      for (std::size_t i = 0; i < sessions; ++i)
+        keys[i] = key(i);
+      Recorder rec{sessions, static_cast<std::ptrdiff_t>(window)};
+      auto sys = make();
+      malloc_trim(0);
+      auto before = rss_bytes();
+      auto start = Clock::now();
+      for (std::size_t i = 0; i < sessions; ++i) {
+        rec.start(i);
+        sys->submit(keys[i], rec, i);
+      }
+      rec.wait_all(sessions);
+      wire.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      malloc_trim(0);
+      wire.rss = rss_bytes();
+      wire.bytes_per_session = static_cast<double>(wire.rss - std::min(wire.rss, before)) / sessions;
+      for (std::size_t i = 0; i < sessions; ++i) {
+        wire.failed += rec.ok()[i] ? 0 : 1;
+        wire.order += rec.turns()[i] == 1 ? 0 : 1;
+      }
+      auto n = write(fds[1], &wire, sizeof wire);
+      _exit(n == sizeof wire ? 0 : 1);
+    }
+    close(fds[1]);
+    auto n = read(fds[0], &wire, sizeof wire);
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    Result r;
+    r.scenario = "memory";
+    r.system = name;
+    r.calls = sessions;
+    if (n != sizeof wire || status != 0) {
+      r.failed_calls = sessions;
+    } else {
+      r.seconds = wire.seconds;
+      r.per_second = sessions / wire.seconds;
+      r.rss = wire.rss;
+      r.bytes_per_session = wire.bytes_per_session;
+      r.failed_calls = wire.failed;
+      r.order_errors = wire.order;
+    }
     out.push_back(r);
   }
   return out;
@@ -392,6 +453,7 @@ std::vector<Result> churn(const Options& o) {
   for (bool expiring : {false, true}) {
     AgentrtOptions ao;
     ao.workers = o.workers ? o.workers : cores();
+    ao.scheduler = o.scheduler;
     if (expiring) {
       ao.idle_timeout = std::chrono::milliseconds(20);
       ao.expiry_interval = std::chrono::milliseconds(5);

@@ -108,6 +108,7 @@ public:
 
 struct AgentrtOptions {
   std::size_t workers = 0;
+  agentrt::SchedulerPolicy scheduler = agentrt::SchedulerPolicy::sharing;
   std::size_t blocking_threads = 16;
   bool blocking = false;
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(15);
@@ -156,6 +157,7 @@ private:
   static agentrt::RuntimeConfig config(const AgentrtOptions& o) {
     agentrt::RuntimeConfig c;
     c.worker_threads = o.workers;
+    c.scheduler = o.scheduler;
     c.blocking_threads = o.blocking_threads;
     c.max_sessions = 0;
     c.idle_timeout = o.idle_timeout;

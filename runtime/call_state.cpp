@@ -132,16 +132,16 @@ bool CallState::cancel() {
 
 std::optional<Event> CallState::next_event(std::optional<Clock::duration> wait) {
   std::unique_lock lock{mu_};
-  auto ready = [this] { return !events_.empty() || terminal_read_; };
+  auto ready = [this] { return next_read_ < events_.size() || terminal_read_; };
   if (wait) {
     if (!cv_.wait_for(lock, *wait, ready))
       return std::nullopt;
   } else {
     cv_.wait(lock, ready);
   }
-  if (events_.empty())
+  if (next_read_ == events_.size())
     return std::nullopt; // the terminal event was already returned
-  auto& rec = events_.front();
+  auto& rec = events_[next_read_++];
   Event ev;
   ev.kind = rec.kind;
   ev.session_id = session_id;
@@ -151,7 +151,6 @@ std::optional<Event> CallState::next_event(std::optional<Clock::duration> wait) 
   ev.data = std::move(rec.data);
   ev.queue_position = rec.queue_position;
   ev.error = rec.error;
-  events_.pop_front();
   if (ev.terminal())
     terminal_read_ = true;
   return ev;

@@ -10,6 +10,10 @@
 // turn committed, and a committed turn is never reported as cancelled.
 
 #include <agentrt/errors.hpp>
+
+#include <boost/container/small_vector.hpp>
+
+#include <atomic>
 #include <agentrt/event.hpp>
 #include <agentrt/reply.hpp>
 #include <agentrt/request.hpp>
@@ -17,7 +21,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -39,6 +42,38 @@ public:
   virtual void withdraw(std::uint64_t call_id) noexcept = 0;
 };
 
+/// A call's stop request. Polling it is a flag read; a `std::stop_token` (whose shared
+/// state costs an allocation) is only made for handlers that ask for one, so the inline
+/// hot path allocates nothing for it.
+class StopSignal {
+public:
+  bool stop_requested() const noexcept {
+    return flag_.load(std::memory_order_acquire);
+  }
+
+  void request_stop() {
+    std::lock_guard guard{mu_};
+    flag_.store(true, std::memory_order_release);
+    if (source_)
+      source_->request_stop();
+  }
+
+  std::stop_token get_token() {
+    std::lock_guard guard{mu_};
+    if (!source_) {
+      source_.emplace();
+      if (flag_.load(std::memory_order_relaxed))
+        source_->request_stop();
+    }
+    return source_->get_token();
+  }
+
+private:
+  std::atomic<bool> flag_{false};
+  std::mutex mu_;
+  std::optional<std::stop_source> source_; // guarded by mu_
+};
+
 struct CallState {
   CallState(std::uint64_t id, Request&& request, Clock::time_point invoked,
             Clock::duration timeout);
@@ -55,7 +90,7 @@ struct CallState {
   const Clock::time_point deadline;
 
   /// Requested on cancel, timeout, interrupt, rollback, close and shutdown.
-  std::stop_source stop;
+  StopSignal stop;
 
   // -- owned by the session actor holding the call ------------------------------------------
 
@@ -121,7 +156,9 @@ private:
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
-  std::deque<Record> events_;       // guarded by mu_
+  // Inline room for a typical call's events (started, a few more, terminal): no allocation.
+  boost::container::small_vector<Record, 4> events_; // guarded by mu_
+  std::size_t next_read_ = 0;                        // guarded by mu_
   std::uint64_t next_seq_ = 1;      // guarded by mu_
   bool done_ = false;               // guarded by mu_
   bool terminal_read_ = false;      // guarded by mu_

@@ -21,7 +21,6 @@ std::string describe_exception(std::exception_ptr ep) {
 } // namespace
 
 void run_turn(TurnContext& ctx) noexcept {
-  ctx.started = Clock::now();
   auto& session = *ctx.session;
   if (!session.agent) {
     try {
@@ -46,12 +45,12 @@ void run_turn(TurnContext& ctx) noexcept {
       ctx.failure = describe_exception(std::current_exception());
     }
   }
-  ctx.finished = Clock::now();
 }
 
 void commit_turn(SessionData& session, TurnContext& ctx) {
+  // No reserve(size + n) here: an exact reserve defeats geometric growth and would copy the
+  // whole history on every turn.
   auto& history = session.history;
-  history.reserve(history.size() + ctx.appended.size() + 2);
   history.push_back(Message{Role::user, ctx.call->input, {}});
   for (auto& msg : ctx.appended)
     history.push_back(std::move(msg));

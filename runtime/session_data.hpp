@@ -61,7 +61,7 @@ struct TurnContext {
 
 /// Runs the agent's handler for `ctx` (creating the agent first if needed), catching every
 /// exception: afterwards either `ctx.failed` is set with a message, or `ctx.output` holds
-/// the result. Stamps `started` and `finished`.
+/// the result. The caller stamps `started` and `finished` (with the clock it already reads).
 void run_turn(TurnContext& ctx) noexcept;
 
 /// Applies a successful turn: appends the user's input, the turn's own entries and the
