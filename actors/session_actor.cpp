@@ -117,16 +117,23 @@ void finish(session_pointer self, TurnContext& ctx, Disposition disposition,
     settle(stripe->cancelled);
     log.debug("[{}/{}] turn {} discarded", c.session_id, c.id, ctx.number);
   } else if (ctx.timed_out) {
+    // Logged inside the completing step, so the line exists before the caller wakes.
+    auto ended = [&] {
+      settle(stripe->cancelled);
+      log.debug("[{}/{}] turn {} ran past its deadline: discarded", c.session_id, c.id,
+                ctx.number);
+    };
     if (!c.finish_if_open(errc::timeout, "the turn ran past the call's timeout", ctx.number,
-                          [&] { settle(stripe->cancelled); }))
-      settle(stripe->cancelled);
-    log.debug("[{}/{}] turn {} ran past its deadline: discarded", c.session_id, c.id,
-              ctx.number);
+                          ended))
+      ended();
   } else if (ctx.failed) {
+    auto failed = [&](std::atomic<std::uint64_t>& counter) {
+      settle(counter);
+      log.debug("[{}/{}] turn {} failed: {}", c.session_id, c.id, ctx.number, ctx.failure);
+    };
     if (!c.finish_if_open(errc::agent_failed, ctx.failure, ctx.number,
-                          [&] { settle(stripe->failed); }))
-      settle(stripe->cancelled);
-    log.debug("[{}/{}] turn {} failed: {}", c.session_id, c.id, ctx.number, ctx.failure);
+                          [&] { failed(stripe->failed); }))
+      failed(stripe->cancelled);
   } else {
     Reply reply;
     reply.output = ctx.output;
@@ -145,12 +152,14 @@ void finish(session_pointer self, TurnContext& ctx, Disposition disposition,
       [&] {
         commit_turn(session, ctx);
         settle(counter);
+        log.debug("[{}/{}] turn {} committed", c.session_id, c.id, ctx.number);
       },
       std::move(reply), terminal);
-    if (!committed)
+    if (!committed) {
       settle(stripe->cancelled);
-    log.debug("[{}/{}] turn {} {}", c.session_id, c.id, ctx.number,
-              committed ? "committed" : "discarded: the call had already ended");
+      log.debug("[{}/{}] turn {} discarded: the call had already ended", c.session_id, c.id,
+                ctx.number);
+    }
   }
   touch(st, now);
 }

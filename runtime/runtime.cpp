@@ -116,7 +116,13 @@ public:
       error = errc::shutting_down;
       detail = "the runtime is shutting down and takes no more calls";
     } else if (request.session_id.empty()) {
-      request.session_id = minter.mint();
+      // A one-shot call always creates its session: check the agent before minting an id.
+      if (registry.find(request.agent) == nullptr) {
+        error = errc::unknown_agent;
+        detail = "unknown agent type '" + request.agent.substr(0, 80) + "'";
+      } else {
+        request.session_id = minter.mint();
+      }
     } else if (!valid_session_id(request.session_id)) {
       error = errc::invalid_session_id;
       detail = "session id '" + request.session_id.substr(0, 160)

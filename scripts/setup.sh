@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libcaf-dev libspdlog-dev libboost-dev catch2
-  nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev curl
+  nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev curl jq
 )
 
 missing=()

@@ -9,6 +9,8 @@
 
 #include <agentrt/agentrt.hpp>
 
+#include "common/demo_agents.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -40,37 +42,16 @@ std::string short_id(const std::string& id) {
 /// provider, so a retry meets a healthy upstream.
 std::atomic<int> upstream_failures_left{1};
 
-/// A stand-in for an LLM-backed assistant: streams its answer word by word (blocking, like
-/// a network call) and remembers the user's name in the session state.
+/// The examples' assistant, plus one upstream that fails once for the retry scenario.
 std::string assistant(Turn& t) {
-  const auto& in = t.input();
-  std::string answer;
-  if (auto pos = in.find("my name is "); pos != std::string::npos) {
-    auto name = in.substr(pos + 11);
-    t.state().set("name", name);
-    answer = "Nice to meet you, " + name + ".";
-  } else if (in.find("what is my name") != std::string::npos) {
-    auto name = t.state().get("name");
-    answer = name ? "Your name is " + *name + "." : "I don't know your name yet.";
-  } else if (in == "flaky") {
-    // This write belongs to the turn: if the turn fails, it is discarded with it.
-    t.state().set("flaky_attempts", std::to_string(std::stoi(t.state().get_or("flaky_attempts", "0")) + 1));
-    if (upstream_failures_left.fetch_sub(1) > 0)
-      throw std::runtime_error("upstream model returned 503");
-    answer = "Recovered: attempts recorded in this session = " + *t.state().get("flaky_attempts") + ".";
-  } else {
-    answer = "Here is a plan for: " + in + ".";
-  }
-  t.phase("generating");
-  std::istringstream words{answer};
-  std::string word;
-  while (words >> word) {
-    if (t.stop_requested())
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(std::string{t.param("ms_per_word", "30")})));
-    t.emit(word + " ");
-  }
-  return answer;
+  if (t.input() != "flaky")
+    return demo::assistant(t);
+  // This write belongs to the turn: if the turn fails, it is discarded with it.
+  auto attempts = std::stoi(t.state().get_or("flaky_attempts", "0")) + 1;
+  t.state().set("flaky_attempts", std::to_string(attempts));
+  if (upstream_failures_left.fetch_sub(1) > 0)
+    throw std::runtime_error("upstream model returned 503");
+  return "Recovered: attempts recorded in this session = " + std::to_string(attempts) + ".";
 }
 
 void double_click(Runtime& rt) {

@@ -1,0 +1,117 @@
+// agentrt-http: an HTTP/JSON + Server-Sent Events server that embeds one agentrt Runtime
+// with the example agents ("assistant", blocking and streaming; "echo", instant).
+//
+//   agentrt-http [--host 127.0.0.1] [--port 8080] [--threads 64] [--max-input-bytes N]
+//
+// --port 0 picks a free port. The first line on stdout is "listening on http://HOST:PORT".
+// SIGINT/SIGTERM stop the server and shut the runtime down (running turns may finish).
+
+#include "common/demo_agents.hpp"
+#include "http_server/api.hpp"
+
+#include <agentrt/agentrt.hpp>
+
+#include <httplib.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+namespace {
+
+struct Options {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::size_t threads = 64;
+  std::size_t max_input_bytes = 1 << 20;
+};
+
+[[noreturn]] void usage(int code) {
+  std::fprintf(code ? stderr : stdout,
+               "usage: agentrt-http [--host ADDR] [--port N] [--threads N] "
+               "[--max-input-bytes N]\n");
+  std::exit(code);
+}
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc)
+        usage(2);
+      return argv[++i];
+    };
+    try {
+      if (a == "--host")
+        o.host = value();
+      else if (a == "--port")
+        o.port = std::stoi(value());
+      else if (a == "--threads")
+        o.threads = std::stoul(value());
+      else if (a == "--max-input-bytes")
+        o.max_input_bytes = std::stoul(value());
+      else if (a == "--help" || a == "-h")
+        usage(0);
+      else
+        usage(2);
+    } catch (const std::logic_error&) {
+      usage(2);
+    }
+  }
+  if (o.port < 0 || o.port > 65535 || o.threads == 0)
+    usage(2);
+  return o;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  auto opts = parse(argc, argv);
+
+  // Signals are taken by one thread with sigwait, so stopping never runs in a handler.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  agentrt::RuntimeConfig cfg;
+  cfg.max_input_bytes = opts.max_input_bytes;
+  cfg.blocking_threads = 32;
+  agentrt::Runtime runtime{cfg};
+  runtime.register_handler("assistant", demo::assistant, agentrt::AgentOptions{.blocking = true});
+  runtime.register_handler("echo", demo::echo);
+
+  httplib::Server server;
+  auto threads = opts.threads;
+  // Each open stream holds a server thread for its whole life.
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  agentrt_http::install_routes(server, runtime);
+
+  int port = opts.port;
+  if (port == 0) {
+    port = server.bind_to_any_port(opts.host);
+  } else if (!server.bind_to_port(opts.host, port)) {
+    port = -1;
+  }
+  if (port < 0) {
+    std::fprintf(stderr, "agentrt-http: cannot listen on %s:%d\n", opts.host.c_str(), opts.port);
+    return 1;
+  }
+  std::printf("listening on http://%s:%d\n", opts.host.c_str(), port);
+  std::fflush(stdout);
+
+  std::thread stopper{[&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    server.stop();
+  }};
+  server.listen_after_bind();
+  runtime.shutdown(std::chrono::seconds(5));
+  pthread_kill(stopper.native_handle(), SIGTERM); // in case the server stopped by itself
+  stopper.join();
+  return 0;
+}
