@@ -22,6 +22,7 @@ class Metrics;
 class OwnerDirectory;
 class ResultGate;
 class SessionDirectory;
+class TurnServices;
 
 struct Services {
   RuntimeConfig config;
@@ -35,6 +36,8 @@ struct Services {
   SessionDirectory* directory = nullptr;
   /// Null when nothing maps owners to sessions.
   OwnerDirectory* owners = nullptr;
+  /// Tools and sub-agents for turns; null in tests that drive one session directly.
+  TurnServices* turn_services = nullptr;
   /// Empty in tests without supervision.
   std::vector<supervisor_actor> supervisors;
 

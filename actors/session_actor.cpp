@@ -168,6 +168,7 @@ void run_inline(session_pointer self, const CallPtr& c, Clock::time_point starte
   auto& st = self->state;
   st.stripe->running.fetch_add(1, relaxed);
   TurnContext ctx{c, st.data};
+  ctx.services = st.svc->turn_services;
   ctx.started = started;
   run_turn(ctx);
   st.stripe->running.fetch_sub(1, relaxed);
@@ -183,6 +184,8 @@ void run_inline(session_pointer self, const CallPtr& c, Clock::time_point starte
 void launch(session_pointer self, const CallPtr& c) {
   auto& st = self->state;
   auto job = std::make_shared<TurnJob>(c, st.data);
+  job->ctx.services = st.svc->turn_services;
+  job->ctx.blocking = true;
   st.running = job;
   st.stripe->running.fetch_add(1, relaxed);
   link_call(self, c);

@@ -7,23 +7,33 @@
 
 namespace agentrt::detail {
 
-void AgentRegistry::add(std::string type, AgentFactory factory, AgentOptions options) {
-  if (!valid_agent_name(type))
-    throw std::invalid_argument("agentrt: agent type '" + type
+template <class Entry>
+void Registry<Entry>::add(const char* what, std::string name, Entry entry) {
+  if (!valid_agent_name(name))
+    throw std::invalid_argument(std::string{"agentrt: "} + what + " '" + name
                                 + "' must be 1-64 characters of [A-Za-z0-9._:-]");
-  if (!factory)
-    throw std::invalid_argument("agentrt: agent type '" + type + "' needs a factory");
   std::unique_lock guard{mu_};
-  if (entries_.count(type) > 0)
-    throw std::invalid_argument("agentrt: agent type '" + type + "' is already registered");
-  auto entry = std::make_unique<AgentEntry>(AgentEntry{type, std::move(factory), options});
-  entries_.emplace(std::move(type), std::move(entry));
+  if (entries_.count(name) > 0)
+    throw std::invalid_argument(std::string{"agentrt: "} + what + " '" + name
+                                + "' is already registered");
+  auto key = name;
+  entries_.emplace(std::move(key), std::make_unique<Entry>(std::move(entry)));
 }
 
-const AgentEntry* AgentRegistry::find(std::string_view type) const {
-  std::shared_lock guard{mu_};
-  auto i = entries_.find(type);
-  return i == entries_.end() ? nullptr : i->second.get();
+void AgentRegistry::add(std::string type, AgentFactory factory, AgentOptions options) {
+  if (!factory)
+    throw std::invalid_argument("agentrt: agent type '" + type + "' needs a factory");
+  Registry::add("agent type", type, AgentEntry{type, std::move(factory), options});
 }
+
+void ToolRegistry::add(std::string name, ToolHandler handler, ToolOptions options) {
+  if (!handler)
+    throw std::invalid_argument("agentrt: tool '" + name + "' needs a handler");
+  auto shared = std::make_shared<const ToolHandler>(std::move(handler));
+  Registry::add("tool", name, ToolEntry{name, std::move(shared), options});
+}
+
+template class Registry<AgentEntry>;
+template class Registry<ToolEntry>;
 
 } // namespace agentrt::detail

@@ -1,11 +1,12 @@
 #pragma once
 
-// AgentRegistry: the agent types a Runtime knows.
+// The agent types and tools a Runtime knows.
 //
 // Thread-safety: all members may be called concurrently. Entries are never removed or
-// moved, so an `AgentEntry*` stays valid for the registry's lifetime: sessions keep one.
+// moved, so an entry pointer stays valid for the registry's lifetime: sessions keep one.
 
 #include <agentrt/agent.hpp>
+#include <agentrt/tool.hpp>
 
 #include <memory>
 #include <shared_mutex>
@@ -21,13 +22,27 @@ struct AgentEntry {
   AgentOptions options;
 };
 
-class AgentRegistry {
-public:
-  /// Throws std::invalid_argument for a malformed or taken name, or an empty factory.
-  void add(std::string type, AgentFactory factory, AgentOptions options);
+struct ToolEntry {
+  std::string name;
+  /// Shared, so a blocking tool call abandoned at its deadline keeps its handler alive.
+  std::shared_ptr<const ToolHandler> handler;
+  ToolOptions options;
+};
 
-  /// The entry for `type`, or null.
-  const AgentEntry* find(std::string_view type) const;
+/// Named entries, validated names, no duplicates.
+template <class Entry>
+class Registry {
+public:
+  /// `what` names the kind in error messages ("agent type", "tool"). Throws
+  /// std::invalid_argument for a malformed or taken name.
+  void add(const char* what, std::string name, Entry entry);
+
+  /// The entry for `name`, or null.
+  const Entry* find(std::string_view name) const {
+    std::shared_lock guard{mu_};
+    auto i = entries_.find(name);
+    return i == entries_.end() ? nullptr : i->second.get();
+  }
 
 private:
   struct Hash {
@@ -38,8 +53,20 @@ private:
   };
 
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, std::unique_ptr<AgentEntry>, Hash, std::equal_to<>>
+  std::unordered_map<std::string, std::unique_ptr<Entry>, Hash, std::equal_to<>>
     entries_; // guarded by mu_
+};
+
+class AgentRegistry : public Registry<AgentEntry> {
+public:
+  /// Throws std::invalid_argument for a malformed or taken name, or an empty factory.
+  void add(std::string type, AgentFactory factory, AgentOptions options);
+};
+
+class ToolRegistry : public Registry<ToolEntry> {
+public:
+  /// Throws std::invalid_argument for a malformed or taken name, or an empty handler.
+  void add(std::string name, ToolHandler handler, ToolOptions options);
 };
 
 } // namespace agentrt::detail

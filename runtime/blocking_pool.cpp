@@ -1,15 +1,25 @@
 #include "runtime/blocking_pool.hpp"
 
+#include <thread>
+
 namespace agentrt::detail {
 
-BlockingPool::BlockingPool(std::size_t threads) : shared_(std::make_shared<Shared>()) {
-  threads_.reserve(threads);
+BlockingPool::BlockingPool(std::size_t threads, std::size_t max_threads)
+  : shared_(std::make_shared<Shared>()) {
+  std::lock_guard guard{shared_->mu};
+  shared_->base = threads;
+  shared_->max = max_threads < threads ? threads : max_threads;
   for (std::size_t i = 0; i < threads; ++i)
-    threads_.emplace_back(&BlockingPool::work, shared_);
+    spawn(shared_);
 }
 
 BlockingPool::~BlockingPool() {
   stop(std::chrono::milliseconds{0});
+}
+
+void BlockingPool::spawn(const std::shared_ptr<Shared>& shared) {
+  ++shared->alive;
+  std::thread{&BlockingPool::work, shared}.detach();
 }
 
 void BlockingPool::post(std::function<void()> job) {
@@ -22,23 +32,41 @@ void BlockingPool::post(std::function<void()> job) {
   shared_->work_cv.notify_one();
 }
 
+void BlockingPool::begin_wait() {
+  std::lock_guard guard{shared_->mu};
+  ++shared_->waiting;
+  // Keep `base` threads that are not waiting.
+  if (!shared_->stopping && shared_->alive - shared_->waiting < shared_->base
+      && shared_->alive < shared_->max)
+    spawn(shared_);
+}
+
+void BlockingPool::end_wait() {
+  std::lock_guard guard{shared_->mu};
+  --shared_->waiting;
+}
+
 void BlockingPool::work(std::shared_ptr<Shared> shared) {
   std::unique_lock lock{shared->mu};
   for (;;) {
-    shared->work_cv.wait(lock, [&] { return shared->stopping || !shared->jobs.empty(); });
-    if (shared->stopping)
+    // An extra thread (one too many now that waits ended) retires after a quiet second.
+    bool extra = shared->alive - shared->waiting > shared->base;
+    bool woke = shared->work_cv.wait_for(lock, std::chrono::seconds(1), [&] {
+      return shared->stopping || !shared->jobs.empty();
+    });
+    if (shared->stopping || (!woke && extra))
       break;
+    if (shared->jobs.empty())
+      continue;
     auto job = std::move(shared->jobs.front());
     shared->jobs.pop_front();
-    ++shared->busy;
     lock.unlock();
     job();
     job = nullptr; // release what the job holds before counting it done
     lock.lock();
-    --shared->busy;
   }
-  ++shared->exited;
-  shared->idle_cv.notify_all();
+  --shared->alive;
+  shared->exit_cv.notify_all();
 }
 
 std::size_t BlockingPool::stop(std::chrono::milliseconds grace) {
@@ -46,31 +74,22 @@ std::size_t BlockingPool::stop(std::chrono::milliseconds grace) {
     return 0;
   stopped_ = true;
   std::deque<std::function<void()>> dropped;
-  bool all_exited = false;
+  std::size_t left = 0;
   {
     std::unique_lock lock{shared_->mu};
     shared_->stopping = true;
     dropped.swap(shared_->jobs);
     shared_->work_cv.notify_all();
-    all_exited = shared_->idle_cv.wait_for(
-      lock, grace, [&] { return shared_->exited == threads_.size(); });
+    shared_->exit_cv.wait_for(lock, grace, [&] { return shared_->alive == 0; });
+    left = shared_->alive;
   }
   dropped.clear();
-  if (all_exited) {
-    for (auto& t : threads_)
-      t.join();
-    return 0;
-  }
-  // A thread still inside a job that ignores its stop token cannot be joined without
-  // hanging the host; it owns its job's data and exits when the job returns.
-  std::size_t abandoned = 0;
-  {
-    std::lock_guard guard{shared_->mu};
-    abandoned = threads_.size() - shared_->exited;
-  }
-  for (auto& t : threads_)
-    t.detach();
-  return abandoned;
+  return left;
+}
+
+std::size_t BlockingPool::threads() const {
+  std::lock_guard guard{shared_->mu};
+  return shared_->alive;
 }
 
 } // namespace agentrt::detail

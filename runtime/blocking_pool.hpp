@@ -1,9 +1,15 @@
 #pragma once
 
-// BlockingPool: a fixed set of threads for handlers that block, so they never hold the
-// actor workers that serve every other session.
+// BlockingPool: threads for handlers and tools that block, so they never hold the actor
+// workers that serve every other session.
 //
-// Thread-safety: `post` may be called from any thread. `stop` is called once, by the owner.
+// It keeps `threads` threads ready. A job that waits on other pool work (a sub-agent turn,
+// a blocking tool) says so with begin_wait/end_wait; while it waits the pool starts an
+// extra thread (up to `max_threads`), so orchestrators waiting on sub-agents cannot starve
+// the sub-agents of threads. Extra threads retire once idle.
+//
+// Thread-safety: `post`, `begin_wait`, `end_wait` may be called from any thread. `stop` is
+// called once, by the owner. Threads are detached: each owns the shared state it uses.
 
 #include "runtime/executor.hpp"
 
@@ -14,38 +20,44 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <thread>
-#include <vector>
 
 namespace agentrt::detail {
 
 class BlockingPool final : public Executor {
 public:
-  explicit BlockingPool(std::size_t threads);
+  BlockingPool(std::size_t threads, std::size_t max_threads);
   ~BlockingPool() override;
 
   void post(std::function<void()> job) override;
+  void begin_wait() override;
+  void end_wait() override;
 
-  /// Stops taking jobs, drops queued ones, and waits up to `grace` for running jobs; the
-  /// threads still busy after that are detached (their jobs own everything they touch).
-  /// Returns how many threads were abandoned.
+  /// Stops taking jobs, drops queued ones, and waits up to `grace` for the threads to
+  /// finish their jobs and exit. Returns how many threads were still busy (abandoned: each
+  /// exits when its job returns).
   std::size_t stop(std::chrono::milliseconds grace);
+
+  /// Threads alive right now (ready, busy or waiting).
+  std::size_t threads() const;
 
 private:
   struct Shared {
     std::mutex mu;
     std::condition_variable work_cv;
-    std::condition_variable idle_cv;
+    std::condition_variable exit_cv;
     std::deque<std::function<void()>> jobs; // guarded by mu
-    std::size_t busy = 0;                   // guarded by mu
-    std::size_t exited = 0;                 // guarded by mu
+    std::size_t base = 0;                   // guarded by mu
+    std::size_t max = 0;                    // guarded by mu
+    std::size_t alive = 0;                  // guarded by mu
+    std::size_t waiting = 0;                // guarded by mu
     bool stopping = false;                  // guarded by mu
   };
 
+  /// Requires `shared.mu` held.
+  static void spawn(const std::shared_ptr<Shared>& shared);
   static void work(std::shared_ptr<Shared> shared);
 
   std::shared_ptr<Shared> shared_;
-  std::vector<std::thread> threads_;
   bool stopped_ = false;
 };
 

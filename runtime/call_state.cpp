@@ -33,13 +33,17 @@ CallState::CallState(std::uint64_t id_, Request&& request, Clock::time_point inv
 }
 
 void CallState::push(EventKind kind, std::string data, std::size_t queue_position,
-                     std::string source) {
+                     std::string source, std::string tool, std::error_code error) {
+  // A sub-call's events also go to its parent's stream, named after the sub-agent (queue
+  // positions are the sub-session's business, not the parent's).
+  if (forward_to && kind != EventKind::queued)
+    forward_to->push(kind, data, 0, source.empty() ? agent : source, tool, error);
   {
     std::lock_guard guard{mu_};
     if (done_)
       return;
     events_.push_back(Record{kind, next_seq_++, std::move(data), std::move(source),
-                             queue_position, {}});
+                             std::move(tool), queue_position, error});
   }
   cv_.notify_all();
 }
@@ -48,7 +52,7 @@ std::function<void(const Reply&)> CallState::complete_locked(EventKind terminal,
                                                              std::error_code error,
                                                              std::string data) {
   done_ = true;
-  events_.push_back(Record{terminal, next_seq_++, std::move(data), {}, 0, error});
+  events_.push_back(Record{terminal, next_seq_++, std::move(data), {}, {}, 0, error});
   link_.reset();
   return std::move(on_done_);
 }
@@ -148,6 +152,7 @@ std::optional<Event> CallState::next_event(std::optional<Clock::duration> wait) 
   ev.call_id = id;
   ev.seq = rec.seq;
   ev.agent = rec.source.empty() ? agent : std::move(rec.source);
+  ev.tool = std::move(rec.tool);
   ev.data = std::move(rec.data);
   ev.queue_position = rec.queue_position;
   ev.error = rec.error;

@@ -17,6 +17,7 @@
 #include <agentrt/event.hpp>
 #include <agentrt/reply.hpp>
 #include <agentrt/request.hpp>
+#include <agentrt/session_key.hpp>
 
 #include <chrono>
 #include <condition_variable>
@@ -27,6 +28,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 namespace agentrt::detail {
 
@@ -92,6 +94,13 @@ struct CallState {
   /// Requested on cancel, timeout, interrupt, rollback, close and shutdown.
   StopSignal stop;
 
+  // -- sub-calls (set before the call is dispatched, then read-only) ------------------------
+
+  /// The sessions waiting on this call, outermost first (empty for a host's call).
+  std::vector<SessionKey> chain;
+  /// The parent call whose stream receives this call's non-terminal events.
+  std::shared_ptr<CallState> forward_to;
+
   // -- owned by the session actor holding the call ------------------------------------------
 
   /// True once a deadline timer is armed for this call.
@@ -102,9 +111,12 @@ struct CallState {
 
   // -- channel ------------------------------------------------------------------------------
 
-  /// Appends a non-terminal event; ignored once the call has its outcome.
+  /// Appends a non-terminal event; ignored once the call has its outcome. `source` names
+  /// the agent when it is not this call's (forwarded sub-agent events); `tool` names the
+  /// tool for tool events; `error` marks a failed tool result. Also forwarded to
+  /// `forward_to`, tagged with this call's agent.
   void push(EventKind kind, std::string data = {}, std::size_t queue_position = 0,
-            std::string source = {});
+            std::string source = {}, std::string tool = {}, std::error_code error = {});
 
   /// Ends the call with `error` unless it already ended; the terminal event is `cancelled`
   /// for cancelled/interrupted/rolled_back, `failed` otherwise. Returns true if this call
@@ -144,6 +156,7 @@ private:
     std::uint64_t seq;
     std::string data;
     std::string source;
+    std::string tool;
     std::size_t queue_position;
     std::error_code error;
   };

@@ -48,6 +48,16 @@ public:
         return "the session was closed; call again to start a new session";
       case errc::shutting_down:
         return "the runtime is shutting down and takes no more calls";
+      case errc::unknown_tool:
+        return "unknown tool: register it with Runtime::register_tool before calling it";
+      case errc::tool_failed:
+        return "the tool failed; see the error for its message";
+      case errc::reentrant_call:
+        return "reentrant call: the call chain comes back to a session that is waiting in it "
+               "and would wait on itself; restructure the agents or use a separate session";
+      case errc::blocking_required:
+        return "this waits on other work: register the calling agent with "
+               "AgentOptions::blocking = true";
     }
     return "unknown agentrt error " + std::to_string(value);
   }
@@ -80,6 +90,10 @@ std::string_view to_string(errc e) noexcept {
     case errc::timeout: return "timeout";
     case errc::session_closed: return "session_closed";
     case errc::shutting_down: return "shutting_down";
+    case errc::unknown_tool: return "unknown_tool";
+    case errc::tool_failed: return "tool_failed";
+    case errc::reentrant_call: return "reentrant_call";
+    case errc::blocking_required: return "blocking_required";
   }
   return "unknown";
 }

@@ -13,6 +13,31 @@ public:
   virtual ~Executor() = default;
   /// Runs `job` on some thread other than the caller's. Never blocks the caller.
   virtual void post(std::function<void()> job) = 0;
+  /// The calling job is about to wait for other work (a sub-agent, a tool) that may need a
+  /// thread of this executor: it may add a thread so that work cannot starve. Pair with
+  /// `end_wait`.
+  virtual void begin_wait() {
+    // nop
+  }
+  virtual void end_wait() {
+    // nop
+  }
+};
+
+/// Marks a wait on other pool work for its scope (see Executor::begin_wait).
+class WaitScope {
+public:
+  explicit WaitScope(Executor& ex) : ex_(ex) {
+    ex_.begin_wait();
+  }
+  ~WaitScope() {
+    ex_.end_wait();
+  }
+  WaitScope(const WaitScope&) = delete;
+  WaitScope& operator=(const WaitScope&) = delete;
+
+private:
+  Executor& ex_;
 };
 
 /// A turn that ignores its stop token can outlive the Runtime (its thread is abandoned after

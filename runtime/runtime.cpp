@@ -15,6 +15,7 @@
 #include "runtime/id_minter.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/owner_directory.hpp"
+#include "runtime/turn_services.hpp"
 #include "runtime/validation.hpp"
 
 #include <caf/actor_system.hpp>
@@ -27,7 +28,9 @@
 #include <spdlog/logger.h>
 #include <spdlog/sinks/null_sink.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <stdexcept>
@@ -77,12 +80,19 @@ RuntimeConfig resolved(RuntimeConfig c) {
 
 } // namespace
 
-class RuntimeCore {
+std::string chain_text(const std::vector<SessionKey>& chain, const SessionKey& last) {
+  std::string text;
+  for (auto& k : chain)
+    text += k.agent + "/" + k.session_id + " -> ";
+  return text + last.agent + "/" + last.session_id;
+}
+
+class RuntimeCore final : public TurnServices {
 public:
   explicit RuntimeCore(RuntimeConfig cfg)
     : config(resolved(std::move(cfg))),
       gate(std::make_shared<ResultGate>()),
-      pool(config.blocking_threads) {
+      blocking_pool(config.blocking_threads, config.max_blocking_threads) {
     caf_config.set("scheduler.max-threads", config.worker_threads);
     caf_config.set("scheduler.policy", config.scheduler == SchedulerPolicy::sharing
                                          ? caf::atom("sharing")
@@ -90,11 +100,12 @@ public:
     system = std::make_unique<caf::actor_system>(caf_config);
     services.config = config;
     services.log = config.logger;
-    services.executor = &pool;
+    services.executor = &blocking_pool;
     services.gate = gate;
     services.metrics = &metrics;
     services.directory = &directory;
     services.owners = &owners;
+    services.turn_services = this;
     for (std::size_t i = 0; i < config.supervisor_shards; ++i)
       services.supervisors.push_back(system->spawn(supervisor_behavior, &services));
     config.logger->info("[-/-] agentrt runtime started: {} workers, {} blocking threads, {} "
@@ -103,7 +114,7 @@ public:
                         config.supervisor_shards);
   }
 
-  ~RuntimeCore() {
+  ~RuntimeCore() override {
     shutdown(config.shutdown_drain);
   }
 
@@ -137,6 +148,11 @@ public:
     auto call = std::make_shared<CallState>(id, std::move(request), now, timeout);
     if (error != errc::ok)
       return refuse(std::move(call), error, std::move(detail));
+    return start(std::move(call));
+  }
+
+  /// Sends a validated call to its session, creating the session if needed.
+  Call start(CallPtr call) {
     auto hash = key_hash(call->agent, call->session_id);
     auto outcome = directory.dispatch(call, hash, [&]() -> session_actor {
       auto* entry = registry.find(call->agent);
@@ -156,6 +172,48 @@ public:
                       "the runtime is shutting down and takes no more calls");
     }
     return Call{std::move(call)};
+  }
+
+  // -- TurnServices -------------------------------------------------------------------------
+
+  Call start_child(const CallPtr& parent, SubRequest sub) override {
+    auto now = Clock::now();
+    SessionKey target{sub.agent, parent->session_id};
+    auto chain = parent->chain;
+    chain.push_back(SessionKey{parent->agent, parent->session_id});
+    Request r;
+    r.agent = std::move(sub.agent);
+    r.session_id = parent->session_id;
+    r.input = std::move(sub.input);
+    r.params = std::move(sub.params);
+    auto remaining = parent->deadline > now ? parent->deadline - now : Clock::duration::zero();
+    auto call = std::make_shared<CallState>(next_call_id.fetch_add(1, std::memory_order_relaxed),
+                                            std::move(r), now, remaining);
+    call->forward_to = parent;
+    bool reentrant = std::find(chain.begin(), chain.end(), target) != chain.end();
+    auto path = chain_text(chain, target);
+    call->chain = std::move(chain);
+    if (reentrant)
+      return refuse(std::move(call), errc::reentrant_call,
+                    "reentrant call " + path + ": " + target.agent + "/" + target.session_id
+                      + " is already waiting in this chain");
+    if (!accepting.load(std::memory_order_acquire))
+      return refuse(std::move(call), errc::shutting_down,
+                    "the runtime is shutting down and takes no more calls");
+    if (call->input.size() > config.max_input_bytes)
+      return refuse(std::move(call), errc::input_too_large,
+                    "input is " + std::to_string(call->input.size()) + " bytes; the limit is "
+                      + std::to_string(config.max_input_bytes));
+    config.logger->debug("[{}/{}] sub-call {} from call {}", call->session_id, call->id, path,
+                         parent->id);
+    return start(std::move(call));
+  }
+
+  ToolResponse run_tool(TurnContext& ctx, const std::string& name, std::string arguments,
+                        std::string operation) override;
+
+  Executor& pool() override {
+    return blocking_pool;
   }
 
   Call refuse(CallPtr call, errc error, std::string detail) {
@@ -223,7 +281,7 @@ public:
       caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
     services.supervisors.clear();
     gate->close();
-    auto abandoned = pool.stop(std::chrono::milliseconds(200));
+    auto abandoned = blocking_pool.stop(std::chrono::milliseconds(200));
     if (abandoned > 0)
       config.logger->warn("[-/-] {} blocking handlers ignored their stop token past the "
                           "drain; their threads were abandoned",
@@ -234,8 +292,9 @@ public:
 
   RuntimeConfig config;
   std::shared_ptr<ResultGate> gate;
-  BlockingPool pool;
+  BlockingPool blocking_pool;
   AgentRegistry registry;
+  ToolRegistry tools;
   IdMinter minter;
   Metrics metrics;
   SessionDirectory directory;
@@ -248,6 +307,99 @@ public:
   caf::actor_system_config caf_config;
   std::unique_ptr<caf::actor_system> system;
 };
+
+ToolResponse RuntimeCore::run_tool(TurnContext& ctx, const std::string& name,
+                                   std::string arguments, std::string operation) {
+  auto& call = *ctx.call;
+  ToolResponse failure;
+  failure.ok = false;
+  auto fail = [&](errc e, std::string message) {
+    failure.code = make_error_code(e);
+    failure.error = std::move(message);
+    config.logger->debug("[{}/{}] tool {} failed: {}", call.session_id, call.id, name,
+                         failure.error);
+    return failure;
+  };
+  const auto* entry = tools.find(name);
+  if (entry == nullptr)
+    return fail(errc::unknown_tool, "unknown tool '" + name.substr(0, 80) + "'");
+  ToolRequest request;
+  request.tool = name;
+  request.operation = std::move(operation);
+  request.arguments = std::move(arguments);
+  request.agent = call.agent;
+  request.session_id = call.session_id;
+  request.call_id = call.id;
+  request.deadline = call.deadline;
+  if (entry->options.timeout.count() > 0)
+    request.deadline = std::min(request.deadline, Clock::now() + entry->options.timeout);
+  auto guarded = [](const ToolHandler& handler, const ToolRequest& req) {
+    ToolResponse r;
+    try {
+      r = handler(req);
+    } catch (const std::exception& e) {
+      r = ToolResponse{false, {}, std::string{"the tool threw: "} + e.what(), {}, {}};
+    } catch (...) {
+      r = ToolResponse{false, {}, "the tool threw an unknown exception", {}, {}};
+    }
+    if (!r.ok && !r.code)
+      r.code = make_error_code(errc::tool_failed);
+    return r;
+  };
+
+  if (!entry->options.blocking) {
+    request.stop = call.stop.get_token();
+    auto r = guarded(*entry->handler, request);
+    if (!r.ok)
+      return fail(errc::tool_failed, r.error);
+    return r;
+  }
+  if (!ctx.blocking)
+    return fail(errc::blocking_required,
+                "tool '" + name + "' blocks: agent '" + call.agent
+                  + "' must be registered with AgentOptions::blocking = true to call it");
+
+  // A blocking tool runs on the pool while this turn waits, at most until the deadline.
+  // Past it, the tool is asked to stop and abandoned: its job owns all it touches.
+  struct Run {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    ToolResponse response;
+    std::stop_source stop;
+  };
+  auto run = std::make_shared<Run>();
+  request.stop = run->stop.get_token();
+  auto deadline = request.deadline;
+  blocking_pool.post([run, handler = entry->handler, request = std::move(request), guarded] {
+    auto r = guarded(*handler, request);
+    {
+      std::lock_guard g{run->mu};
+      run->response = std::move(r);
+      run->done = true;
+    }
+    run->cv.notify_all();
+  });
+  std::stop_callback propagate{call.stop.get_token(), [run] {
+                                 run->stop.request_stop();
+                                 run->cv.notify_all();
+                               }};
+  std::unique_lock lock{run->mu};
+  {
+    WaitScope waiting{blocking_pool};
+    run->cv.wait_until(lock, deadline,
+                       [&] { return run->done || run->stop.stop_requested(); });
+  }
+  if (!run->done) {
+    run->stop.request_stop();
+    if (call.stop.stop_requested())
+      return fail(errc::cancelled, "the call was stopped while tool '" + name + "' ran");
+    return fail(errc::timeout, "tool '" + name + "' did not finish before its deadline");
+  }
+  if (!run->response.ok)
+    return fail(errc::tool_failed, run->response.error);
+  return run->response;
+}
 
 } // namespace detail
 
@@ -288,6 +440,10 @@ void Runtime::register_handler(std::string type, TurnHandler handler, AgentOptio
   register_agent(
     std::move(type),
     [fn](const SessionKey&) { return std::make_unique<FunctionAgent>(fn); }, options);
+}
+
+void Runtime::register_tool(std::string name, ToolHandler handler, ToolOptions options) {
+  core_->tools.add(std::move(name), std::move(handler), options);
 }
 
 Call Runtime::invoke(Request request) {

@@ -23,6 +23,7 @@
 namespace agentrt::detail {
 
 struct AgentEntry;
+class TurnServices;
 
 struct SessionData {
   SessionKey key;
@@ -47,6 +48,10 @@ struct TurnContext {
 
   CallPtr call;
   std::shared_ptr<SessionData> session;
+  /// Tools and sub-agents; null where none are available (tests of one actor).
+  TurnServices* services = nullptr;
+  /// True when the turn runs on the blocking pool (it may wait on sub-calls and tools).
+  bool blocking = false;
   std::uint64_t number;
   TurnState state;
   std::vector<Message> appended;

@@ -1,6 +1,10 @@
 #include <agentrt/turn.hpp>
 
+#include "runtime/executor.hpp"
 #include "runtime/session_data.hpp"
+#include "runtime/turn_services.hpp"
+
+#include <agentrt/errors.hpp>
 
 namespace agentrt {
 
@@ -86,6 +90,65 @@ void Turn::phase(std::string name) {
 
 void Turn::thought(std::string text) {
   ctx_.call->push(EventKind::thought, std::move(text));
+}
+
+ToolResponse Turn::call_tool(const std::string& tool, std::string arguments,
+                             std::string operation) {
+  auto& call = *ctx_.call;
+  call.push(EventKind::tool_call, arguments, 0, {}, tool);
+  ctx_.appended.push_back(
+    Message{Role::tool_call, operation.empty() ? arguments : operation + " " + arguments, tool});
+  ToolResponse response;
+  if (ctx_.services) {
+    response = ctx_.services->run_tool(ctx_, tool, std::move(arguments), std::move(operation));
+  } else {
+    response.ok = false;
+    response.code = make_error_code(errc::unknown_tool);
+    response.error = "no tools are available to this turn";
+  }
+  response.session_id = call.session_id;
+  auto outcome = response.ok ? response.result : "error: " + response.error;
+  ctx_.appended.push_back(Message{Role::tool_result, outcome, tool});
+  call.push(EventKind::tool_result, std::move(outcome), 0, {}, tool, response.code);
+  return response;
+}
+
+Reply Turn::ask(const std::string& agent, std::string input, Params params) {
+  std::vector<SubRequest> one;
+  one.push_back(SubRequest{agent, std::move(input), std::move(params)});
+  return std::move(ask_all(std::move(one)).front());
+}
+
+std::vector<Reply> Turn::ask_all(std::vector<SubRequest> requests) {
+  std::vector<Reply> replies(requests.size());
+  auto& parent = ctx_.call;
+  if (!ctx_.services || !ctx_.blocking) {
+    // Waiting here would hold an actor worker that other sessions (the sub-agents among
+    // them) need: refuse clearly instead of risking a stall.
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      replies[i].session_id = parent->session_id;
+      replies[i].agent = requests[i].agent;
+      replies[i].error = make_error_code(errc::blocking_required);
+      replies[i].message = "Turn::ask needs the calling agent '" + parent->agent
+                           + "' to be registered with AgentOptions::blocking = true";
+    }
+    return replies;
+  }
+  std::vector<Call> calls;
+  calls.reserve(requests.size());
+  for (auto& r : requests)
+    calls.push_back(ctx_.services->start_child(parent, std::move(r)));
+  {
+    // Cancelling, timing out or stopping this call stops its sub-calls too.
+    std::stop_callback propagate{parent->stop.get_token(), [&calls] {
+                                   for (auto& c : calls)
+                                     c.cancel();
+                                 }};
+    detail::WaitScope waiting{ctx_.services->pool()};
+    for (std::size_t i = 0; i < calls.size(); ++i)
+      replies[i] = calls[i].take();
+  }
+  return replies;
 }
 
 bool Turn::stop_requested() const noexcept {

@@ -44,7 +44,11 @@ int status_for(const std::error_code& e) {
     case agentrt::errc::rolled_back: return 409;
     case agentrt::errc::overloaded: return 429;
     case agentrt::errc::session_closed: return 410;
-    case agentrt::errc::agent_failed: return 502;
+    case agentrt::errc::agent_failed:
+    case agentrt::errc::unknown_tool:
+    case agentrt::errc::tool_failed: return 502;
+    case agentrt::errc::reentrant_call: return 508;
+    case agentrt::errc::blocking_required: return 500;
     case agentrt::errc::shutting_down: return 503;
     case agentrt::errc::timeout: return 504;
     case agentrt::errc::ok: return 200;

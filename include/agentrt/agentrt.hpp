@@ -13,4 +13,5 @@
 #include <agentrt/runtime.hpp>
 #include <agentrt/session_key.hpp>
 #include <agentrt/stats.hpp>
+#include <agentrt/tool.hpp>
 #include <agentrt/turn.hpp>

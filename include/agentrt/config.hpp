@@ -34,6 +34,10 @@ struct RuntimeConfig {
   /// small host responsive without hundreds of idle threads. Raise it for I/O-heavy agents.
   std::size_t blocking_threads = 16;
 
+  /// Ceiling on blocking threads while some wait on sub-agents or blocking tools: each such
+  /// wait adds a thread so the work it waits for cannot starve. 256 bounds a runaway fan-out.
+  std::size_t max_blocking_threads = 256;
+
   /// Supervisor shards (each owns the lifecycle of the sessions hashed to it); 0 means one
   /// per worker thread, so expiry sweeps spread over the workers.
   std::size_t supervisor_shards = 0;

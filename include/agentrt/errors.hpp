@@ -41,6 +41,16 @@ enum class errc : int {
   session_closed,
   /// The runtime is shutting down (or was shut down) and takes no more calls.
   shutting_down,
+  /// `Turn::call_tool` named a tool that was never registered.
+  unknown_tool,
+  /// A tool threw or reported a failure.
+  tool_failed,
+  /// `Turn::ask` would call back into a session already waiting in the same call chain
+  /// (A -> B -> A): it would wait on itself forever.
+  reentrant_call,
+  /// `Turn::ask` or a blocking tool was used by an agent not registered as blocking; it
+  /// would hold an actor worker while it waits.
+  blocking_required,
 };
 
 /// The category of every `errc` value; `name()` is "agentrt".

@@ -20,8 +20,8 @@ enum class EventKind : std::uint8_t {
   phase,       ///< `Turn::phase`: the handler entered a named step.
   thought,     ///< `Turn::thought`: reasoning the handler chose to show.
   chunk,       ///< `Turn::emit`: a piece of the output, as it is produced.
-  tool_call,   ///< A tool was called (reserved for tools).
-  tool_result, ///< A tool returned (reserved for tools).
+  tool_call,   ///< `Turn::call_tool` called `tool`; `data` is the arguments.
+  tool_result, ///< The tool returned; `data` is its result, or its error (see `error`).
   completed,   ///< Terminal: the turn succeeded and was committed; `data` is the output.
   failed,      ///< Terminal: see `error`; `data` is the message. Nothing was committed.
   cancelled,   ///< Terminal: cancelled, interrupted or rolled back; see `error`.
@@ -46,8 +46,11 @@ struct Event {
   std::uint64_t call_id = 0;
   /// 1, 2, 3, ... within one call; no gaps, no repeats.
   std::uint64_t seq = 0;
-  /// The agent type that produced it.
+  /// The agent type that produced it: the call's own agent, or a sub-agent's name for
+  /// events forwarded from `Turn::ask`.
   std::string agent;
+  /// For `tool_call` and `tool_result`: the tool's name.
+  std::string tool;
   /// The payload: chunk text, phase name, thought, output or error message.
   std::string data;
   /// For `queued`: 1-based position in the session's queue.

@@ -17,6 +17,7 @@
 #include <agentrt/request.hpp>
 #include <agentrt/session_key.hpp>
 #include <agentrt/stats.hpp>
+#include <agentrt/tool.hpp>
 
 #include <chrono>
 #include <memory>
@@ -58,6 +59,11 @@ public:
 
   /// Registers an agent type served by one function for all its sessions (see TurnHandler).
   void register_handler(std::string type, TurnHandler handler, AgentOptions options = {});
+
+  /// Registers a tool that agents call with `Turn::call_tool`. Throws std::invalid_argument
+  /// when `name` is not 1-64 characters of [A-Za-z0-9._:-], is taken, or `handler` is
+  /// empty.
+  void register_tool(std::string name, ToolHandler handler, ToolOptions options = {});
 
   // -- calls ------------------------------------------------------------------------------
 

@@ -8,7 +8,9 @@
 // cancelled, timed out or rolled back. A failed turn leaves the session exactly as it was.
 
 #include <agentrt/history.hpp>
+#include <agentrt/reply.hpp>
 #include <agentrt/request.hpp>
+#include <agentrt/tool.hpp>
 
 #include <cstdint>
 #include <map>
@@ -16,6 +18,7 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace agentrt {
 
@@ -52,6 +55,13 @@ public:
 private:
   const StateMap* committed_;
   std::map<std::string, std::optional<std::string>, std::less<>> writes_;
+};
+
+/// One sub-agent call for `Turn::ask_all`.
+struct SubRequest {
+  std::string agent;
+  std::string input;
+  Params params;
 };
 
 /// The handler's view of one call.
@@ -96,6 +106,27 @@ public:
   void phase(std::string name);
   /// Sends a `thought` event.
   void thought(std::string text);
+
+  // -- tools and sub-agents ---------------------------------------------------------------
+
+  /// Calls a registered tool for this session. The call and its result are appended to
+  /// this turn's history (roles `tool_call` and `tool_result`, named after the tool, so
+  /// later turns find them in `history()`) and reported as `tool_call` / `tool_result`
+  /// events on this call's stream. Failures come back as a response with `ok == false`
+  /// (`unknown_tool`, `tool_failed`, `timeout`, `blocking_required`), never as exceptions.
+  ToolResponse call_tool(const std::string& tool, std::string arguments,
+                         std::string operation = {});
+
+  /// Runs a turn of `agent` in the same conversation: the session (agent, this session id).
+  /// Blocks until it is done and returns its reply. The sub-call inherits this call's
+  /// deadline and stop token (cancelling this call cancels it); its events are forwarded to
+  /// this call's stream, tagged with `agent`. A call chain that would come back to a
+  /// session already in it fails at once with `reentrant_call`. Requires a blocking agent.
+  Reply ask(const std::string& agent, std::string input, Params params = {});
+
+  /// Runs several sub-agents in parallel and returns when all are done (replies in the
+  /// order of `requests`): the wall time is the slowest one's, not the sum.
+  std::vector<Reply> ask_all(std::vector<SubRequest> requests);
 
   // -- stopping ---------------------------------------------------------------------------
 

@@ -15,7 +15,8 @@ TEST_CASE("every errc has a distinct name and an actionable message", "[errors]"
     errc::ok,           errc::unknown_agent, errc::invalid_session_id, errc::input_too_large,
     errc::invalid_owner, errc::session_busy, errc::overloaded,         errc::agent_failed,
     errc::cancelled,    errc::interrupted,   errc::rolled_back,        errc::timeout,
-    errc::session_closed, errc::shutting_down};
+    errc::session_closed, errc::shutting_down, errc::unknown_tool, errc::tool_failed,
+    errc::reentrant_call, errc::blocking_required};
   std::set<std::string> names;
   std::set<std::string> messages;
   for (auto e : all) {
