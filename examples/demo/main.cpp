@@ -6,10 +6,12 @@
 //   3. a retry after a failed turn
 //   4. a follow-up that keeps context, and a new session that starts fresh
 //   5. an idle session expiring, and the next call bringing it back
+//   6. a trip planner: an orchestrator with sub-agents and tools in one conversation
 
 #include <agentrt/agentrt.hpp>
 
 #include "common/demo_agents.hpp"
+#include "common/travel_agents.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -174,6 +176,30 @@ void expiry() {
   std::printf("-> the session was freed; the next call recreated it (its in-memory context starts over).\n");
 }
 
+void travel_planner(Runtime& rt) {
+  title("6. A trip planner: sub-agents in parallel, tools, one conversation id throughout");
+  auto start = Clock::now();
+  auto call = rt.invoke({.agent = "planner", .session_id = "trip-77", .input = "Rome"});
+  std::printf("%-8s %-10s %-12s %-10s %s\n", "at", "agent", "event", "tool", "data");
+  while (auto e = call.next_event()) {
+    if (e->kind == EventKind::chunk)
+      continue;
+    auto data = e->data.size() > 60 ? e->data.substr(0, 57) + "..." : e->data;
+    std::printf("%-8s %-10s %-12s %-10s %s\n", (std::to_string(ms_since(start)) + " ms").c_str(),
+                e->agent.c_str(), std::string{to_string(e->kind)}.c_str(), e->tool.c_str(),
+                data.c_str());
+    if (e->session_id != "trip-77")
+      std::printf("   !! event from another session: %s\n", e->session_id.c_str());
+  }
+  std::printf("-> %lld ms in all: flight (100 ms tool), hotel (250 ms) and visa (150 ms) ran side by\n"
+              "   side, then the itinerary (100 ms); every event carried session trip-77.\n",
+              ms_since(start));
+  auto follow = rt.call({.agent = "planner", .session_id = "trip-77", .input = "show me cheaper flights"});
+  std::printf("follow-up \"show me cheaper flights\": %s\n", follow.output.c_str());
+  auto fresh = rt.call({.agent = "planner", .session_id = "trip-78", .input = "show me cheaper flights"});
+  std::printf("same question in a new conversation:  %s\n", fresh.output.c_str());
+}
+
 } // namespace
 
 int main() {
@@ -181,12 +207,14 @@ int main() {
   cfg.blocking_threads = 16;
   Runtime rt{cfg};
   rt.register_handler("assistant", assistant, AgentOptions{.blocking = true});
+  demo::register_travel_agents(rt);
   std::printf("agentrt demo: each session is an actor; calls to it are serialized, sessions are isolated.\n");
   double_click(rt);
   ten_streams(rt);
   retry_after_failure(rt);
   context(rt);
   expiry();
+  travel_planner(rt);
   auto s = rt.stats();
   std::printf("\nruntime stats: %zu live sessions, %llu turns completed, %llu failed, %llu cancelled, %llu rejected\n",
               s.live_sessions, (unsigned long long)s.turns_completed, (unsigned long long)s.turns_failed,
