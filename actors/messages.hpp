@@ -35,6 +35,7 @@ struct TurnJob;
 using TurnJobPtr = std::shared_ptr<TurnJob>;
 
 using DescribePromise = std::shared_ptr<std::promise<std::optional<SessionInfo>>>;
+using ClosePromise = std::shared_ptr<std::promise<void>>;
 
 /// Why a supervisor asks a session to expire.
 enum class ExpireReason : std::uint8_t {
@@ -72,8 +73,9 @@ using session_actor = caf::typed_actor<
   caf::reacts_to<deadline_atom, std::uint64_t>,
   // Expire if still idle and last active at <ns> (ignored for lifetime); <ExpireReason>.
   caf::reacts_to<expire_atom, std::int64_t, std::uint8_t>,
-  // End now: fail queued and running calls with session_closed.
-  caf::reacts_to<close_atom>,
+  // End now: fail queued and running calls with session_closed; the promise is kept once
+  // the session will not save anything any more.
+  caf::reacts_to<close_atom, ClosePromise>,
   // Report SessionInfo through the promise.
   caf::reacts_to<describe_atom, DescribePromise>,
   // Shutdown: fail queued calls, let the running turn finish for <ns>, then stop.
@@ -96,4 +98,5 @@ using supervisor_actor = caf::typed_actor<
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::CallPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::TurnJobPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::DescribePromise)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::ClosePromise)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::ActivityPtr)

@@ -15,11 +15,14 @@ namespace spdlog {
 class logger;
 } // namespace spdlog
 
+namespace agentrt {
+class SessionStore;
+} // namespace agentrt
+
 namespace agentrt::detail {
 
 class Executor;
 class Metrics;
-class OwnerDirectory;
 class ResultGate;
 class SessionDirectory;
 class TurnServices;
@@ -34,8 +37,9 @@ struct Services {
   Metrics* metrics = nullptr;
   /// Null in tests that drive one session directly.
   SessionDirectory* directory = nullptr;
-  /// Null when nothing maps owners to sessions.
-  OwnerDirectory* owners = nullptr;
+  /// Where sessions go when they expire and come back from (never null in a Runtime; null
+  /// in tests of one actor that do not need one).
+  SessionStore* store = nullptr;
   /// Tools and sub-agents for turns; null in tests that drive one session directly.
   TurnServices* turn_services = nullptr;
   /// Empty in tests without supervision.

@@ -5,7 +5,8 @@
 #include "runtime/agent_registry.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/metrics.hpp"
-#include "runtime/owner_directory.hpp"
+
+#include <agentrt/session_store.hpp>
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
@@ -148,14 +149,26 @@ void finish(session_pointer self, TurnContext& ctx, Disposition disposition,
     }
     auto& session = *st.data;
     auto& counter = disposition == Disposition::commit ? stripe->completed : stripe->cancelled;
-    bool committed = c.commit_and_complete(
+    auto* store = st.svc->store;
+    bool durable = store != nullptr && store->write_through();
+    auto record = make_record(session, ctx);
+    // With a durable store the turn is saved inside the completing step: the caller never
+    // sees a reply before its turn is on disk, and a turn that could not be saved is not
+    // committed in memory either.
+    auto outcome = c.persist_commit_and_complete(
+      [&] { return durable ? store->save(record) : std::error_code{}; },
       [&] {
-        commit_turn(session, ctx);
+        apply_record(session, std::move(record));
         settle(counter);
         log.debug("[{}/{}] turn {} committed", c.session_id, c.id, ctx.number);
       },
+      [&] {
+        settle(stripe->failed);
+        log.warn("[{}/{}] turn {} not saved: the session store failed", c.session_id, c.id,
+                 ctx.number);
+      },
       std::move(reply), terminal);
-    if (!committed) {
+    if (outcome == CallState::Outcome::already_ended) {
       settle(stripe->cancelled);
       log.debug("[{}/{}] turn {} discarded: the call had already ended", c.session_id, c.id,
                 ctx.number);
@@ -294,6 +307,59 @@ void on_busy(session_pointer self, const CallPtr& c) {
   }
 }
 
+/// Brings the session's stored context back on its first call. False (and `c` failed with
+/// store_failed; the next call tries again) when the store could not be read.
+bool ensure_loaded(session_pointer self, const CallPtr& c) {
+  auto& st = self->state;
+  if (st.loaded)
+    return true;
+  if (st.svc->store) {
+    std::optional<StoredSession> stored;
+    if (auto ec = st.svc->store->load(st.data->key, stored)) {
+      reject(st, c, errc::store_failed,
+             "the session store could not load the session: " + ec.message());
+      return false;
+    }
+    if (stored) {
+      auto& d = *st.data;
+      d.history = std::move(stored->history);
+      d.state = std::move(stored->state);
+      d.turns = stored->turns;
+      d.created = stored->created;
+      st.svc->log->debug("[{}/{}] session restored from the store: {} turns", d.key.session_id,
+                         c->id, d.turns);
+    }
+  }
+  st.loaded = true;
+  return true;
+}
+
+/// Hands the session to a passivating store before the actor stops (a write-through store
+/// has every turn already). Moves the data out (copies it while an abandoned blocking turn
+/// may still read it): call only right before quitting.
+void passivate(session_pointer self) {
+  auto& st = self->state;
+  auto* store = st.svc->store;
+  if (!store || store->write_through() || !st.loaded)
+    return;
+  auto& d = *st.data;
+  StoredSession s;
+  s.key = d.key;
+  if (st.running) {
+    s.history = d.history;
+    s.state = d.state;
+  } else {
+    s.history = std::move(d.history);
+    s.state = std::move(d.state);
+  }
+  s.turns = d.turns;
+  s.created = d.created;
+  s.last_activity = std::chrono::system_clock::now();
+  if (auto ec = store->put(std::move(s)))
+    st.svc->log->warn("[{}/-] could not hand the session to the store: {}", d.key.session_id,
+                      ec.message());
+}
+
 void on_call(session_pointer self, const CallPtr& c) {
   auto& st = self->state;
   if (st.mode != SessionState::Mode::open) {
@@ -303,6 +369,8 @@ void on_call(session_pointer self, const CallPtr& c) {
       reject(st, c, errc::shutting_down, "the runtime is shutting down");
     return;
   }
+  if (!ensure_loaded(self, c))
+    return;
   if (!st.running) {
     start(self, c);
     next(self);
@@ -395,6 +463,8 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
       finish(self, job->ctx, job->disposition, self->clock().now(), true);
       if (st.mode != SessionState::Mode::open) {
         update_busy(st);
+        if (st.mode == SessionState::Mode::draining)
+          passivate(self);
         self->quit();
         return;
       }
@@ -435,29 +505,48 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
       auto why = static_cast<ExpireReason>(reason);
       if (why != ExpireReason::lifetime && st.activity->last_active.load(relaxed) != observed)
         return; // used since the supervisor looked
-      if (st.svc->directory
-          && !st.svc->directory->retire(st.data->key, st.hash, self->address(),
-                                        [self] { return self->mailbox().empty(); }))
+      // Under the directory's lock, only with an empty mailbox: hand the session over (idle,
+      // cap) or erase it (lifetime) in the same step as leaving the directory, so the next
+      // call's new session finds exactly what this one left.
+      auto* store = st.svc->store;
+      auto leave = [&] {
+        if (!self->mailbox().empty())
+          return false;
+        if (why == ExpireReason::lifetime) {
+          if (store) {
+            if (auto ec = store->erase(st.data->key)) {
+              st.svc->log->warn("[{}/-] could not erase the session: {}",
+                                st.data->key.session_id, ec.message());
+              return false;
+            }
+          }
+        } else {
+          passivate(self);
+        }
+        return true;
+      };
+      bool left = st.svc->directory
+                    ? st.svc->directory->retire(st.data->key, st.hash, self->address(), leave)
+                    : leave();
+      if (!left)
         return; // a call is on its way in
       st.svc->metrics->expirations.fetch_add(1, relaxed);
-      if (st.svc->owners)
-        st.svc->owners->forget(st.data->key);
       st.svc->log->debug("[{}/-] session expired ({})", st.data->key.session_id,
                          why == ExpireReason::idle       ? "idle"
                          : why == ExpireReason::lifetime ? "max lifetime"
                                                          : "max sessions");
       self->quit();
     },
-    [self](close_atom) {
+    [self](close_atom, const ClosePromise& closed) {
       auto& st = self->state;
-      if (st.mode != SessionState::Mode::open)
-        return;
-      st.mode = SessionState::Mode::closing;
-      end_queue(self, errc::session_closed, "the session was closed");
-      end_running(self, errc::session_closed, "the session was closed");
-      if (st.svc->owners)
-        st.svc->owners->forget(st.data->key);
-      st.svc->log->debug("[{}/-] session closed", st.data->key.session_id);
+      if (st.mode == SessionState::Mode::open) {
+        st.mode = SessionState::Mode::closing;
+        end_queue(self, errc::session_closed, "the session was closed");
+        end_running(self, errc::session_closed, "the session was closed");
+        st.svc->log->debug("[{}/-] session closed", st.data->key.session_id);
+      }
+      // From here on this session saves nothing: the runtime may erase its stored data.
+      closed->set_value();
       if (!st.running)
         self->quit();
     },
@@ -470,6 +559,7 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
       end_queue(self, errc::shutting_down, "the runtime is shutting down");
       // The running turn may still finish (and commit) within the drain time.
       if (!st.running) {
+        passivate(self);
         self->quit();
         return;
       }
@@ -477,6 +567,7 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
     },
     [self](stop_atom) {
       end_running(self, errc::shutting_down, "the runtime shut down before the turn finished");
+      passivate(self);
       self->quit();
     },
   };

@@ -16,20 +16,28 @@ std::optional<session_actor> SessionDirectory::find(const SessionKey& key,
                                                     std::size_t hash) const {
   auto& sh = shard(hash);
   std::shared_lock lock{sh.mu};
-  if (auto i = sh.map.find(KeyView{key.agent, key.session_id}); i != sh.map.end())
+  if (auto i = sh.map.find(KeyView{key.agent, key.session_id}); i != sh.map.end() && i->second)
     return i->second;
   return std::nullopt;
 }
 
-std::optional<session_actor> SessionDirectory::remove(const SessionKey& key, std::size_t hash) {
+std::optional<session_actor> SessionDirectory::begin_close(const SessionKey& key,
+                                                           std::size_t hash) {
   auto& sh = shard(hash);
   std::unique_lock lock{sh.mu};
-  auto i = sh.map.find(KeyView{key.agent, key.session_id});
-  if (i == sh.map.end())
-    return std::nullopt;
-  auto hdl = std::move(i->second);
-  sh.map.erase(i);
-  return hdl;
+  auto& slot = sh.map[key];
+  std::optional<session_actor> live;
+  if (slot)
+    live = std::move(slot);
+  slot = session_actor{};
+  return live;
+}
+
+void SessionDirectory::end_close(const SessionKey& key, std::size_t hash) {
+  auto& sh = shard(hash);
+  std::unique_lock lock{sh.mu};
+  if (auto i = sh.map.find(KeyView{key.agent, key.session_id}); i != sh.map.end() && !i->second)
+    sh.map.erase(i);
 }
 
 std::vector<session_actor> SessionDirectory::close_all() {
@@ -38,7 +46,8 @@ std::vector<session_actor> SessionDirectory::close_all() {
     std::unique_lock lock{sh.mu};
     sh.closed = true;
     for (auto& [key, hdl] : sh.map)
-      result.push_back(std::move(hdl));
+      if (hdl)
+        result.push_back(std::move(hdl));
     sh.map.clear();
   }
   return result;
@@ -48,7 +57,8 @@ std::size_t SessionDirectory::size() const {
   std::size_t n = 0;
   for (auto& sh : shards_) {
     std::shared_lock lock{sh.mu};
-    n += sh.map.size();
+    for (auto& [key, hdl] : sh.map)
+      n += hdl ? 1 : 0;
   }
   return n;
 }

@@ -41,6 +41,7 @@ public:
   enum class Dispatch {
     sent,    ///< the call is in its session's mailbox
     refused, ///< no session, and `spawn` made none (unknown agent)
+    closing, ///< the key's session is being closed (see begin_close)
     closed,  ///< the directory is closed (shutdown)
   };
 
@@ -55,6 +56,8 @@ public:
       if (sh.closed)
         return Dispatch::closed;
       if (auto i = sh.map.find(key); i != sh.map.end()) {
+        if (!i->second)
+          return Dispatch::closing;
         caf::anon_send(i->second, call_atom::value, call);
         return Dispatch::sent;
       }
@@ -63,6 +66,8 @@ public:
     if (sh.closed)
       return Dispatch::closed;
     auto i = sh.map.find(key);
+    if (i != sh.map.end() && !i->second)
+      return Dispatch::closing;
     if (i == sh.map.end()) {
       session_actor hdl = spawn();
       if (!hdl)
@@ -81,7 +86,7 @@ public:
     auto& sh = shard(hash);
     std::unique_lock lock{sh.mu};
     auto i = sh.map.find(KeyView{key.agent, key.session_id});
-    if (i == sh.map.end() || i->second.address() != self || !mailbox_empty())
+    if (i == sh.map.end() || !i->second || i->second.address() != self || !mailbox_empty())
       return false;
     sh.map.erase(i);
     return true;
@@ -90,8 +95,14 @@ public:
   /// The live session of `key`, if any.
   std::optional<session_actor> find(const SessionKey& key, std::size_t hash) const;
 
-  /// Takes the session of `key` out of the directory (close): later calls start afresh.
-  std::optional<session_actor> remove(const SessionKey& key, std::size_t hash);
+  /// Takes the session of `key` out of the directory (close) and leaves a tombstone in its
+  /// place: until `end_close`, calls for the key fail with `session_closed` instead of
+  /// starting a new session that could read what the close is about to erase. Returns the
+  /// live session, if any.
+  std::optional<session_actor> begin_close(const SessionKey& key, std::size_t hash);
+
+  /// Removes the tombstone left by `begin_close`: later calls start afresh.
+  void end_close(const SessionKey& key, std::size_t hash);
 
   /// Closes every shard (no more dispatch) and returns all live sessions.
   std::vector<session_actor> close_all();
@@ -135,6 +146,7 @@ private:
 
   struct alignas(64) Shard {
     mutable std::shared_mutex mu;
+    // An invalid handle is a tombstone (a close in progress).
     std::unordered_map<SessionKey, session_actor, Hash, Equal> map; // guarded by mu
     bool closed = false;                                            // guarded by mu
   };

@@ -3,6 +3,8 @@
 #include "actors/services.hpp"
 #include "runtime/metrics.hpp"
 
+#include <agentrt/session_store.hpp>
+
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -123,10 +125,28 @@ bool over_cap(const SupervisorState& st) {
   return cap > 0 && live > static_cast<std::int64_t>(cap);
 }
 
+/// Erases stored sessions past max_lifetime that are not live (their last activity is
+/// older than the idle timeout, so no actor holds them), at most once a minute.
+void sweep_store(supervisor_pointer self, std::int64_t now) {
+  auto& st = self->state;
+  if (!st.sweeps_store || !st.svc->store || now < st.next_store_sweep)
+    return;
+  auto& cfg = st.svc->config;
+  st.next_store_sweep = now + std::min(ns(cfg.max_lifetime), ns(std::chrono::minutes(1)));
+  auto wall = std::chrono::system_clock::now();
+  std::size_t erased = 0;
+  if (auto ec = st.svc->store->expire(wall - cfg.max_lifetime, wall - cfg.idle_timeout, erased))
+    st.svc->log->warn("[-/-] could not remove old sessions from the store: {}", ec.message());
+  else if (erased > 0)
+    st.svc->log->info("[-/-] removed {} stored sessions past max_lifetime", erased);
+}
+
 } // namespace
 
-supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Services* svc) {
+supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Services* svc,
+                                                    bool sweeps_store) {
   self->state.svc = svc;
+  self->state.sweeps_store = sweeps_store;
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.sessions.find(dm.source.id());
@@ -153,6 +173,7 @@ supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Ser
       auto now = now_ns(self);
       expire_idle(self, now);
       expire_old(self, now);
+      sweep_store(self, now);
       if (over_cap(st))
         evict_one(self);
       arm_sweep(self);

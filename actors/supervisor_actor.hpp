@@ -52,6 +52,9 @@ struct SupervisorState {
   std::deque<Mark> by_age;
   /// Past max_lifetime but busy when asked: asked again every sweep.
   std::vector<caf::actor_id> overdue;
+  /// This shard also removes stored sessions past max_lifetime (shard 0 does).
+  bool sweeps_store = false;
+  std::int64_t next_store_sweep = 0;
   /// Sessions asked to expire for the cap that have not ended yet.
   std::int64_t evictions_pending = 0;
   bool sweep_armed = false;
@@ -59,6 +62,9 @@ struct SupervisorState {
 
 using supervisor_pointer = supervisor_actor::stateful_pointer<SupervisorState>;
 
-supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Services* svc);
+/// `sweeps_store`: this shard also erases stored sessions past max_lifetime (one shard
+/// should, so the store is swept once).
+supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Services* svc,
+                                                    bool sweeps_store);
 
 } // namespace agentrt::detail

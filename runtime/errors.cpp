@@ -58,6 +58,9 @@ public:
       case errc::blocking_required:
         return "this waits on other work: register the calling agent with "
                "AgentOptions::blocking = true";
+      case errc::store_failed:
+        return "the session store failed; the session is unchanged; check the store (disk "
+               "space, permissions) and retry";
     }
     return "unknown agentrt error " + std::to_string(value);
   }
@@ -94,6 +97,7 @@ std::string_view to_string(errc e) noexcept {
     case errc::tool_failed: return "tool_failed";
     case errc::reentrant_call: return "reentrant_call";
     case errc::blocking_required: return "blocking_required";
+    case errc::store_failed: return "store_failed";
   }
   return "unknown";
 }

@@ -1,6 +1,7 @@
 #include <agentrt/runtime.hpp>
 
 #include <agentrt/errors.hpp>
+#include <agentrt/session_store.hpp>
 #include <agentrt/turn.hpp>
 
 #include "actors/messages.hpp"
@@ -14,7 +15,6 @@
 #include "runtime/executor.hpp"
 #include "runtime/id_minter.hpp"
 #include "runtime/metrics.hpp"
-#include "runtime/owner_directory.hpp"
 #include "runtime/turn_services.hpp"
 #include "runtime/validation.hpp"
 
@@ -70,6 +70,8 @@ RuntimeConfig resolved(RuntimeConfig c) {
     c.worker_threads = std::max(1u, std::thread::hardware_concurrency());
   if (c.supervisor_shards == 0)
     c.supervisor_shards = c.worker_threads;
+  if (!c.store)
+    c.store = c.store_path.empty() ? make_memory_store() : open_sqlite_store(c.store_path);
   if (!c.logger) {
     c.logger = std::make_shared<spdlog::logger>("agentrt",
                                                 std::make_shared<spdlog::sinks::null_sink_mt>());
@@ -104,10 +106,10 @@ public:
     services.gate = gate;
     services.metrics = &metrics;
     services.directory = &directory;
-    services.owners = &owners;
+    services.store = config.store.get();
     services.turn_services = this;
     for (std::size_t i = 0; i < config.supervisor_shards; ++i)
-      services.supervisors.push_back(system->spawn(supervisor_behavior, &services));
+      services.supervisors.push_back(system->spawn(supervisor_behavior, &services, i == 0));
     config.logger->info("[-/-] agentrt runtime started: {} workers, {} blocking threads, {} "
                         "supervisor shards",
                         config.worker_threads, config.blocking_threads,
@@ -167,6 +169,9 @@ public:
       case SessionDirectory::Dispatch::refused:
         return refuse(std::move(call), errc::unknown_agent,
                       "unknown agent type '" + call->agent.substr(0, 80) + "'");
+      case SessionDirectory::Dispatch::closing:
+        return refuse(std::move(call), errc::session_closed,
+                      "the session is being closed; call again to start a new one");
       case SessionDirectory::Dispatch::closed:
         return refuse(std::move(call), errc::shutting_down,
                       "the runtime is shutting down and takes no more calls");
@@ -231,19 +236,32 @@ public:
       result.error = make_error_code(errc::unknown_agent);
     else if (owner.empty() || owner.size() > max_owner_length)
       result.error = make_error_code(errc::invalid_owner);
-    else
-      std::tie(result.session_id, result.created) = owners.get_or_mint(agent, owner, minter);
+    else if (auto ec = config.store->owner_session(agent, owner, minter.mint(),
+                                                   result.session_id, result.created))
+      result.error = make_error_code(errc::store_failed);
     return result;
   }
 
   bool close(const SessionKey& key) {
-    // Forget the owner's session now, so a session_for right after close mints a new one.
-    owners.forget(key);
-    auto hdl = directory.remove(key, key_hash(key.agent, key.session_id));
-    if (!hdl)
-      return false;
-    caf::anon_send(*hdl, close_atom::value);
-    return true;
+    // A tombstone holds the key while the session ends and its stored data is erased, so
+    // a call racing with close cannot start a session that reads what is being erased.
+    auto hash = key_hash(key.agent, key.session_id);
+    auto live = directory.begin_close(key, hash);
+    if (live) {
+      auto closed = std::make_shared<std::promise<void>>();
+      auto done = closed->get_future();
+      caf::anon_send(*live, close_atom::value, std::move(closed));
+      try {
+        done.get(); // the session will save nothing more
+      } catch (const std::future_error&) {
+        // it ended before it read the message: it saves nothing either
+      }
+    }
+    if (auto ec = config.store->erase(key))
+      config.logger->warn("[{}/-] close could not erase the stored session: {}",
+                          key.session_id, ec.message());
+    directory.end_close(key, hash);
+    return live.has_value();
   }
 
   std::optional<SessionInfo> describe(const SessionKey& key) {
@@ -298,7 +316,6 @@ public:
   IdMinter minter;
   Metrics metrics;
   SessionDirectory directory;
-  OwnerDirectory owners;
   Services services;
   std::atomic<std::uint64_t> next_call_id{1};
   std::atomic<bool> accepting{true};

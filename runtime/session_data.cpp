@@ -47,21 +47,38 @@ void run_turn(TurnContext& ctx) noexcept {
   }
 }
 
-void commit_turn(SessionData& session, TurnContext& ctx) {
+TurnRecord make_record(const SessionData& session, TurnContext& ctx) {
+  TurnRecord r;
+  r.key = session.key;
+  r.turns = session.turns + 1;
+  r.first_index = session.history.size();
+  r.entries.reserve(ctx.appended.size() + 2);
+  r.entries.push_back(Message{Role::user, ctx.call->input, {}});
+  for (auto& msg : ctx.appended)
+    r.entries.push_back(std::move(msg));
+  r.entries.push_back(Message{Role::assistant, std::move(ctx.output), {}});
+  r.state_writes.assign(ctx.state.writes().begin(), ctx.state.writes().end());
+  r.created = session.created;
+  r.last_activity = std::chrono::system_clock::now();
+  return r;
+}
+
+void apply_record(SessionData& session, TurnRecord&& r) {
   // No reserve(size + n) here: an exact reserve defeats geometric growth and would copy the
   // whole history on every turn.
-  auto& history = session.history;
-  history.push_back(Message{Role::user, ctx.call->input, {}});
-  for (auto& msg : ctx.appended)
-    history.push_back(std::move(msg));
-  history.push_back(Message{Role::assistant, std::move(ctx.output), {}});
-  for (auto& [key, value] : ctx.state.writes()) {
+  for (auto& msg : r.entries)
+    session.history.push_back(std::move(msg));
+  for (auto& [key, value] : r.state_writes) {
     if (value)
-      session.state.insert_or_assign(key, *value);
+      session.state.insert_or_assign(key, std::move(*value));
     else if (auto i = session.state.find(key); i != session.state.end())
       session.state.erase(i);
   }
-  session.turns += 1;
+  session.turns = r.turns;
+}
+
+void commit_turn(SessionData& session, TurnContext& ctx) {
+  apply_record(session, make_record(session, ctx));
 }
 
 } // namespace agentrt::detail

@@ -11,6 +11,7 @@
 #include <agentrt/agent.hpp>
 #include <agentrt/history.hpp>
 #include <agentrt/session_key.hpp>
+#include <agentrt/session_store.hpp>
 #include <agentrt/turn.hpp>
 
 #include "runtime/call_state.hpp"
@@ -34,6 +35,8 @@ struct SessionData {
   StateMap state;
   /// Committed turns.
   std::uint64_t turns = 0;
+  /// When the session was first created (kept across passivation).
+  std::chrono::system_clock::time_point created = std::chrono::system_clock::now();
 };
 
 /// One turn in progress: the handler's draft of changes and its outcome.
@@ -69,9 +72,14 @@ struct TurnContext {
 /// the result. The caller stamps `started` and `finished` (with the clock it already reads).
 void run_turn(TurnContext& ctx) noexcept;
 
-/// Applies a successful turn: appends the user's input, the turn's own entries and the
-/// assistant's output (moved out of `ctx`) to the history, applies the state writes,
-/// counts the turn.
+/// What a successful turn adds to the session: the user's input, the turn's own entries
+/// and the assistant's output (moved out of `ctx`), and its state writes.
+TurnRecord make_record(const SessionData& session, TurnContext& ctx);
+
+/// Applies `record` (made by make_record for this session) to the session.
+void apply_record(SessionData& session, TurnRecord&& record);
+
+/// make_record + apply_record.
 void commit_turn(SessionData& session, TurnContext& ctx);
 
 } // namespace agentrt::detail

@@ -149,7 +149,7 @@ void context(Runtime& rt) {
 }
 
 void expiry() {
-  title("5. An idle session expires, and the next call brings it back");
+  title("5. An idle session expires, and the next call brings it back with its context");
   RuntimeConfig cfg;
   cfg.idle_timeout = 300ms;
   cfg.expiry_interval = 50ms;
@@ -173,7 +173,8 @@ void expiry() {
     std::this_thread::sleep_for(10ms);
   row("expired after 300 ms idle");
   row(rt.call({.agent = "counter", .session_id = "idle-user", .input = "x"}).output);
-  std::printf("-> the session was freed; the next call recreated it (its in-memory context starts over).\n");
+  std::printf("-> the actor was freed; the next call recreated it and its context came back\n"
+              "   from the session store (in memory here; SQLite survives restarts).\n");
 }
 
 void travel_planner(Runtime& rt) {

@@ -49,7 +49,8 @@ int status_for(const std::error_code& e) {
     case agentrt::errc::tool_failed: return 502;
     case agentrt::errc::reentrant_call: return 508;
     case agentrt::errc::blocking_required: return 500;
-    case agentrt::errc::shutting_down: return 503;
+    case agentrt::errc::shutting_down:
+    case agentrt::errc::store_failed: return 503;
     case agentrt::errc::timeout: return 504;
     case agentrt::errc::ok: return 200;
   }

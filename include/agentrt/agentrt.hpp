@@ -12,6 +12,7 @@
 #include <agentrt/request.hpp>
 #include <agentrt/runtime.hpp>
 #include <agentrt/session_key.hpp>
+#include <agentrt/session_store.hpp>
 #include <agentrt/stats.hpp>
 #include <agentrt/tool.hpp>
 #include <agentrt/turn.hpp>

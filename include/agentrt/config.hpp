@@ -6,12 +6,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace spdlog {
 class logger;
 } // namespace spdlog
 
 namespace agentrt {
+
+class SessionStore;
 
 /// How the actor workers pick up work.
 enum class SchedulerPolicy : std::uint8_t {
@@ -74,6 +77,15 @@ struct RuntimeConfig {
   /// How long the destructor lets running turns finish before ending them with
   /// `shutting_down` (`shutdown()` takes its own value).
   std::chrono::milliseconds shutdown_drain = std::chrono::seconds(5);
+
+  /// Where sessions live when no actor holds them (see SessionStore). Null: the in-memory
+  /// store, so an expired session's context comes back on its next call within this
+  /// process. Set `store_path` (or a store of your own) for sessions that survive restarts.
+  std::shared_ptr<SessionStore> store;
+
+  /// When set and `store` is null: a SQLite store at this path (created if missing). The
+  /// Runtime's constructor throws std::runtime_error when the file cannot be used.
+  std::string store_path;
 
   /// Where the runtime logs. Null: a logger with a null sink (nothing is written). Every
   /// line about a session starts with `[session id/call id]`.

@@ -51,6 +51,8 @@ enum class errc : int {
   /// `Turn::ask` or a blocking tool was used by an agent not registered as blocking; it
   /// would hold an actor worker while it waits.
   blocking_required,
+  /// The session store failed to load or save the session; the session is unchanged.
+  store_failed,
 };
 
 /// The category of every `errc` value; `name()` is "agentrt".

@@ -76,15 +76,18 @@ public:
   Reply call(Request request);
 
   /// The one active session id of `owner` (a user id, say) for `agent`, minted atomically
-  /// on first use: concurrent callers for one owner all get the same id. It stays the
-  /// owner's until the session is closed or expires.
+  /// on first use: concurrent callers for one owner all get the same id, also across
+  /// processes sharing a SQLite store. It stays the owner's until the session is closed or
+  /// passes max_lifetime.
   OwnerSession session_for(std::string_view agent, std::string_view owner);
 
   // -- sessions ---------------------------------------------------------------------------
 
-  /// Ends a live session now: its queued calls and running turn end with `session_closed`,
-  /// its history and state are dropped, and the next call for the key starts afresh.
-  /// Returns false when no session was live for the key.
+  /// Ends a session now: its queued calls and running turn end with `session_closed`, its
+  /// history and state are dropped (also from the store), and the next call for the key
+  /// starts afresh. Calls racing with close fail with `session_closed`. Blocks until the
+  /// stored data is erased. Returns false when no session was live for the key (its stored
+  /// data, if any, is erased all the same).
   bool close(const SessionKey& key);
 
   /// A live session's vital signs, or nullopt when it is not live.

@@ -13,9 +13,9 @@
 #include "runtime/call_state.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/metrics.hpp"
-#include "runtime/owner_directory.hpp"
 
 #include <agentrt/agentrt.hpp>
+#include <agentrt/session_store.hpp>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -77,7 +77,7 @@ public:
     svc.gate = std::make_shared<ResultGate>();
     svc.metrics = &metrics;
     svc.directory = &directory;
-    svc.owners = &owners;
+    svc.store = store.get();
   }
 
   ~ActorFixture() {
@@ -95,7 +95,7 @@ public:
 
   /// Adds one supervisor shard (tests of expiry and the cap).
   supervisor_actor add_supervisor() {
-    auto sup = sys->spawn(supervisor_behavior, &svc);
+    auto sup = sys->spawn(supervisor_behavior, &svc, false);
     svc.supervisors.push_back(sup);
     sched->run();
     return sup;
@@ -182,7 +182,7 @@ public:
   ManualExecutor executor;
   Metrics metrics;
   SessionDirectory directory;
-  OwnerDirectory owners;
+  std::shared_ptr<SessionStore> store = make_memory_store();
   AgentRegistry registry;
   Services svc;
   std::uint64_t next_id = 1;

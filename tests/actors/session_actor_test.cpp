@@ -355,10 +355,16 @@ TEST_CASE("close ends queued and running calls with session_closed and stops the
   auto b = f.make_call("slow", "s", "b");
   f.send(a);
   f.send(b);
-  auto hdl = f.directory.remove(SessionKey{"slow", "s"}, key_hash("slow", "s"));
+  auto hdl = f.directory.begin_close(SessionKey{"slow", "s"}, key_hash("slow", "s"));
   REQUIRE(hdl);
-  caf::anon_send(*hdl, close_atom::value);
+  auto closed = std::make_shared<std::promise<void>>();
+  auto acknowledged = closed->get_future();
+  caf::anon_send(*hdl, close_atom::value, closed);
   f.sched->run();
+  CHECK(acknowledged.wait_for(0s) == std::future_status::ready);
+  // While the close is in progress, calls for the key are refused, not given a new session.
+  CHECK(f.send(f.make_call("slow", "s", "racing")) == SessionDirectory::Dispatch::closing);
+  f.directory.end_close(SessionKey{"slow", "s"}, key_hash("slow", "s"));
   CHECK(a->reply().error == errc::session_closed);
   CHECK(b->reply().error == errc::session_closed);
   CHECK(f.metrics.live.load() == 1); // waits for its running turn
@@ -401,7 +407,8 @@ TEST_CASE("expiry is declined while a call waits in the mailbox, so the call is 
   CHECK_FALSE(f.session("echo", "s"));
   auto c3 = f.make_call("echo", "s", "3");
   f.send(c3);
-  CHECK(c3->reply().output == "turn 1"); // a new session
+  CHECK(c3->reply().output == "turn 3"); // a new actor, with the context it handed over
+  CHECK(f.metrics.snapshot().activations == 2);
   CHECK(runs == 3);
 }
 

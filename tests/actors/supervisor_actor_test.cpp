@@ -44,10 +44,10 @@ TEST_CASE("an idle session expires after idle_timeout and not before", "[supervi
   CHECK_FALSE(f.session("echo", "s"));
   CHECK(f.metrics.snapshot().expirations == 1);
   CHECK(f.metrics.snapshot().live_sessions == 0);
-  // The next call recreates it, without the old context.
+  // The next call recreates it, with the context it handed to the store.
   auto c = f.make_call("echo", "s", "2");
   f.send(c);
-  CHECK(c->reply().output == "turn 1");
+  CHECK(c->reply().output == "turn 2");
   CHECK(f.metrics.snapshot().activations == 2);
 }
 

@@ -417,7 +417,8 @@ TEST_CASE("session_for gives one session per owner, atomically", "[runtime][owne
   });
 }
 
-TEST_CASE("an idle session expires and the next call recreates it", "[runtime][expiry]") {
+TEST_CASE("an idle session expires and the next call recreates it with its context",
+          "[runtime][expiry]") {
   run_with_time_limit(30s, "expiry", [] {
     auto cfg = small_config();
     cfg.idle_timeout = 100ms;
@@ -428,8 +429,9 @@ TEST_CASE("an idle session expires and the next call recreates it", "[runtime][e
     eventually([&] { return rt.stats().expirations == 1; });
     CHECK(rt.stats().live_sessions == 0);
     CHECK_FALSE(rt.describe({"echo", "s"}));
-    CHECK(rt.call({.agent = "echo", .session_id = "s", .input = "2"}).output == "1");
+    CHECK(rt.call({.agent = "echo", .session_id = "s", .input = "2"}).output == "2");
     CHECK(rt.stats().activations == 2);
+    CHECK(rt.describe({"echo", "s"})->history_size == 4);
   });
 }
 

@@ -1,0 +1,124 @@
+// The in-memory session store: passivating. A session is handed over when it expires and
+// handed back (taken out) when it is called again, so it costs nothing per turn and holds
+// no second copy of a live session.
+
+#include <agentrt/errors.hpp>
+#include <agentrt/session_store.hpp>
+
+#include <map>
+#include <mutex>
+
+namespace agentrt {
+
+namespace {
+
+class MemoryStore final : public SessionStore {
+public:
+  bool write_through() const noexcept override {
+    return false;
+  }
+
+  std::error_code load(const SessionKey& key, std::optional<StoredSession>& out) override {
+    std::lock_guard guard{mu_};
+    auto i = sessions_.find(key);
+    if (i == sessions_.end())
+      return {};
+    out = std::move(i->second);
+    sessions_.erase(i); // the session is live again: the runtime holds it now
+    return {};
+  }
+
+  std::error_code save(const TurnRecord& record) override {
+    std::lock_guard guard{mu_};
+    auto& s = sessions_[record.key];
+    s.key = record.key;
+    s.history.resize(record.first_index);
+    s.history.insert(s.history.end(), record.entries.begin(), record.entries.end());
+    for (auto& [k, v] : record.state_writes) {
+      if (v)
+        s.state.insert_or_assign(k, *v);
+      else
+        s.state.erase(k);
+    }
+    s.turns = record.turns;
+    s.created = record.created;
+    s.last_activity = record.last_activity;
+    return {};
+  }
+
+  std::error_code put(StoredSession session) override {
+    std::lock_guard guard{mu_};
+    auto key = session.key;
+    sessions_.insert_or_assign(std::move(key), std::move(session));
+    return {};
+  }
+
+  std::error_code erase(const SessionKey& key) override {
+    std::lock_guard guard{mu_};
+    sessions_.erase(key);
+    if (auto i = owner_of_.find(key); i != owner_of_.end()) {
+      owners_.erase({key.agent, i->second});
+      owner_of_.erase(i);
+    }
+    return {};
+  }
+
+  std::error_code owner_session(std::string_view agent, std::string_view owner,
+                                const std::string& candidate, std::string& out,
+                                bool& created) override {
+    std::lock_guard guard{mu_};
+    std::pair<std::string, std::string> k{std::string{agent}, std::string{owner}};
+    if (auto i = owners_.find(k); i != owners_.end()) {
+      out = i->second;
+      created = false;
+      return {};
+    }
+    owner_of_.emplace(SessionKey{k.first, candidate}, k.second);
+    owners_.emplace(std::move(k), candidate);
+    out = candidate;
+    created = true;
+    return {};
+  }
+
+  std::error_code list_by_owner(std::string_view owner, std::vector<SessionKey>& out) override {
+    std::lock_guard guard{mu_};
+    for (auto& [k, id] : owners_)
+      if (k.second == owner)
+        out.push_back(SessionKey{k.first, id});
+    return {};
+  }
+
+  std::error_code expire(std::chrono::system_clock::time_point created_before,
+                         std::chrono::system_clock::time_point active_before,
+                         std::size_t& erased) override {
+    std::lock_guard guard{mu_};
+    erased = 0;
+    for (auto i = sessions_.begin(); i != sessions_.end();) {
+      if (i->second.created < created_before && i->second.last_activity < active_before) {
+        if (auto o = owner_of_.find(i->first); o != owner_of_.end()) {
+          owners_.erase({i->first.agent, o->second});
+          owner_of_.erase(o);
+        }
+        i = sessions_.erase(i);
+        ++erased;
+      } else {
+        ++i;
+      }
+    }
+    return {};
+  }
+
+private:
+  std::mutex mu_;
+  std::map<SessionKey, StoredSession> sessions_;                   // guarded by mu_
+  std::map<std::pair<std::string, std::string>, std::string> owners_; // (agent, owner) -> id
+  std::map<SessionKey, std::string> owner_of_;                     // key -> owner
+};
+
+} // namespace
+
+std::shared_ptr<SessionStore> make_memory_store() {
+  return std::make_shared<MemoryStore>();
+}
+
+} // namespace agentrt

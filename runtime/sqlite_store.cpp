@@ -1,0 +1,471 @@
+// The SQLite session store: write-through and durable. One table per kind of data, typed
+// columns (no hand-made string formats), WAL mode so readers never block the writer.
+//
+// Concurrency: one connection guarded by a mutex, with group commit: a thread that wants to
+// save while another is writing queues its turn, and the writer commits everything queued
+// in one transaction, so concurrent sessions share the cost of a commit. Other processes
+// may use the same file (SQLite's locking, with a busy timeout).
+
+#include <agentrt/errors.hpp>
+#include <agentrt/session_store.hpp>
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+namespace agentrt {
+
+namespace {
+
+/// The schema this code writes and understands.
+constexpr int schema_version = 1;
+
+class SqliteCategory final : public std::error_category {
+public:
+  const char* name() const noexcept override {
+    return "sqlite";
+  }
+  std::string message(int rc) const override {
+    return sqlite3_errstr(rc);
+  }
+};
+
+const std::error_category& sqlite_category() {
+  static const SqliteCategory category;
+  return category;
+}
+
+std::error_code sqlite_error(int rc) {
+  return {rc, sqlite_category()};
+}
+
+std::int64_t to_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
+  return std::chrono::system_clock::time_point{std::chrono::milliseconds(ms)};
+}
+
+/// A prepared statement, reset after each use.
+class Statement {
+public:
+  Statement(sqlite3* db, const char* sql) {
+    if (int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+        rc != SQLITE_OK)
+      throw std::runtime_error(std::string{"agentrt: cannot prepare statement: "}
+                               + sqlite3_errmsg(db));
+  }
+  ~Statement() {
+    sqlite3_finalize(stmt_);
+  }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int i, std::string_view s) {
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  /// SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() {
+    return sqlite3_step(stmt_);
+  }
+  std::string text(int col) const {
+    auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    return p ? std::string{p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col))}
+             : std::string{};
+  }
+  std::int64_t integer(int col) const {
+    return sqlite3_column_int64(stmt_, col);
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+/// Resets a statement when leaving scope.
+struct Use {
+  explicit Use(Statement& s) : s(s) {
+  }
+  ~Use() {
+    s.reset();
+  }
+  Statement& s;
+};
+
+class SqliteStore final : public SessionStore {
+public:
+  explicit SqliteStore(const std::string& path) : path_(path) {
+    int rc = sqlite3_open_v2(path.c_str(), &db_,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+      std::string why = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+      sqlite3_close(db_);
+      throw std::runtime_error("agentrt: cannot open session store '" + path + "': " + why);
+    }
+    try {
+      sqlite3_busy_timeout(db_, 5000); // other processes sharing the file
+      check(exec("PRAGMA journal_mode=WAL"), "enable WAL");
+      check(exec("PRAGMA synchronous=NORMAL"), "set synchronous");
+      create_schema();
+      prepare();
+    } catch (...) {
+      statements_clear();
+      sqlite3_close(db_);
+      throw;
+    }
+  }
+
+  ~SqliteStore() override {
+    statements_clear();
+    sqlite3_close(db_);
+  }
+
+  bool write_through() const noexcept override {
+    return true;
+  }
+
+  std::error_code load(const SessionKey& key, std::optional<StoredSession>& out) override {
+    std::lock_guard guard{mu_};
+    Use s{*select_session_};
+    s.s.bind(1, key.agent).bind(2, key.session_id);
+    int rc = s.s.step();
+    if (rc == SQLITE_DONE)
+      return {};
+    if (rc != SQLITE_ROW)
+      return sqlite_error(rc);
+    StoredSession session;
+    session.key = key;
+    session.turns = static_cast<std::uint64_t>(s.s.integer(0));
+    session.created = from_ms(s.s.integer(1));
+    session.last_activity = from_ms(s.s.integer(2));
+    {
+      Use h{*select_history_};
+      h.s.bind(1, key.agent).bind(2, key.session_id);
+      while ((rc = h.s.step()) == SQLITE_ROW)
+        session.history.push_back(
+          Message{static_cast<Role>(h.s.integer(0)), h.s.text(2), h.s.text(1)});
+      if (rc != SQLITE_DONE)
+        return sqlite_error(rc);
+    }
+    {
+      Use st{*select_state_};
+      st.s.bind(1, key.agent).bind(2, key.session_id);
+      while ((rc = st.s.step()) == SQLITE_ROW)
+        session.state.emplace(st.s.text(0), st.s.text(1));
+      if (rc != SQLITE_DONE)
+        return sqlite_error(rc);
+    }
+    out = std::move(session);
+    return {};
+  }
+
+  std::error_code save(const TurnRecord& record) override {
+    // Group commit: queue the record; whoever finds no writer active becomes the writer
+    // and commits all queued records in one transaction.
+    Pending mine{&record, false, {}};
+    std::unique_lock lock{queue_mu_};
+    queue_.push_back(&mine);
+    while (!mine.done && writing_)
+      queue_cv_.wait(lock);
+    if (mine.done)
+      return mine.result;
+    writing_ = true;
+    while (!queue_.empty()) {
+      std::deque<Pending*> batch;
+      batch.swap(queue_);
+      lock.unlock();
+      write_batch(batch);
+      lock.lock();
+      for (auto* p : batch)
+        p->done = true;
+      queue_cv_.notify_all();
+    }
+    writing_ = false;
+    queue_cv_.notify_all();
+    return mine.result;
+  }
+
+  std::error_code put(StoredSession session) override {
+    std::lock_guard guard{mu_};
+    return transaction([&]() -> std::error_code {
+      if (auto ec = erase_locked(session.key))
+        return ec;
+      TurnRecord r;
+      r.key = session.key;
+      r.turns = session.turns;
+      r.first_index = 0;
+      r.entries = std::move(session.history);
+      for (auto& [k, v] : session.state)
+        r.state_writes.emplace_back(k, v);
+      r.created = session.created;
+      r.last_activity = session.last_activity;
+      return apply_locked(r);
+    });
+  }
+
+  std::error_code erase(const SessionKey& key) override {
+    std::lock_guard guard{mu_};
+    return transaction([&] { return erase_locked(key); });
+  }
+
+  std::error_code owner_session(std::string_view agent, std::string_view owner,
+                                const std::string& candidate, std::string& out,
+                                bool& created) override {
+    std::lock_guard guard{mu_};
+    // The primary key (agent, owner) makes this atomic across processes: the first insert
+    // wins, every other caller reads the winner.
+    return transaction([&]() -> std::error_code {
+      {
+        Use s{*insert_owner_};
+        s.s.bind(1, agent).bind(2, owner).bind(3, candidate);
+        if (int rc = s.s.step(); rc != SQLITE_DONE)
+          return sqlite_error(rc);
+      }
+      created = sqlite3_changes(db_) == 1;
+      Use s{*select_owner_};
+      s.s.bind(1, agent).bind(2, owner);
+      if (int rc = s.s.step(); rc != SQLITE_ROW)
+        return sqlite_error(rc == SQLITE_DONE ? SQLITE_INTERNAL : rc);
+      out = s.s.text(0);
+      return {};
+    });
+  }
+
+  std::error_code list_by_owner(std::string_view owner, std::vector<SessionKey>& out) override {
+    std::lock_guard guard{mu_};
+    Use s{*select_by_owner_};
+    s.s.bind(1, owner);
+    int rc;
+    while ((rc = s.s.step()) == SQLITE_ROW)
+      out.push_back(SessionKey{s.s.text(0), s.s.text(1)});
+    return rc == SQLITE_DONE ? std::error_code{} : sqlite_error(rc);
+  }
+
+  std::error_code expire(std::chrono::system_clock::time_point created_before,
+                         std::chrono::system_clock::time_point active_before,
+                         std::size_t& erased) override {
+    std::lock_guard guard{mu_};
+    erased = 0;
+    return transaction([&]() -> std::error_code {
+      std::vector<SessionKey> old;
+      {
+        Use s{*select_old_};
+        s.s.bind(1, to_ms(created_before)).bind(2, to_ms(active_before));
+        int rc;
+        while ((rc = s.s.step()) == SQLITE_ROW)
+          old.push_back(SessionKey{s.s.text(0), s.s.text(1)});
+        if (rc != SQLITE_DONE)
+          return sqlite_error(rc);
+      }
+      for (auto& k : old)
+        if (auto ec = erase_locked(k))
+          return ec;
+      erased = old.size();
+      return {};
+    });
+  }
+
+private:
+  struct Pending {
+    const TurnRecord* record;
+    bool done = false;
+    std::error_code result;
+  };
+
+  void write_batch(std::deque<Pending*>& batch) {
+    std::lock_guard guard{mu_};
+    auto ec = transaction([&]() -> std::error_code {
+      for (auto* p : batch)
+        if (auto e = apply_locked(*p->record))
+          return e;
+      return {};
+    });
+    if (!ec || batch.size() == 1) {
+      for (auto* p : batch)
+        p->result = ec;
+      return;
+    }
+    // One record failed the shared transaction: commit each alone, so only it fails.
+    for (auto* p : batch)
+      p->result = transaction([&] { return apply_locked(*p->record); });
+  }
+
+  /// Runs `body` in a write transaction: committed if it succeeds, rolled back otherwise.
+  template <class F>
+  std::error_code transaction(F&& body) {
+    if (int rc = exec("BEGIN IMMEDIATE"); rc != SQLITE_OK)
+      return sqlite_error(rc);
+    auto ec = body();
+    if (!ec) {
+      if (int rc = exec("COMMIT"); rc != SQLITE_OK)
+        ec = sqlite_error(rc);
+      else
+        return {};
+    }
+    exec("ROLLBACK");
+    return ec;
+  }
+
+  std::error_code apply_locked(const TurnRecord& r) {
+    {
+      Use s{*upsert_session_};
+      s.s.bind(1, r.key.agent).bind(2, r.key.session_id);
+      s.s.bind(3, static_cast<std::int64_t>(r.turns)).bind(4, to_ms(r.created));
+      s.s.bind(5, to_ms(r.last_activity));
+      if (int rc = s.s.step(); rc != SQLITE_DONE)
+        return sqlite_error(rc);
+    }
+    auto index = static_cast<std::int64_t>(r.first_index);
+    for (auto& m : r.entries) {
+      // A plain INSERT: an entry written twice (a turn saved twice) is an error, not a
+      // silent duplicate.
+      Use s{*insert_history_};
+      s.s.bind(1, r.key.agent).bind(2, r.key.session_id).bind(3, index++);
+      s.s.bind(4, static_cast<std::int64_t>(m.role)).bind(5, m.name).bind(6, m.content);
+      if (int rc = s.s.step(); rc != SQLITE_DONE)
+        return sqlite_error(rc);
+    }
+    for (auto& [k, v] : r.state_writes) {
+      Use s{v ? *upsert_state_ : *delete_state_};
+      s.s.bind(1, r.key.agent).bind(2, r.key.session_id).bind(3, k);
+      if (v)
+        s.s.bind(4, *v);
+      if (int rc = s.s.step(); rc != SQLITE_DONE)
+        return sqlite_error(rc);
+    }
+    return {};
+  }
+
+  std::error_code erase_locked(const SessionKey& key) {
+    for (auto* st : {delete_session_.get(), delete_history_.get(), delete_states_.get(),
+                     delete_owner_of_.get()}) {
+      Use s{*st};
+      s.s.bind(1, key.agent).bind(2, key.session_id);
+      if (int rc = s.s.step(); rc != SQLITE_DONE)
+        return sqlite_error(rc);
+    }
+    return {};
+  }
+
+  int exec(const char* sql) {
+    return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+  }
+
+  void check(int rc, const char* what) {
+    if (rc != SQLITE_OK)
+      throw std::runtime_error("agentrt: session store '" + path_ + "': cannot " + what + ": "
+                               + sqlite3_errmsg(db_));
+  }
+
+  void create_schema() {
+    // Reading the schema is the first access: a file that is not a database fails here.
+    check(exec("BEGIN IMMEDIATE"), "open the database (is it a SQLite file, and writable?)");
+    auto fail = [&](const std::string& why) {
+      exec("ROLLBACK");
+      throw std::runtime_error("agentrt: session store '" + path_ + "': " + why);
+    };
+    if (exec("CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)")
+        != SQLITE_OK)
+      fail(std::string{"cannot create the schema: "} + sqlite3_errmsg(db_));
+    int version = 0;
+    {
+      Statement s{db_, "SELECT value FROM meta WHERE key = 'schema_version'"};
+      if (s.step() == SQLITE_ROW)
+        version = static_cast<int>(s.integer(0));
+    }
+    if (version > schema_version)
+      fail("its schema version " + std::to_string(version)
+           + " is newer than this agentrt understands (" + std::to_string(schema_version)
+           + "); use a newer agentrt or another file");
+    if (version == 0) {
+      const char* ddl =
+        "CREATE TABLE sessions(agent TEXT NOT NULL, session_id TEXT NOT NULL,"
+        " turns INTEGER NOT NULL, created INTEGER NOT NULL, last_activity INTEGER NOT NULL,"
+        " PRIMARY KEY(agent, session_id)) WITHOUT ROWID;"
+        "CREATE INDEX sessions_created ON sessions(created);"
+        "CREATE TABLE history(agent TEXT NOT NULL, session_id TEXT NOT NULL,"
+        " idx INTEGER NOT NULL, role INTEGER NOT NULL, name TEXT NOT NULL,"
+        " content TEXT NOT NULL, PRIMARY KEY(agent, session_id, idx)) WITHOUT ROWID;"
+        "CREATE TABLE state(agent TEXT NOT NULL, session_id TEXT NOT NULL, key TEXT NOT NULL,"
+        " value TEXT NOT NULL, PRIMARY KEY(agent, session_id, key)) WITHOUT ROWID;"
+        "CREATE TABLE owners(agent TEXT NOT NULL, owner TEXT NOT NULL,"
+        " session_id TEXT NOT NULL, PRIMARY KEY(agent, owner)) WITHOUT ROWID;"
+        "CREATE INDEX owners_session ON owners(agent, session_id);"
+        "INSERT INTO meta(key, value) VALUES('schema_version', 1);";
+      if (exec(ddl) != SQLITE_OK)
+        fail(std::string{"cannot create the schema: "} + sqlite3_errmsg(db_));
+    }
+    if (exec("COMMIT") != SQLITE_OK)
+      fail(std::string{"cannot write: "} + sqlite3_errmsg(db_));
+  }
+
+  void prepare() {
+    auto make = [&](const char* sql) { return std::make_unique<Statement>(db_, sql); };
+    select_session_ = make("SELECT turns, created, last_activity FROM sessions"
+                           " WHERE agent = ?1 AND session_id = ?2");
+    select_history_ = make("SELECT role, name, content FROM history"
+                           " WHERE agent = ?1 AND session_id = ?2 ORDER BY idx");
+    select_state_ = make("SELECT key, value FROM state WHERE agent = ?1 AND session_id = ?2");
+    upsert_session_ = make("INSERT INTO sessions(agent, session_id, turns, created, last_activity)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(agent, session_id) DO UPDATE"
+                           " SET turns = excluded.turns, last_activity = excluded.last_activity");
+    insert_history_ = make("INSERT INTO history(agent, session_id, idx, role, name, content)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+    upsert_state_ = make("INSERT INTO state(agent, session_id, key, value) VALUES(?1, ?2, ?3, ?4)"
+                         " ON CONFLICT(agent, session_id, key) DO UPDATE SET value = excluded.value");
+    delete_state_ = make("DELETE FROM state WHERE agent = ?1 AND session_id = ?2 AND key = ?3");
+    delete_session_ = make("DELETE FROM sessions WHERE agent = ?1 AND session_id = ?2");
+    delete_history_ = make("DELETE FROM history WHERE agent = ?1 AND session_id = ?2");
+    delete_states_ = make("DELETE FROM state WHERE agent = ?1 AND session_id = ?2");
+    delete_owner_of_ = make("DELETE FROM owners WHERE agent = ?1 AND session_id = ?2");
+    insert_owner_ = make("INSERT OR IGNORE INTO owners(agent, owner, session_id) VALUES(?1, ?2, ?3)");
+    select_owner_ = make("SELECT session_id FROM owners WHERE agent = ?1 AND owner = ?2");
+    select_by_owner_ = make("SELECT agent, session_id FROM owners WHERE owner = ?1 ORDER BY agent");
+    select_old_ = make("SELECT agent, session_id FROM sessions"
+                       " WHERE created < ?1 AND last_activity < ?2");
+  }
+
+  void statements_clear() {
+    for (auto* p : {&select_session_, &select_history_, &select_state_, &upsert_session_,
+                    &insert_history_, &upsert_state_, &delete_state_, &delete_session_,
+                    &delete_history_, &delete_states_, &delete_owner_of_, &insert_owner_,
+                    &select_owner_, &select_by_owner_, &select_old_})
+      p->reset();
+  }
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  std::mutex mu_; // guards db_ and the statements
+  std::unique_ptr<Statement> select_session_, select_history_, select_state_, upsert_session_,
+    insert_history_, upsert_state_, delete_state_, delete_session_, delete_history_,
+    delete_states_, delete_owner_of_, insert_owner_, select_owner_, select_by_owner_,
+    select_old_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending*> queue_; // guarded by queue_mu_
+  bool writing_ = false;       // guarded by queue_mu_
+};
+
+} // namespace
+
+std::shared_ptr<SessionStore> open_sqlite_store(const std::string& path) {
+  return std::make_shared<SqliteStore>(path);
+}
+
+} // namespace agentrt
