@@ -1,0 +1,401 @@
+// Durable sessions: both stores on their own, recovery after expiry and in a new Runtime,
+// a store that fails, files that cannot be used, and real processes: one killed mid-work,
+// two racing for the same owners.
+
+#include "support/time_limit.hpp"
+
+#include <agentrt/agentrt.hpp>
+
+#include <catch2/catch.hpp>
+#include <sqlite3.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace agentrt;
+using namespace std::chrono_literals;
+using agentrt_test::run_with_time_limit;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// A fresh directory for one test's database files.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/agentrt-store-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const {
+    return (path / name).string();
+  }
+};
+
+RuntimeConfig config_with(std::shared_ptr<SessionStore> store) {
+  RuntimeConfig c;
+  c.worker_threads = 2;
+  c.store = std::move(store);
+  return c;
+}
+
+std::string counter(Turn& t) {
+  auto n = std::stoi(t.state().get_or("n", "0")) + 1;
+  t.state().set("n", std::to_string(n));
+  return "n=" + std::to_string(n) + " history=" + std::to_string(t.history().size());
+}
+
+TurnRecord record(const std::string& sid, std::uint64_t turns, std::uint64_t first,
+                  std::vector<Message> entries) {
+  TurnRecord r;
+  r.key = SessionKey{"a", sid};
+  r.turns = turns;
+  r.first_index = first;
+  r.entries = std::move(entries);
+  r.created = std::chrono::system_clock::now();
+  r.last_activity = r.created;
+  return r;
+}
+
+/// Runs store_child with `args`, returning its stdout lines (after it exits).
+std::vector<std::string> run_child(const std::vector<std::string>& args) {
+  std::string cmd = STORE_CHILD;
+  for (auto& a : args)
+    cmd += " '" + a + "'";
+  std::vector<std::string> lines;
+  FILE* p = popen(cmd.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[512];
+  while (fgets(buf, sizeof buf, p)) {
+    std::string l{buf};
+    if (!l.empty() && l.back() == '\n')
+      l.pop_back();
+    lines.push_back(l);
+  }
+  CHECK(pclose(p) == 0);
+  return lines;
+}
+
+} // namespace
+
+TEST_CASE("the memory store hands sessions over and back, and maps owners atomically",
+          "[store]") {
+  auto store = make_memory_store();
+  CHECK_FALSE(store->write_through());
+  StoredSession s{SessionKey{"a", "s1"}, {Message{Role::user, "hi", {}}}, {{"k", "v"}}, 1,
+                  std::chrono::system_clock::now(), std::chrono::system_clock::now()};
+  REQUIRE_FALSE(store->put(s));
+  std::optional<StoredSession> out;
+  REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, out));
+  REQUIRE(out);
+  CHECK(out->history == s.history);
+  CHECK(out->state == s.state);
+  std::optional<StoredSession> again;
+  REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, again));
+  CHECK_FALSE(again); // handed back: the live session holds it now
+  std::string id;
+  bool created = false;
+  REQUIRE_FALSE(store->owner_session("a", "alice", "id-1", id, created));
+  CHECK((id == "id-1" && created));
+  REQUIRE_FALSE(store->owner_session("a", "alice", "id-2", id, created));
+  CHECK((id == "id-1" && !created));
+  std::vector<SessionKey> keys;
+  REQUIRE_FALSE(store->list_by_owner("alice", keys));
+  CHECK(keys == std::vector<SessionKey>{{"a", "id-1"}});
+}
+
+TEST_CASE("the SQLite store saves turns, loads them back and refuses a turn saved twice",
+          "[store][sqlite]") {
+  TempDir dir;
+  auto store = open_sqlite_store(dir.file("s.db"));
+  CHECK(store->write_through());
+  auto r1 = record("s1", 1, 0, {{Role::user, "hi", {}}, {Role::assistant, "hello", {}}});
+  r1.state_writes = {{"name", std::string{"Ada"}}, {"tmp", std::string{"x"}}};
+  REQUIRE_FALSE(store->save(r1));
+  auto r2 = record("s1", 2, 2,
+                   {{Role::user, "weather?", {}}, {Role::tool_call, "Rome", "weather"},
+                    {Role::tool_result, "sunny", "weather"}, {Role::assistant, "Sunny.", {}}});
+  r2.state_writes = {{"tmp", std::nullopt}};
+  REQUIRE_FALSE(store->save(r2));
+  CHECK(store->save(r2)); // the same entries again: an error, never a duplicate
+  std::optional<StoredSession> out;
+  REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, out));
+  REQUIRE(out);
+  CHECK(out->turns == 2);
+  REQUIRE(out->history.size() == 6);
+  CHECK(out->history[3] == Message{Role::tool_call, "Rome", "weather"});
+  CHECK(out->state == StateMap{{"name", "Ada"}});
+  REQUIRE_FALSE(store->erase(SessionKey{"a", "s1"}));
+  std::optional<StoredSession> gone;
+  REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, gone));
+  CHECK_FALSE(gone);
+}
+
+TEST_CASE("the SQLite store expires old inactive sessions only", "[store][sqlite]") {
+  TempDir dir;
+  auto store = open_sqlite_store(dir.file("s.db"));
+  auto now = std::chrono::system_clock::now();
+  auto old = record("old", 1, 0, {{Role::user, "x", {}}});
+  old.created = now - 10h;
+  old.last_activity = now - 2h;
+  auto busy = record("busy", 1, 0, {{Role::user, "x", {}}});
+  busy.created = now - 10h; // old, but active a moment ago
+  REQUIRE_FALSE(store->save(old));
+  REQUIRE_FALSE(store->save(busy));
+  REQUIRE_FALSE(store->save(record("new", 1, 0, {{Role::user, "x", {}}})));
+  std::size_t erased = 0;
+  REQUIRE_FALSE(store->expire(now - 8h, now - 15min, erased));
+  CHECK(erased == 1);
+  std::optional<StoredSession> out;
+  REQUIRE_FALSE(store->load(SessionKey{"a", "old"}, out));
+  CHECK_FALSE(out);
+  REQUIRE_FALSE(store->load(SessionKey{"a", "busy"}, out));
+  CHECK(out);
+}
+
+TEST_CASE("a database file that cannot be used is a clear error at start", "[store][sqlite]") {
+  TempDir dir;
+  auto corrupt = dir.file("corrupt.db");
+  std::ofstream{corrupt} << std::string(8192, 'x');
+  CHECK_THROWS_WITH(open_sqlite_store(corrupt),
+                    Catch::Contains("corrupt.db") && Catch::Contains("not a database"));
+  CHECK_THROWS_WITH(open_sqlite_store(dir.file("missing/dir/s.db")),
+                    Catch::Contains("cannot open session store")
+                      && Catch::Contains("missing/dir/s.db"));
+  CHECK_THROWS_WITH(open_sqlite_store(dir.path.string()), Catch::Contains("cannot"));
+  // Through the Runtime: the constructor throws, nothing starts.
+  RuntimeConfig cfg;
+  cfg.store_path = corrupt;
+  CHECK_THROWS_WITH(Runtime{cfg}, Catch::Contains("not a database"));
+}
+
+TEST_CASE("a database with a newer schema is refused", "[store][sqlite]") {
+  TempDir dir;
+  auto path = dir.file("future.db");
+  open_sqlite_store(path); // creates version 1
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = 7 WHERE key = 'schema_version'", nullptr,
+                       nullptr, nullptr)
+          == SQLITE_OK);
+  sqlite3_close(db);
+  CHECK_THROWS_WITH(open_sqlite_store(path),
+                    Catch::Contains("schema version 7 is newer than this agentrt understands"));
+}
+
+TEST_CASE("an expired session continues with its context from SQLite", "[store][runtime]") {
+  run_with_time_limit(30s, "recovery after expiry", [] {
+    TempDir dir;
+    auto cfg = config_with(open_sqlite_store(dir.file("s.db")));
+    cfg.idle_timeout = 50ms;
+    cfg.expiry_interval = 10ms;
+    Runtime rt{cfg};
+    rt.register_handler("counter", counter);
+    CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "a"}).output == "n=1 history=0");
+    CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "b"}).output == "n=2 history=2");
+    while (rt.stats().expirations == 0)
+      std::this_thread::sleep_for(1ms);
+    CHECK(rt.stats().live_sessions == 0);
+    CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "c"}).output == "n=3 history=4");
+  });
+}
+
+TEST_CASE("a new Runtime on the same file continues every session", "[store][runtime]") {
+  run_with_time_limit(30s, "recovery after restart", [] {
+    TempDir dir;
+    auto path = dir.file("s.db");
+    std::string owner_id;
+    {
+      RuntimeConfig cfg;
+      cfg.store_path = path;
+      Runtime rt{cfg};
+      rt.register_handler("counter", counter);
+      for (int i = 0; i < 3; ++i)
+        rt.call({.agent = "counter", .session_id = "u1", .input = "x"});
+      rt.call({.agent = "counter", .session_id = "u2", .input = "x"});
+      owner_id = rt.session_for("counter", "alice").session_id;
+    }
+    RuntimeConfig cfg;
+    cfg.store_path = path;
+    Runtime rt{cfg};
+    rt.register_handler("counter", counter);
+    CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "x"}).output == "n=4 history=6");
+    CHECK(rt.call({.agent = "counter", .session_id = "u2", .input = "x"}).output == "n=2 history=2");
+    CHECK(rt.session_for("counter", "alice").session_id == owner_id);
+    CHECK_FALSE(rt.session_for("counter", "alice").created);
+    // close erases it from the file too
+    CHECK(rt.close({"counter", "u1"}));
+    CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "x"}).output == "n=1 history=0");
+  });
+}
+
+namespace {
+
+/// A store that fails on demand, for the transaction rules.
+class FlakyStore final : public SessionStore {
+public:
+  explicit FlakyStore(std::shared_ptr<SessionStore> inner) : inner_(std::move(inner)) {
+  }
+  std::atomic<bool> fail_saves{false};
+  std::atomic<bool> fail_loads{false};
+  bool write_through() const noexcept override {
+    return true;
+  }
+  std::error_code load(const SessionKey& k, std::optional<StoredSession>& out) override {
+    if (fail_loads)
+      return std::make_error_code(std::errc::io_error);
+    return inner_->load(k, out);
+  }
+  std::error_code save(const TurnRecord& r) override {
+    if (fail_saves)
+      return std::make_error_code(std::errc::no_space_on_device);
+    return inner_->save(r);
+  }
+  std::error_code put(StoredSession s) override {
+    return inner_->put(std::move(s));
+  }
+  std::error_code erase(const SessionKey& k) override {
+    return inner_->erase(k);
+  }
+  std::error_code owner_session(std::string_view a, std::string_view o, const std::string& c,
+                                std::string& out, bool& created) override {
+    return inner_->owner_session(a, o, c, out, created);
+  }
+  std::error_code list_by_owner(std::string_view o, std::vector<SessionKey>& out) override {
+    return inner_->list_by_owner(o, out);
+  }
+  std::error_code expire(std::chrono::system_clock::time_point c,
+                         std::chrono::system_clock::time_point a, std::size_t& n) override {
+    return inner_->expire(c, a, n);
+  }
+
+private:
+  std::shared_ptr<SessionStore> inner_;
+};
+
+} // namespace
+
+TEST_CASE("a failed save fails the call with store_failed and changes nothing",
+          "[store][runtime]") {
+  run_with_time_limit(30s, "store failure", [] {
+    TempDir dir;
+    auto flaky = std::make_shared<FlakyStore>(open_sqlite_store(dir.file("s.db")));
+    Runtime rt{config_with(flaky)};
+    rt.register_handler("counter", counter);
+    CHECK(rt.call({.agent = "counter", .session_id = "u", .input = "a"}).ok());
+    flaky->fail_saves = true;
+    auto failed = rt.invoke({.agent = "counter", .session_id = "u", .input = "b"});
+    std::vector<EventKind> kinds;
+    while (auto e = failed.next_event())
+      kinds.push_back(e->kind);
+    CHECK(kinds == std::vector<EventKind>{EventKind::started, EventKind::failed});
+    CHECK(failed.get().error == errc::store_failed);
+    CHECK(failed.get().message
+          == "the session store could not save the turn: No space left on device");
+    CHECK(rt.describe({"counter", "u"})->history_size == 2); // memory agrees with disk
+    flaky->fail_saves = false;
+    CHECK(rt.call({.agent = "counter", .session_id = "u", .input = "c"}).output == "n=2 history=2");
+    // A session whose context cannot be loaded refuses its first call, then recovers.
+    flaky->fail_loads = true;
+    auto r = rt.call({.agent = "counter", .session_id = "v", .input = "x"});
+    CHECK(r.error == errc::store_failed);
+    flaky->fail_loads = false;
+    CHECK(rt.call({.agent = "counter", .session_id = "v", .input = "x"}).ok());
+  });
+}
+
+TEST_CASE("a process killed mid-work loses no reply it gave and doubles none",
+          "[store][crash]") {
+  run_with_time_limit(90s, "crash recovery", [] {
+    TempDir dir;
+    auto path = dir.file("crash.db");
+    int out[2];
+    REQUIRE(pipe(out) == 0);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      dup2(out[1], 1);
+      close(out[0]);
+      execl(STORE_CHILD, STORE_CHILD, path.c_str(), "work", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(out[1]);
+    // Read replies until 400 arrived, then kill the process in the middle of its work.
+    std::vector<std::string> replies;
+    std::string pending;
+    char buf[4096];
+    bool killed = false;
+    for (;;) {
+      auto n = read(out[0], buf, sizeof buf);
+      if (n <= 0)
+        break;
+      pending.append(buf, static_cast<std::size_t>(n));
+      std::size_t nl;
+      while ((nl = pending.find('\n')) != std::string::npos) {
+        replies.push_back(pending.substr(0, nl));
+        pending.erase(0, nl + 1);
+      }
+      if (!killed && replies.size() >= 400) {
+        kill(pid, SIGKILL);
+        killed = true;
+      }
+    }
+    close(out[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(killed);
+    REQUIRE(WIFSIGNALED(status));
+    // Every reply the process gave is in its session's history, exactly once.
+    auto store = open_sqlite_store(path);
+    std::map<std::string, std::multiset<std::string>> inputs;
+    for (auto& line : replies) {
+      std::istringstream ls{line};
+      std::string ok, sid, input;
+      ls >> ok >> sid >> input;
+      REQUIRE(ok == "ok");
+      if (!inputs.count(sid)) {
+        std::optional<StoredSession> s;
+        REQUIRE_FALSE(store->load(SessionKey{"chat", sid}, s));
+        REQUIRE(s);
+        for (auto& m : s->history)
+          if (m.role == Role::user)
+            inputs[sid].insert(m.content);
+        CHECK(s->state.at("n") == std::to_string(s->turns)); // state and history agree
+        CHECK(s->history.size() == 2 * s->turns);
+      }
+      CHECK(inputs[sid].count(input) == 1);
+    }
+    std::printf("crash test: %zu replies before SIGKILL, all found once after restart\n",
+                replies.size());
+  });
+}
+
+TEST_CASE("two processes racing for the same owners get the same session ids",
+          "[store][owners]") {
+  run_with_time_limit(60s, "owners across processes", [] {
+    TempDir dir;
+    auto path = dir.file("owners.db");
+    open_sqlite_store(path); // create the schema before the race
+    std::vector<std::string> a, b;
+    std::thread ta{[&] { a = run_child({path, "owners", "50"}); }};
+    std::thread tb{[&] { b = run_child({path, "owners", "50"}); }};
+    ta.join();
+    tb.join();
+    REQUIRE(a.size() == 50);
+    CHECK(a == b);
+    std::set<std::string> distinct(a.begin(), a.end());
+    CHECK(distinct.size() == 50);
+    CHECK(distinct.count("error") == 0);
+  });
+}
