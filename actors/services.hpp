@@ -40,8 +40,9 @@ struct Services {
   /// Where sessions go when they expire and come back from (never null in a Runtime; null
   /// in tests of one actor that do not need one).
   SessionStore* store = nullptr;
-  /// Tools and sub-agents for turns; null in tests that drive one session directly.
-  TurnServices* turn_services = nullptr;
+  /// Tools and sub-agents for turns; null in tests that drive one session directly. Blocking
+  /// turns hold a reference, so it outlives a runtime that abandoned them.
+  std::shared_ptr<TurnServices> turn_services;
   /// Empty in tests without supervision.
   std::vector<supervisor_actor> supervisors;
 

@@ -5,6 +5,7 @@
 #include "runtime/agent_registry.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/metrics.hpp"
+#include "runtime/turn_services.hpp"
 
 #include <agentrt/session_store.hpp>
 
@@ -181,7 +182,7 @@ void run_inline(session_pointer self, const CallPtr& c, Clock::time_point starte
   auto& st = self->state;
   st.stripe->running.fetch_add(1, relaxed);
   TurnContext ctx{c, st.data};
-  ctx.services = st.svc->turn_services;
+  ctx.services = st.svc->turn_services.get();
   ctx.started = started;
   run_turn(ctx);
   st.stripe->running.fetch_sub(1, relaxed);
@@ -197,7 +198,8 @@ void run_inline(session_pointer self, const CallPtr& c, Clock::time_point starte
 void launch(session_pointer self, const CallPtr& c) {
   auto& st = self->state;
   auto job = std::make_shared<TurnJob>(c, st.data);
-  job->ctx.services = st.svc->turn_services;
+  job->services = st.svc->turn_services;
+  job->ctx.services = job->services.get();
   job->ctx.blocking = true;
   st.running = job;
   st.stripe->running.fetch_add(1, relaxed);
@@ -217,8 +219,8 @@ void launch(session_pointer self, const CallPtr& c) {
 /// Starts `c`'s turn now (the session is not running one).
 void start(session_pointer self, const CallPtr& c) {
   auto& st = self->state;
-  // A stop request means the call has already ended (cancel, timeout, close...).
-  if (c->stop.stop_requested()) {
+  // The call may have ended while it waited (cancel, timeout, close...).
+  if (c->ended()) {
     st.stripe->cancelled.fetch_add(1, relaxed);
     return;
   }
@@ -244,21 +246,35 @@ void next(session_pointer self) {
   while (!st.running && !st.queue.empty()) {
     auto c = std::move(st.queue.front());
     st.queue.erase(st.queue.begin());
+    if (st.urgent > 0)
+      --st.urgent;
     st.stripe->queued.fetch_sub(1, relaxed);
     start(self, c);
   }
   update_busy(st);
 }
 
-void enqueue(session_pointer self, const CallPtr& c, bool front) {
+/// Takes call `i` out of the queue (it ended while waiting).
+void drop_queued(SessionState& st, std::vector<CallPtr>::iterator i) {
+  if (static_cast<std::size_t>(i - st.queue.begin()) < st.urgent)
+    --st.urgent;
+  st.queue.erase(i);
+}
+
+void enqueue(session_pointer self, const CallPtr& c, bool urgent) {
   auto& st = self->state;
-  if (front)
-    st.queue.insert(st.queue.begin(), c);
-  else
+  std::size_t position;
+  if (urgent) {
+    // Ahead of ordinary calls, behind earlier interrupts: arrival order among them.
+    st.queue.insert(st.queue.begin() + static_cast<std::ptrdiff_t>(st.urgent), c);
+    position = ++st.urgent;
+  } else {
     st.queue.push_back(c);
+    position = st.queue.size();
+  }
   st.stripe->queued.fetch_add(1, relaxed);
   c->queued_at = self->clock().now();
-  c->push(EventKind::queued, {}, front ? 1 : st.queue.size());
+  c->push(EventKind::queued, {}, position);
   link_call(self, c);
   arm_deadline(self, c);
   update_busy(st);
@@ -269,19 +285,19 @@ void on_busy(session_pointer self, const CallPtr& c) {
   auto& st = self->state;
   auto& running = *st.running;
   auto& log = *st.svc->log;
+  auto depth = st.data->entry->options.max_queue_depth;
+  if (depth == 0)
+    depth = st.svc->config.max_queue_depth;
+  if (c->on_busy != BusyPolicy::reject && st.queue.size() >= depth) {
+    // The bound holds for every policy, so interrupts cannot grow the queue without limit.
+    reject(st, c, errc::overloaded,
+           "the session's queue is full (" + std::to_string(depth) + " calls waiting)");
+    return;
+  }
   switch (c->on_busy) {
-    case BusyPolicy::enqueue: {
-      auto depth = st.data->entry->options.max_queue_depth;
-      if (depth == 0)
-        depth = st.svc->config.max_queue_depth;
-      if (st.queue.size() >= depth) {
-        reject(st, c, errc::overloaded,
-               "the session's queue is full (" + std::to_string(depth) + " calls waiting)");
-        return;
-      }
+    case BusyPolicy::enqueue:
       enqueue(self, c, false);
       return;
-    }
     case BusyPolicy::reject:
       reject(st, c, errc::session_busy,
              "the session is running call " + std::to_string(running.ctx.call->id));
@@ -369,6 +385,10 @@ void on_call(session_pointer self, const CallPtr& c) {
       reject(st, c, errc::shutting_down, "the runtime is shutting down");
     return;
   }
+  if (c->ended()) { // cancelled or timed out on its way here: it must not act
+    st.stripe->cancelled.fetch_add(1, relaxed);
+    return;
+  }
   if (!ensure_loaded(self, c))
     return;
   if (!st.running) {
@@ -385,6 +405,7 @@ void end_queue(session_pointer self, errc e, const std::string& message) {
   for (auto& c : st.queue)
     end_queued(st, c, e, message);
   st.queue.clear();
+  st.urgent = 0;
   update_busy(st);
 }
 
@@ -436,6 +457,8 @@ SessionState::~SessionState() {
     stripe->running.fetch_sub(1, relaxed);
     stripe->cancelled.fetch_add(1, relaxed);
   }
+  if (svc->directory && data)
+    svc->directory->forget(data->key, hash, id);
   svc->metrics->live.fetch_sub(1, relaxed);
 }
 
@@ -451,6 +474,7 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
   st.data->key = std::move(key);
   st.data->entry = entry;
   st.created_ns = now_ns(self);
+  st.id = self->id();
   svc->log->debug("[{}/-] session of agent '{}' started", st.data->key.session_id,
                   st.data->key.agent);
   return {
@@ -476,7 +500,7 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
                             [id](const CallPtr& c) { return c->id == id; });
       if (i == st.queue.end())
         return;
-      st.queue.erase(i);
+      drop_queued(st, i);
       st.stripe->queued.fetch_sub(1, relaxed);
       st.stripe->cancelled.fetch_add(1, relaxed);
       update_busy(st);
@@ -495,7 +519,7 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
       if (i == st.queue.end())
         return;
       end_queued(st, *i, errc::timeout, "the call waited in the queue past its timeout");
-      st.queue.erase(i);
+      drop_queued(st, i);
       update_busy(st);
     },
     [self](expire_atom, std::int64_t observed, std::uint8_t reason) {
@@ -545,10 +569,11 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
         end_running(self, errc::session_closed, "the session was closed");
         st.svc->log->debug("[{}/-] session closed", st.data->key.session_id);
       }
-      // From here on this session saves nothing: the runtime may erase its stored data.
+      // From here on this session saves nothing: the runtime may erase its stored data. It
+      // stops now even with a blocking turn out (discarded; the job owns its data), so no
+      // closed session lingers outside the directory where shutdown could not reach it.
       closed->set_value();
-      if (!st.running)
-        self->quit();
+      self->quit();
     },
     [self](describe_atom, const DescribePromise& promise) {
       promise->set_value(describe(self));

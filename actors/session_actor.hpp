@@ -28,6 +28,7 @@ namespace agentrt::detail {
 
 struct AgentEntry;
 struct MetricStripe;
+class TurnServices;
 struct Services;
 
 /// What becomes of a turn when it comes back.
@@ -44,6 +45,8 @@ struct TurnJob {
     // nop
   }
   TurnContext ctx;
+  /// Keeps ctx.services alive while the job may outlive the runtime.
+  std::shared_ptr<TurnServices> services;
   Disposition disposition = Disposition::commit;
 };
 
@@ -72,6 +75,11 @@ struct SessionState {
   /// bytes even when empty, and most sessions never queue. Bounded by max_queue_depth, so
   /// the O(n) front operations stay cheap.
   std::vector<CallPtr> queue;
+  /// How many calls at the queue's front came with interrupt/rollback (kept in their
+  /// arrival order, ahead of the ordinary ones).
+  std::size_t urgent = 0;
+  /// This actor's id, to leave the directory if it dies without retiring.
+  caf::actor_id id = 0;
   /// The blocking turn on the pool, if any.
   TurnJobPtr running;
   Mode mode = Mode::open;

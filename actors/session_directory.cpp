@@ -21,6 +21,14 @@ std::optional<session_actor> SessionDirectory::find(const SessionKey& key,
   return std::nullopt;
 }
 
+void SessionDirectory::forget(const SessionKey& key, std::size_t hash, caf::actor_id id) {
+  auto& sh = shard(hash);
+  std::unique_lock lock{sh.mu};
+  if (auto i = sh.map.find(KeyView{key.agent, key.session_id});
+      i != sh.map.end() && i->second && i->second.id() == id)
+    sh.map.erase(i);
+}
+
 std::optional<session_actor> SessionDirectory::begin_close(const SessionKey& key,
                                                            std::size_t hash) {
   auto& sh = shard(hash);

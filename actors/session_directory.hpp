@@ -92,6 +92,10 @@ public:
     return true;
   }
 
+  /// Removes `key`'s entry if it still names actor `id` (a session that died without
+  /// retiring, e.g. from an unexpected exception), so later calls start a new session.
+  void forget(const SessionKey& key, std::size_t hash, caf::actor_id id);
+
   /// The live session of `key`, if any.
   std::optional<session_actor> find(const SessionKey& key, std::size_t hash) const;
 

@@ -155,6 +155,19 @@ supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Ser
     if (i->second.evicting)
       st.evictions_pending -= 1;
     st.sessions.erase(i);
+    // The indexes drop ended sessions lazily; compact them when they hold mostly those,
+    // so a stream of one-shot sessions cannot grow them for a whole max_lifetime.
+    auto gone = [&](const SupervisorState::Mark& m) { return st.sessions.count(m.second) == 0; };
+    auto limit = 2 * st.sessions.size() + 64;
+    if (st.by_age.size() > limit)
+      st.by_age.erase(std::remove_if(st.by_age.begin(), st.by_age.end(), gone), st.by_age.end());
+    if (st.by_activity.size() > limit) {
+      std::vector<SupervisorState::Mark> live;
+      for (; !st.by_activity.empty(); st.by_activity.pop())
+        if (!gone(st.by_activity.top()))
+          live.push_back(st.by_activity.top());
+      st.by_activity = decltype(st.by_activity){std::greater<>{}, std::move(live)};
+    }
   });
   return {
     [self](adopt_atom, const session_actor& session, const ActivityPtr& activity) {

@@ -28,6 +28,9 @@ void BlockingPool::post(std::function<void()> job) {
     if (shared_->stopping)
       return; // the job's owner already failed its call (shutdown ends every call)
     shared_->jobs.push_back(std::move(job));
+    // Never leave a job without a thread to run it.
+    if (shared_->alive <= shared_->waiting)
+      spawn(shared_);
   }
   shared_->work_cv.notify_one();
 }
@@ -49,12 +52,14 @@ void BlockingPool::end_wait() {
 void BlockingPool::work(std::shared_ptr<Shared> shared) {
   std::unique_lock lock{shared->mu};
   for (;;) {
-    // An extra thread (one too many now that waits ended) retires after a quiet second.
-    bool extra = shared->alive - shared->waiting > shared->base;
     bool woke = shared->work_cv.wait_for(lock, std::chrono::seconds(1), [&] {
       return shared->stopping || !shared->jobs.empty();
     });
-    if (shared->stopping || (!woke && extra))
+    if (shared->stopping)
+      break;
+    // After a quiet second, a thread beyond `base` (not counting waiting ones) retires. The
+    // count is read now, under the lock, so idle threads retire one by one, never all.
+    if (!woke && shared->alive - shared->waiting > shared->base)
       break;
     if (shared->jobs.empty())
       continue;

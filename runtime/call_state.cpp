@@ -52,15 +52,29 @@ std::function<void(const Reply&)> CallState::complete_locked(EventKind terminal,
                                                              std::error_code error,
                                                              std::string data) {
   done_ = true;
+  ended_.store(true, std::memory_order_release);
   events_.push_back(Record{terminal, next_seq_++, std::move(data), {}, {}, 0, error});
   link_.reset();
   return std::move(on_done_);
 }
 
+namespace {
+
+/// A host's completion callback runs on a runtime thread: whatever it throws stays there.
+void invoke_callback(const std::function<void(const Reply&)>& fn, const Reply& reply) noexcept {
+  try {
+    fn(reply);
+  } catch (...) {
+    // the callback's own failure; the call's outcome stands
+  }
+}
+
+} // namespace
+
 void CallState::run_callback(std::function<void(const Reply&)> fn) {
   cv_.notify_all();
   if (fn)
-    fn(reply_);
+    invoke_callback(fn, reply_);
 }
 
 bool CallState::finish_if_open(errc error, std::string message, std::uint64_t turn,
@@ -212,7 +226,7 @@ void CallState::on_done(std::function<void(const Reply&)> fn) {
     }
   }
   if (fn)
-    fn(reply_);
+    invoke_callback(fn, reply_);
 }
 
 } // namespace agentrt::detail

@@ -145,6 +145,11 @@ struct CallState {
   /// True once the call has its outcome.
   bool done() const;
 
+  /// Same as done(), without taking the lock (set in the same step as done).
+  bool ended() const noexcept {
+    return ended_.load(std::memory_order_acquire);
+  }
+
   /// Records the session that holds the call, so a later cancel can withdraw it.
   void attach(std::shared_ptr<SessionLink> link);
 
@@ -185,6 +190,7 @@ private:
   std::size_t next_read_ = 0;                        // guarded by mu_
   std::uint64_t next_seq_ = 1;      // guarded by mu_
   bool done_ = false;               // guarded by mu_
+  std::atomic<bool> ended_{false};  // mirrors done_ for lock-free checks
   bool terminal_read_ = false;      // guarded by mu_
   Reply reply_;                     // guarded by mu_ until done_, then read-only
   std::function<void(const Reply&)> on_done_; // guarded by mu_

@@ -89,12 +89,60 @@ std::string chain_text(const std::vector<SessionKey>& chain, const SessionKey& l
   return text + last.agent + "/" + last.session_id;
 }
 
-class RuntimeCore final : public TurnServices {
+class RuntimeCore;
+
+/// What turns reach outside their session: tools, sub-agents, the pool they wait on. Every
+/// blocking turn holds it (shared_ptr), so a handler abandoned at shutdown that calls a
+/// tool or a sub-agent later finds it closed (`shutting_down`), never freed: the tools, the
+/// pool and the logger are shared, and the runtime itself is reached only between `attach`
+/// and `detach`, counted.
+class TurnHub final : public TurnServices {
+public:
+  TurnHub(std::shared_ptr<ToolRegistry> tools, std::shared_ptr<BlockingPool> pool,
+          std::shared_ptr<spdlog::logger> log)
+    : tools_(std::move(tools)), pool_(std::move(pool)), log_(std::move(log)) {
+    // nop
+  }
+
+  void attach(RuntimeCore* core) {
+    std::lock_guard guard{mu_};
+    core_ = core;
+  }
+
+  /// After this, start_child refuses; waits for the ones in progress.
+  void detach() {
+    std::unique_lock lock{mu_};
+    core_ = nullptr;
+    idle_.wait(lock, [this] { return active_ == 0; });
+  }
+
+  Call start_child(const CallPtr& parent, SubRequest request) override;
+  ToolResponse run_tool(TurnContext& ctx, const std::string& name, std::string arguments,
+                        std::string operation) override;
+  Executor& pool() override {
+    return *pool_;
+  }
+
+private:
+  std::shared_ptr<ToolRegistry> tools_;
+  std::shared_ptr<BlockingPool> pool_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::mutex mu_;
+  std::condition_variable idle_;
+  RuntimeCore* core_ = nullptr; // guarded by mu_
+  int active_ = 0;              // guarded by mu_
+};
+
+class RuntimeCore {
 public:
   explicit RuntimeCore(RuntimeConfig cfg)
     : config(resolved(std::move(cfg))),
       gate(std::make_shared<ResultGate>()),
-      blocking_pool(config.blocking_threads, config.max_blocking_threads) {
+      blocking_pool(std::make_shared<BlockingPool>(config.blocking_threads,
+                                                   config.max_blocking_threads)),
+      tools(std::make_shared<ToolRegistry>()),
+      hub(std::make_shared<TurnHub>(tools, blocking_pool, config.logger)) {
+    hub->attach(this);
     caf_config.set("scheduler.max-threads", config.worker_threads);
     caf_config.set("scheduler.policy", config.scheduler == SchedulerPolicy::sharing
                                          ? caf::atom("sharing")
@@ -102,12 +150,12 @@ public:
     system = std::make_unique<caf::actor_system>(caf_config);
     services.config = config;
     services.log = config.logger;
-    services.executor = &blocking_pool;
+    services.executor = blocking_pool.get();
     services.gate = gate;
     services.metrics = &metrics;
     services.directory = &directory;
     services.store = config.store.get();
-    services.turn_services = this;
+    services.turn_services = hub;
     for (std::size_t i = 0; i < config.supervisor_shards; ++i)
       services.supervisors.push_back(system->spawn(supervisor_behavior, &services, i == 0));
     config.logger->info("[-/-] agentrt runtime started: {} workers, {} blocking threads, {} "
@@ -116,7 +164,7 @@ public:
                         config.supervisor_shards);
   }
 
-  ~RuntimeCore() override {
+  ~RuntimeCore() {
     shutdown(config.shutdown_drain);
   }
 
@@ -179,9 +227,8 @@ public:
     return Call{std::move(call)};
   }
 
-  // -- TurnServices -------------------------------------------------------------------------
-
-  Call start_child(const CallPtr& parent, SubRequest sub) override {
+  /// A sub-call of `parent` (see TurnServices::start_child).
+  Call start_child(const CallPtr& parent, SubRequest sub) {
     auto now = Clock::now();
     SessionKey target{sub.agent, parent->session_id};
     auto chain = parent->chain;
@@ -212,13 +259,6 @@ public:
     config.logger->debug("[{}/{}] sub-call {} from call {}", call->session_id, call->id, path,
                          parent->id);
     return start(std::move(call));
-  }
-
-  ToolResponse run_tool(TurnContext& ctx, const std::string& name, std::string arguments,
-                        std::string operation) override;
-
-  Executor& pool() override {
-    return blocking_pool;
   }
 
   Call refuse(CallPtr call, errc error, std::string detail) {
@@ -298,8 +338,9 @@ public:
     for (auto& sup : services.supervisors)
       caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
     services.supervisors.clear();
+    hub->detach();
     gate->close();
-    auto abandoned = blocking_pool.stop(std::chrono::milliseconds(200));
+    auto abandoned = blocking_pool->stop(std::chrono::milliseconds(200));
     if (abandoned > 0)
       config.logger->warn("[-/-] {} blocking handlers ignored their stop token past the "
                           "drain; their threads were abandoned",
@@ -310,9 +351,10 @@ public:
 
   RuntimeConfig config;
   std::shared_ptr<ResultGate> gate;
-  BlockingPool blocking_pool;
+  std::shared_ptr<BlockingPool> blocking_pool;
   AgentRegistry registry;
-  ToolRegistry tools;
+  std::shared_ptr<ToolRegistry> tools;
+  std::shared_ptr<TurnHub> hub;
   IdMinter minter;
   Metrics metrics;
   SessionDirectory directory;
@@ -325,19 +367,42 @@ public:
   std::unique_ptr<caf::actor_system> system;
 };
 
-ToolResponse RuntimeCore::run_tool(TurnContext& ctx, const std::string& name,
-                                   std::string arguments, std::string operation) {
+Call TurnHub::start_child(const CallPtr& parent, SubRequest request) {
+  RuntimeCore* core = nullptr;
+  {
+    std::lock_guard guard{mu_};
+    core = core_;
+    if (core != nullptr) {
+      ++active_;
+    } else {
+      Request r;
+      r.agent = std::move(request.agent);
+      r.session_id = parent->session_id;
+      auto call = std::make_shared<CallState>(0, std::move(r), Clock::now(), Clock::duration{});
+      call->finish_if_open(errc::shutting_down, "the runtime has shut down");
+      return Call{std::move(call)};
+    }
+  }
+  auto call = core->start_child(parent, std::move(request));
+  std::lock_guard guard{mu_};
+  if (--active_ == 0)
+    idle_.notify_all();
+  return call;
+}
+
+ToolResponse TurnHub::run_tool(TurnContext& ctx, const std::string& name,
+                               std::string arguments, std::string operation) {
   auto& call = *ctx.call;
   ToolResponse failure;
   failure.ok = false;
   auto fail = [&](errc e, std::string message) {
     failure.code = make_error_code(e);
     failure.error = std::move(message);
-    config.logger->debug("[{}/{}] tool {} failed: {}", call.session_id, call.id, name,
+    log_->debug("[{}/{}] tool {} failed: {}", call.session_id, call.id, name,
                          failure.error);
     return failure;
   };
-  const auto* entry = tools.find(name);
+  const auto* entry = tools_->find(name);
   if (entry == nullptr)
     return fail(errc::unknown_tool, "unknown tool '" + name.substr(0, 80) + "'");
   ToolRequest request;
@@ -388,7 +453,7 @@ ToolResponse RuntimeCore::run_tool(TurnContext& ctx, const std::string& name,
   auto run = std::make_shared<Run>();
   request.stop = run->stop.get_token();
   auto deadline = request.deadline;
-  blocking_pool.post([run, handler = entry->handler, request = std::move(request), guarded] {
+  pool_->post([run, handler = entry->handler, request = std::move(request), guarded] {
     auto r = guarded(*handler, request);
     {
       std::lock_guard g{run->mu};
@@ -398,12 +463,15 @@ ToolResponse RuntimeCore::run_tool(TurnContext& ctx, const std::string& name,
     run->cv.notify_all();
   });
   std::stop_callback propagate{call.stop.get_token(), [run] {
+                                 // Under the lock: the waiter cannot miss it between its
+                                 // check and its wait.
+                                 std::lock_guard g{run->mu};
                                  run->stop.request_stop();
                                  run->cv.notify_all();
                                }};
   std::unique_lock lock{run->mu};
   {
-    WaitScope waiting{blocking_pool};
+    WaitScope waiting{*pool_};
     run->cv.wait_until(lock, deadline,
                        [&] { return run->done || run->stop.stop_requested(); });
   }
@@ -460,7 +528,7 @@ void Runtime::register_handler(std::string type, TurnHandler handler, AgentOptio
 }
 
 void Runtime::register_tool(std::string name, ToolHandler handler, ToolOptions options) {
-  core_->tools.add(std::move(name), std::move(handler), options);
+  core_->tools->add(std::move(name), std::move(handler), options);
 }
 
 Call Runtime::invoke(Request request) {

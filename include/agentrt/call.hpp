@@ -63,7 +63,8 @@ public:
   /// long as this Call.
   const Reply& get() const;
 
-  /// Takes the outcome, blocking until it is there; the Call is left without it.
+  /// Takes the outcome, blocking until it is there; the Call is left without it (a
+  /// reference from get() then refers to a moved-from Reply: use one or the other).
   Reply take();
 
   /// Ends the call: a queued call leaves the queue, a running turn is asked to stop (through
@@ -73,7 +74,7 @@ public:
 
   /// Runs `fn` once with the outcome: at once on this thread if the call is done, otherwise
   /// on the thread that completes it (a runtime worker), so `fn` must be quick and must not
-  /// block. Replaces a callback set earlier that has not run yet.
+  /// block; what it throws is ignored. Replaces a callback set earlier that has not run yet.
   void on_done(std::function<void(const Reply&)> fn);
 
 private:

@@ -4,7 +4,9 @@
 //
 // Each session (agent type + session id) is an actor that owns its agent instance, history,
 // state and queue: calls to one session run one at a time in arrival order, sessions never
-// see each other's data, and one key never has two live sessions. Idle sessions expire.
+// see each other's data, and one key never has two sessions taking calls (a closed
+// session's abandoned blocking turn may still be finishing; it commits nothing). Idle
+// sessions expire.
 //
 // Thread-safety: every member may be called from any thread, concurrently, except the
 // destructor. `invoke` never blocks. Lifetime: the destructor shuts down (see `shutdown`)
@@ -86,7 +88,8 @@ public:
   /// Ends a session now: its queued calls and running turn end with `session_closed`, its
   /// history and state are dropped (also from the store), and the next call for the key
   /// starts afresh. Calls racing with close fail with `session_closed`. Blocks until the
-  /// stored data is erased. Returns false when no session was live for the key (its stored
+  /// stored data is erased, so it must not be called from a handler or completion callback
+  /// of the session it closes. Returns false when no session was live for the key (its stored
   /// data, if any, is erased all the same).
   bool close(const SessionKey& key);
 

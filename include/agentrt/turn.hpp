@@ -130,8 +130,9 @@ public:
 
   // -- stopping ---------------------------------------------------------------------------
 
-  /// True once the call was cancelled, timed out, interrupted or rolled back, or the runtime
-  /// is shutting down. A handler that checks it and returns early frees its session sooner.
+  /// True once the call was cancelled, timed out, interrupted, rolled back or closed, or the
+  /// runtime's shutdown drain time ran out. A handler that checks it and returns early
+  /// frees its session sooner.
   bool stop_requested() const noexcept;
   std::stop_token stop_token() const noexcept;
 

@@ -162,6 +162,40 @@ TEST_CASE("interrupt stops the running turn, keeps its output and runs the new c
   CHECK(st.data->turns == 3);
 }
 
+TEST_CASE("interrupting calls run in their arrival order, ahead of ordinary ones",
+          "[session][policy]") {
+  ActorFixture f;
+  Recorder rec;
+  f.add_agent("slow", rec.handler(), AgentOptions{.blocking = true});
+  auto a = f.make_call("slow", "s", "a");
+  auto b = f.make_call("slow", "s", "b");
+  auto x = f.make_call("slow", "s", "x", BusyPolicy::interrupt);
+  auto y = f.make_call("slow", "s", "y", BusyPolicy::interrupt);
+  for (auto& c : {a, b, x, y})
+    f.send(c);
+  CHECK(ActorFixture::events(x).at(0).queue_position == 1);
+  CHECK(ActorFixture::events(y).at(0).queue_position == 2);
+  while (f.run_job()) {
+  }
+  CHECK(rec.inputs == std::vector<std::string>{"a", "x", "y", "b"});
+}
+
+TEST_CASE("a call cancelled on its way does not act on the session", "[session][policy]") {
+  ActorFixture f;
+  Recorder rec;
+  f.add_agent("slow", rec.handler(), AgentOptions{.blocking = true});
+  auto a = f.make_call("slow", "s", "a");
+  f.send(a);
+  auto r = f.make_call("slow", "s", "r", BusyPolicy::rollback);
+  r->cancel(); // the caller gave up before the session saw it
+  f.send(r);
+  CHECK_FALSE(a->done()); // no rollback happened
+  while (f.run_job()) {
+  }
+  CHECK(a->reply().ok());
+  CHECK(rec.inputs == std::vector<std::string>{"a"});
+}
+
 TEST_CASE("rollback discards the running turn and its input and runs the new call",
           "[session][policy]") {
   ActorFixture f;
@@ -367,9 +401,11 @@ TEST_CASE("close ends queued and running calls with session_closed and stops the
   f.directory.end_close(SessionKey{"slow", "s"}, key_hash("slow", "s"));
   CHECK(a->reply().error == errc::session_closed);
   CHECK(b->reply().error == errc::session_closed);
-  CHECK(f.metrics.live.load() == 1); // waits for its running turn
-  f.run_job();
+  // It stops at once; its blocking turn, still out, is discarded when it returns.
   CHECK(f.metrics.live.load() == 0);
+  CHECK(f.metrics.snapshot().running_turns == 0);
+  f.run_job();
+  CHECK(rec.inputs == std::vector<std::string>{"a"});
   // The next call for the key gets a fresh session.
   auto c = f.make_call("slow", "s", "c");
   f.send(c);

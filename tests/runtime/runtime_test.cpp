@@ -250,37 +250,55 @@ TEST_CASE("a failed turn changes nothing and a retry succeeds", "[runtime][tx]")
 TEST_CASE("busy policies on a blocking session, on real threads", "[runtime][policy]") {
   run_with_time_limit(30s, "policies", [] {
     Runtime rt{small_config()};
-    Gate gate;
+    Gate gate_s;
+    Gate gate_t;
     rt.register_handler(
       "slow",
       [&](Turn& t) {
         if (t.input() == "hold") {
+          auto& gate = t.session_id() == "s" ? gate_s : gate_t;
           gate.arrived();
           if (!gate.wait(t.stop_token()))
             return std::string{"stopped"};
         }
         return "done:" + t.input();
       },
-      AgentOptions{.blocking = true, .max_queue_depth = 1});
+      AgentOptions{.blocking = true, .max_queue_depth = 2});
+    // Session s: a held turn, then each policy against it.
     auto hold = rt.invoke({.agent = "slow", .session_id = "s", .input = "hold"});
-    gate.wait_arrivals(1);
+    gate_s.wait_arrivals(1);
     auto rejected = rt.call(
       {.agent = "slow", .session_id = "s", .input = "r", .on_busy = BusyPolicy::reject});
     CHECK(rejected.error == errc::session_busy);
-    auto queued = rt.invoke({.agent = "slow", .session_id = "s", .input = "q"});
-    auto overloaded = rt.call({.agent = "slow", .session_id = "s", .input = "o"});
-    CHECK(overloaded.error == errc::overloaded);
-    auto first = queued.next_event();
-    REQUIRE(first);
-    CHECK(first->kind == EventKind::queued);
-    CHECK(first->queue_position == 1);
+    auto q1 = rt.invoke({.agent = "slow", .session_id = "s", .input = "q1"});
+    auto q2 = rt.invoke({.agent = "slow", .session_id = "s", .input = "q2"});
+    auto e1 = q1.next_event();
+    auto e2 = q2.next_event();
+    REQUIRE((e1 && e2));
+    CHECK(e1->kind == EventKind::queued);
+    CHECK(e1->queue_position == 1);
+    CHECK(e2->queue_position == 2);
+    // The queue (depth 2) is full; the bound holds for every policy.
+    CHECK(rt.call({.agent = "slow", .session_id = "s", .input = "o"}).error == errc::overloaded);
+    CHECK(rt.call({.agent = "slow", .session_id = "s", .input = "x", .on_busy = BusyPolicy::interrupt})
+            .error
+          == errc::overloaded);
+    gate_s.open();
+    CHECK(hold.get().output == "done:hold");
+    CHECK(q1.get().turn == 2);
+    CHECK(q2.get().turn == 3);
+    // Session t: an interrupt stops the held turn, keeps what it produced, runs first.
+    auto hold_t = rt.invoke({.agent = "slow", .session_id = "t", .input = "hold"});
+    gate_t.wait_arrivals(1);
+    auto queued = rt.invoke({.agent = "slow", .session_id = "t", .input = "q"});
+    queued.next_event(); // queued
     auto interrupter = rt.invoke(
-      {.agent = "slow", .session_id = "s", .input = "i", .on_busy = BusyPolicy::interrupt});
-    CHECK(hold.get().error == errc::interrupted);
-    CHECK(hold.get().output == "stopped");
+      {.agent = "slow", .session_id = "t", .input = "i", .on_busy = BusyPolicy::interrupt});
+    CHECK(hold_t.get().error == errc::interrupted);
+    CHECK(hold_t.get().output == "stopped");
     CHECK(interrupter.get().output == "done:i");
-    CHECK(queued.get().output == "done:q");
-    CHECK(queued.get().turn == 3); // hold (kept), i, q
+    CHECK(interrupter.get().turn == 2); // hold (kept) 1, i 2, q 3
+    CHECK(queued.get().turn == 3);
   });
 }
 
@@ -526,18 +544,32 @@ TEST_CASE("shutdown lets running turns finish within the drain and fails the res
 TEST_CASE("the destructor returns within the drain when a handler ignores its stop token",
           "[runtime][shutdown]") {
   run_with_time_limit(30s, "shutdown hang", [] {
-    auto release = std::make_shared<std::atomic<bool>>(false);
+    struct Late {
+      std::atomic<bool> release{false};
+      std::atomic<bool> finished{false};
+      std::error_code ask_error;
+      bool tool_ok = false;
+    };
+    auto late = std::make_shared<Late>();
     Call call;
     auto start = std::chrono::steady_clock::now();
     {
       auto cfg = small_config();
       cfg.shutdown_drain = 200ms;
       Runtime rt{cfg};
+      rt.register_tool("echo", [](const ToolRequest& r) {
+        return ToolResponse{true, r.arguments, {}, {}, {}};
+      });
+      rt.register_handler("other", [](Turn&) { return std::string{"o"}; });
       rt.register_handler(
         "stubborn",
-        [release](Turn&) {
-          while (!release->load()) // ignores its stop token
+        [late](Turn& t) {
+          while (!late->release.load()) // ignores its stop token
             std::this_thread::sleep_for(1ms);
+          // The runtime is gone by now: tools and sub-agents answer, nothing crashes.
+          late->tool_ok = t.call_tool("echo", "x").ok;
+          late->ask_error = t.ask("other", "x").error;
+          late->finished.store(true);
           return std::string{"never seen"};
         },
         AgentOptions{.blocking = true});
@@ -547,6 +579,21 @@ TEST_CASE("the destructor returns within the drain when a handler ignores its st
     CHECK(std::chrono::steady_clock::now() - start < 5s);
     CHECK(call.get().error == errc::shutting_down);
     CHECK_FALSE(call.cancel()); // a Call outlives its Runtime and stays readable
-    release->store(true);       // let the abandoned thread finish
+    late->release.store(true);  // let the abandoned handler go on
+    while (!late->finished.load())
+      std::this_thread::sleep_for(1ms);
+    CHECK(late->tool_ok);
+    CHECK(late->ask_error == errc::shutting_down);
+  });
+}
+
+TEST_CASE("a completion callback that throws does not harm the session", "[runtime][async]") {
+  run_with_time_limit(30s, "throwing callback", [] {
+    Runtime rt{small_config()};
+    rt.register_handler("echo", [](Turn& t) { return std::to_string(t.number()); });
+    auto call = rt.invoke({.agent = "echo", .session_id = "s", .input = "x"});
+    call.on_done([](const Reply&) { throw std::runtime_error("host bug"); });
+    call.wait_for(10s);
+    CHECK(rt.call({.agent = "echo", .session_id = "s", .input = "y"}).output == "2");
   });
 }
