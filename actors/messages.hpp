@@ -48,6 +48,7 @@ enum class ExpireReason : std::uint8_t {
 
 using call_atom = caf::atom_constant<caf::atom("call")>;
 using turn_done_atom = caf::atom_constant<caf::atom("turn_done")>;
+using persisted_atom = caf::atom_constant<caf::atom("persisted")>;
 using withdraw_atom = caf::atom_constant<caf::atom("withdraw")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
@@ -67,6 +68,8 @@ using session_actor = caf::typed_actor<
   caf::reacts_to<call_atom, CallPtr>,
   // A blocking turn came back from the pool.
   caf::reacts_to<turn_done_atom, TurnJobPtr>,
+  // A durable store finished writing a claimed turn (see TurnJob::record).
+  caf::reacts_to<persisted_atom, TurnJobPtr>,
   // The caller cancelled call <id>: drop it from the queue.
   caf::reacts_to<withdraw_atom, std::uint64_t>,
   // Call <id> reached its deadline.

@@ -102,8 +102,11 @@ void arm_deadline(session_pointer self, const CallPtr& c) {
 /// Applies a turn's outcome to the session and its call. Counters (and, for a blocking
 /// turn, the running gauge) are settled before the caller can see the outcome, so a host
 /// that reads stats() right after a reply sees them up to date.
+void persist(session_pointer self, TurnJobPtr job, TurnContext& ctx, Reply reply,
+             EventKind terminal, bool counts_completed, bool blocking);
+
 void finish(session_pointer self, TurnContext& ctx, Disposition disposition,
-            Clock::time_point now, bool blocking) {
+            Clock::time_point now, bool blocking, TurnJobPtr job = nullptr) {
   auto& st = self->state;
   auto& c = *ctx.call;
   st.turns_run += 1;
@@ -149,33 +152,79 @@ void finish(session_pointer self, TurnContext& ctx, Disposition disposition,
       terminal = EventKind::cancelled;
     }
     auto& session = *st.data;
-    auto& counter = disposition == Disposition::commit ? stripe->completed : stripe->cancelled;
     auto* store = st.svc->store;
-    bool durable = store != nullptr && store->write_through();
-    auto record = make_record(session, ctx);
-    // With a durable store the turn is saved inside the completing step: the caller never
-    // sees a reply before its turn is on disk, and a turn that could not be saved is not
-    // committed in memory either.
-    auto outcome = c.persist_commit_and_complete(
-      [&] { return durable ? store->save(record) : std::error_code{}; },
+    if (store != nullptr && store->write_through()) {
+      persist(self, std::move(job), ctx, std::move(reply), terminal,
+              disposition == Disposition::commit, blocking);
+      return;
+    }
+    auto& counter = disposition == Disposition::commit ? stripe->completed : stripe->cancelled;
+    bool committed = c.commit_and_complete(
       [&] {
-        apply_record(session, std::move(record));
+        commit_turn(session, ctx);
         settle(counter);
         log.debug("[{}/{}] turn {} committed", c.session_id, c.id, ctx.number);
       },
-      [&] {
-        settle(stripe->failed);
-        log.warn("[{}/{}] turn {} not saved: the session store failed", c.session_id, c.id,
-                 ctx.number);
-      },
       std::move(reply), terminal);
-    if (outcome == CallState::Outcome::already_ended) {
+    if (!committed) {
       settle(stripe->cancelled);
       log.debug("[{}/{}] turn {} discarded: the call had already ended", c.session_id, c.id,
                 ctx.number);
     }
   }
   touch(st, now);
+}
+
+/// Durable commit: the call is claimed (no cancel or timeout can end it now), the turn goes
+/// to the store, and the session stays busy until `persisted` comes back; only then is the
+/// turn applied in memory and the reply released. The store may commit many sessions'
+/// turns in one transaction.
+void persist(session_pointer self, TurnJobPtr job, TurnContext& ctx, Reply reply,
+             EventKind terminal, bool counts_completed, bool blocking) {
+  auto& st = self->state;
+  auto* stripe = st.stripe;
+  if (!ctx.call->claim()) {
+    stripe->cancelled.fetch_add(1, relaxed);
+    if (blocking)
+      stripe->running.fetch_sub(1, relaxed);
+    st.svc->log->debug("[{}/{}] turn {} discarded: the call had already ended",
+                       ctx.call->session_id, ctx.call->id, ctx.number);
+    return;
+  }
+  if (!job)
+    job = std::make_shared<TurnJob>(std::move(ctx));
+  job->record = std::make_shared<TurnRecord>(make_record(*st.data, job->ctx));
+  job->reply = std::move(reply);
+  job->terminal = terminal;
+  job->counts_completed = counts_completed;
+  job->holds_gauge = blocking;
+  st.running = job;
+  update_busy(st);
+  st.svc->store->save_async(job->record, [job, addr = self->address(),
+                                          gate = st.svc->gate](std::error_code ec) {
+    job->persist_error = ec;
+    gate->pass([&] {
+      if (auto hdl = caf::actor_cast<session_actor>(addr))
+        caf::anon_send(hdl, persisted_atom::value, job);
+    });
+  });
+}
+
+/// Counts a durable turn's end once: its counter, and the gauge if it still holds it.
+void settle_job(SessionState& st, TurnJob& job, std::atomic<std::uint64_t>& counter) {
+  counter.fetch_add(1, relaxed);
+  if (job.holds_gauge) {
+    st.stripe->running.fetch_sub(1, relaxed);
+    job.holds_gauge = false;
+  }
+}
+
+/// Ends a turn the store is still writing (close, shutdown): its caller gets `e`. If the
+/// write lands anyway, a close erases it after; at shutdown it may stay (documented).
+void abandon_persisting(SessionState& st, errc e, const std::string& message) {
+  auto& job = *st.running;
+  job.ctx.call->fail_claimed(e, message, job.ctx.number,
+                             [&] { settle_job(st, job, st.stripe->cancelled); });
 }
 
 void run_inline(session_pointer self, const CallPtr& c, Clock::time_point started) {
@@ -198,6 +247,7 @@ void run_inline(session_pointer self, const CallPtr& c, Clock::time_point starte
 void launch(session_pointer self, const CallPtr& c) {
   auto& st = self->state;
   auto job = std::make_shared<TurnJob>(c, st.data);
+  job->holds_gauge = true;
   job->services = st.svc->turn_services;
   job->ctx.services = job->services.get();
   job->ctx.blocking = true;
@@ -453,9 +503,14 @@ SessionState::~SessionState() {
     stripe->cancelled.fetch_add(1, relaxed);
   }
   if (running) {
-    running->ctx.call->finish_if_open(e, message, running->ctx.number);
-    stripe->running.fetch_sub(1, relaxed);
+    if (running->record) {
+      running->ctx.call->fail_claimed(e, message, running->ctx.number);
+    } else {
+      running->ctx.call->finish_if_open(e, message, running->ctx.number);
+    }
     stripe->cancelled.fetch_add(1, relaxed);
+    if (running->holds_gauge)
+      stripe->running.fetch_sub(1, relaxed);
   }
   if (svc->directory && data)
     svc->directory->forget(data->key, hash, id);
@@ -484,7 +539,45 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
       if (job != st.running)
         return;
       st.running.reset();
-      finish(self, job->ctx, job->disposition, self->clock().now(), true);
+      finish(self, job->ctx, job->disposition, self->clock().now(), true, job);
+      if (st.running)
+        return; // a durable store is writing the turn
+      if (st.mode != SessionState::Mode::open) {
+        update_busy(st);
+        if (st.mode == SessionState::Mode::draining)
+          passivate(self);
+        self->quit();
+        return;
+      }
+      next(self);
+    },
+    [self](persisted_atom, const TurnJobPtr& job) {
+      auto& st = self->state;
+      if (job != st.running)
+        return; // its call was already ended (close, shutdown)
+      st.running.reset();
+      auto& c = *job->ctx.call;
+      auto& log = *st.svc->log;
+      if (!job->persist_error) {
+        auto& counter = job->counts_completed ? st.stripe->completed : st.stripe->cancelled;
+        c.complete_claimed(
+          [&] {
+            apply_record(*st.data, std::move(*job->record));
+            settle_job(st, *job, counter);
+            log.debug("[{}/{}] turn {} committed", c.session_id, c.id, job->ctx.number);
+          },
+          std::move(job->reply), job->terminal);
+      } else {
+        c.fail_claimed(errc::store_failed,
+                       "the session store could not save the turn: "
+                         + job->persist_error.message(),
+                       job->ctx.number, [&] {
+                         settle_job(st, *job, st.stripe->failed);
+                         log.warn("[{}/{}] turn {} not saved: {}", c.session_id, c.id,
+                                  job->ctx.number, job->persist_error.message());
+                       });
+      }
+      touch(st, self->clock().now());
       if (st.mode != SessionState::Mode::open) {
         update_busy(st);
         if (st.mode == SessionState::Mode::draining)
@@ -566,7 +659,10 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
       if (st.mode == SessionState::Mode::open) {
         st.mode = SessionState::Mode::closing;
         end_queue(self, errc::session_closed, "the session was closed");
-        end_running(self, errc::session_closed, "the session was closed");
+        if (st.running && st.running->record)
+          abandon_persisting(st, errc::session_closed, "the session was closed");
+        else
+          end_running(self, errc::session_closed, "the session was closed");
         st.svc->log->debug("[{}/-] session closed", st.data->key.session_id);
       }
       // From here on this session saves nothing: the runtime may erase its stored data. It

@@ -38,16 +38,29 @@ enum class Disposition : std::uint8_t {
   discard,   ///< the call already ended (timeout, rollback, close, shutdown): drop the draft
 };
 
-/// A blocking turn on its way through the pool.
+/// A turn that leaves the session's handler: a blocking turn on the pool, or a finished
+/// turn being written by a durable store.
 struct TurnJob {
   TurnJob(CallPtr call, std::shared_ptr<SessionData> session)
     : ctx(std::move(call), std::move(session)) {
+    // nop
+  }
+  explicit TurnJob(TurnContext&& done) : ctx(std::move(done)) {
     // nop
   }
   TurnContext ctx;
   /// Keeps ctx.services alive while the job may outlive the runtime.
   std::shared_ptr<TurnServices> services;
   Disposition disposition = Disposition::commit;
+  /// True while the running-turns gauge counts this job (a blocking turn until settled).
+  bool holds_gauge = false;
+
+  // -- durable commit: the call is claimed, the store is writing `record` -------------------
+  std::shared_ptr<TurnRecord> record;
+  Reply reply;
+  EventKind terminal = EventKind::completed;
+  bool counts_completed = true;
+  std::error_code persist_error; // written by the store before `persisted` is sent
 };
 
 class WithdrawLink;

@@ -49,7 +49,7 @@ struct Options {
 void usage() {
   std::puts(
     "usage: agentrt-bench [options]\n"
-    "  --scenario LIST   spread,hot,cold,blocking,latency,memory,churn | standard | all\n"
+    "  --scenario LIST   spread,hot,cold,blocking,latency,memory,churn,durable | standard\n"
     "  --sessions N      sessions (per scenario default)\n"
     "  --calls N         calls to run\n"
     "  --window N        outstanding async calls\n"
@@ -130,7 +130,7 @@ Options parse(int argc, char** argv) {
   std::vector<std::string> expanded;
   for (auto& s : o.scenarios) {
     if (s == "standard" || s == "all")
-      for (auto n : {"spread", "hot", "cold", "blocking", "latency", "churn", "memory"})
+      for (auto n : {"spread", "hot", "cold", "blocking", "latency", "churn", "durable", "memory"})
         expanded.push_back(n);
     else
       expanded.push_back(s);
@@ -469,6 +469,38 @@ std::vector<Result> churn(const Options& o) {
   return out;
 }
 
+/// Spread-like calls with every turn saved to SQLite before its reply, next to the same
+/// stream through the in-memory runtime.
+std::vector<Result> durable(const Options& o) {
+  auto sessions = o.sessions.value_or(1000);
+  auto calls = o.calls.value_or(200'000);
+  auto window = o.window.value_or(1000);
+  std::vector<std::size_t> order(calls);
+  for (std::size_t i = 0; i < calls; ++i)
+    order[i] = i % sessions;
+  char dir[] = "/tmp/agentrt-bench-XXXXXX";
+  if (mkdtemp(dir) == nullptr) {
+    std::perror("agentrt-bench: mkdtemp");
+    std::exit(1);
+  }
+  std::string path = std::string{dir} + "/durable.db";
+  std::vector<Result> out;
+  for (bool on_disk : {false, true}) {
+    AgentrtOptions ao;
+    ao.workers = o.workers ? o.workers : cores();
+    ao.scheduler = o.scheduler;
+    if (on_disk)
+      ao.store_path = path;
+    AgentrtSystem sys{Work{o.spin_ns.value_or(0), 0}, ao};
+    warm_up(sys, sessions, window);
+    out.push_back(run_async(sys, "durable", order, window, o.threads.value_or(1), 1));
+  }
+  for (auto suffix : {"", "-wal", "-shm"})
+    std::remove((path + suffix).c_str());
+  rmdir(dir);
+  return out;
+}
+
 // -- reporting ------------------------------------------------------------------------------
 
 struct Target {
@@ -519,6 +551,11 @@ std::vector<Target> targets(const std::string& scenario, const std::vector<Resul
   } else if (scenario == "memory") {
     t.push_back({"<= 1.6 KB per idle session", a->bytes_per_session <= 1600,
                  fmt("%.0f B", a->bytes_per_session)});
+  } else if (scenario == "durable") {
+    auto d = find(rs, "agentrt+sqlite");
+    if (d)
+      t.push_back({">= 50 k durable turns/s", d->per_second >= 5e4,
+                   fmt("%.0f k/s", d->per_second / 1e3)});
   } else if (scenario == "churn") {
     auto e = find(rs, "agentrt+expiry");
     if (e)
@@ -557,7 +594,7 @@ int run(int argc, char** argv) {
   auto o = parse(argc, argv);
   std::map<std::string, std::function<std::vector<Result>(const Options&)>> scenarios{
     {"spread", spread}, {"hot", hot},         {"cold", cold},   {"blocking", blocking},
-    {"latency", latency}, {"memory", memory}, {"churn", churn}};
+    {"latency", latency}, {"memory", memory}, {"churn", churn},  {"durable", durable}};
   for (auto& s : o.scenarios)
     if (!scenarios.count(s)) {
       std::fprintf(stderr, "agentrt-bench: unknown scenario '%s'\n", s.c_str());

@@ -113,11 +113,13 @@ struct AgentrtOptions {
   bool blocking = false;
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(15);
   std::chrono::milliseconds expiry_interval = std::chrono::seconds(1);
+  /// A SQLite file for a durable (write-through) store; empty: the in-memory store.
+  std::string store_path;
 };
 
 class AgentrtSystem final : public System {
 public:
-  AgentrtSystem(Work work, AgentrtOptions o) : rt_(config(o)) {
+  AgentrtSystem(Work work, AgentrtOptions o) : rt_(config(o)), durable_(!o.store_path.empty()) {
     rt_.register_handler(
       "bench",
       [work](agentrt::Turn&) {
@@ -128,7 +130,7 @@ public:
   }
 
   const char* name() const override {
-    return "agentrt";
+    return durable_ ? "agentrt+sqlite" : "agentrt";
   }
 
   void submit(const std::string& key, Recorder& rec, std::size_t index) override {
@@ -162,10 +164,12 @@ private:
     c.max_sessions = 0;
     c.idle_timeout = o.idle_timeout;
     c.expiry_interval = o.expiry_interval;
+    c.store_path = o.store_path;
     return c;
   }
 
   agentrt::Runtime rt_;
+  bool durable_;
 };
 
 // -- baseline: a mutex per session in a map, calls on a fixed thread pool ------------------

@@ -82,7 +82,7 @@ bool CallState::finish_if_open(errc error, std::string message, std::uint64_t tu
   std::function<void(const Reply&)> fn;
   {
     std::lock_guard guard{mu_};
-    if (done_)
+    if (done_ || claimed_)
       return false;
     if (before)
       before();
@@ -110,7 +110,7 @@ CallState::Outcome CallState::persist_commit_and_complete(
   Outcome outcome = Outcome::committed;
   {
     std::lock_guard guard{mu_};
-    if (done_)
+    if (done_ || claimed_)
       return Outcome::already_ended;
     if (auto ec = persist()) {
       outcome = Outcome::not_persisted;
@@ -137,6 +137,51 @@ CallState::Outcome CallState::persist_commit_and_complete(
   return outcome;
 }
 
+bool CallState::claim() {
+  std::lock_guard guard{mu_};
+  if (done_ || claimed_)
+    return false;
+  claimed_ = true;
+  return true;
+}
+
+void CallState::complete_claimed(const std::function<void()>& commit, Reply reply,
+                                 EventKind terminal) {
+  std::function<void(const Reply&)> fn;
+  {
+    std::lock_guard guard{mu_};
+    if (done_)
+      return;
+    commit();
+    reply.session_id = std::move(reply_.session_id);
+    reply.agent = std::move(reply_.agent);
+    reply.call_id = id;
+    reply_ = std::move(reply);
+    std::string data = terminal == EventKind::completed ? reply_.output
+                                                        : std::string{reply_.message};
+    fn = complete_locked(terminal, reply_.error, std::move(data));
+  }
+  run_callback(std::move(fn));
+}
+
+void CallState::fail_claimed(errc error, std::string message, std::uint64_t turn,
+                             const std::function<void()>& before) {
+  std::function<void(const Reply&)> fn;
+  {
+    std::lock_guard guard{mu_};
+    if (done_)
+      return;
+    if (before)
+      before();
+    reply_.error = make_error_code(error);
+    reply_.message = message;
+    reply_.turn = turn;
+    fn = complete_locked(EventKind::failed, reply_.error, std::move(message));
+  }
+  stop.request_stop();
+  run_callback(std::move(fn));
+}
+
 bool CallState::done() const {
   std::lock_guard guard{mu_};
   return done_;
@@ -153,7 +198,7 @@ bool CallState::cancel() {
   std::function<void(const Reply&)> fn;
   {
     std::lock_guard guard{mu_};
-    if (done_)
+    if (done_ || claimed_)
       return false;
     link = link_;
     reply_.error = make_error_code(errc::cancelled);

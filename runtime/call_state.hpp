@@ -142,6 +142,19 @@ struct CallState {
                                       const std::function<void()>& failed, Reply reply,
                                       EventKind terminal = EventKind::completed);
 
+  /// The session takes the call to commit it asynchronously (a durable store's write):
+  /// from now on only `complete_claimed` / `fail_claimed` end it; cancel and timeouts are
+  /// no-ops, since the turn may already be on its way to disk. False if it already ended.
+  bool claim();
+
+  /// Ends a claimed call: `commit` and `reply` as in commit_and_complete.
+  void complete_claimed(const std::function<void()>& commit, Reply reply,
+                        EventKind terminal = EventKind::completed);
+
+  /// Ends a claimed call with `error`; `before` runs in the same step.
+  void fail_claimed(errc error, std::string message, std::uint64_t turn,
+                    const std::function<void()>& before = {});
+
   /// True once the call has its outcome.
   bool done() const;
 
@@ -190,6 +203,7 @@ private:
   std::size_t next_read_ = 0;                        // guarded by mu_
   std::uint64_t next_seq_ = 1;      // guarded by mu_
   bool done_ = false;               // guarded by mu_
+  bool claimed_ = false;            // guarded by mu_; see claim()
   std::atomic<bool> ended_{false};  // mirrors done_ for lock-free checks
   bool terminal_read_ = false;      // guarded by mu_
   Reply reply_;                     // guarded by mu_ until done_, then read-only

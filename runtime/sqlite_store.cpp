@@ -1,10 +1,10 @@
 // The SQLite session store: write-through and durable. One table per kind of data, typed
 // columns (no hand-made string formats), WAL mode so readers never block the writer.
 //
-// Concurrency: one connection guarded by a mutex, with group commit: a thread that wants to
-// save while another is writing queues its turn, and the writer commits everything queued
-// in one transaction, so concurrent sessions share the cost of a commit. Other processes
-// may use the same file (SQLite's locking, with a busy timeout).
+// Concurrency: one connection guarded by a mutex. Turns are saved by a writer thread that
+// commits everything queued in one transaction (group commit), so concurrent sessions share
+// the cost of a commit; each turn's caller hears back only after that commit. Other
+// processes may use the same file (SQLite's locking, with a busy timeout).
 
 #include <agentrt/errors.hpp>
 #include <agentrt/session_store.hpp>
@@ -14,9 +14,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace agentrt {
 
@@ -67,8 +69,9 @@ public:
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
+  /// The text must stay alive until the statement is reset (it is not copied).
   Statement& bind(int i, std::string_view s) {
-    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(stmt_, i, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
     return *this;
   }
   Statement& bind(int i, std::int64_t v) {
@@ -88,8 +91,7 @@ public:
     return sqlite3_column_int64(stmt_, col);
   }
   void reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
+    sqlite3_reset(stmt_); // every use binds every parameter again
   }
 
 private:
@@ -120,7 +122,12 @@ public:
     try {
       sqlite3_busy_timeout(db_, 5000); // other processes sharing the file
       check(exec("PRAGMA journal_mode=WAL"), "enable WAL");
+      // NORMAL in WAL mode: a commit survives a process crash (the data is in the OS);
+      // only a power loss can take the last commits back.
       check(exec("PRAGMA synchronous=NORMAL"), "set synchronous");
+      check(exec("PRAGMA cache_size=-32768"), "set the cache size"); // 32 MiB
+      // Checkpoints run on the writer thread; fewer, larger ones keep commits short.
+      check(exec("PRAGMA wal_autocheckpoint=8192"), "set the checkpoint interval");
       create_schema();
       prepare();
     } catch (...) {
@@ -128,9 +135,16 @@ public:
       sqlite3_close(db_);
       throw;
     }
+    writer_ = std::thread{[this] { write_loop(); }};
   }
 
   ~SqliteStore() override {
+    {
+      std::lock_guard guard{queue_mu_};
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    writer_.join(); // writes what was queued first
     statements_clear();
     sqlite3_close(db_);
   }
@@ -175,29 +189,21 @@ public:
   }
 
   std::error_code save(const TurnRecord& record) override {
-    // Group commit: queue the record; whoever finds no writer active becomes the writer
-    // and commits all queued records in one transaction.
-    Pending mine{&record, false, {}};
-    std::unique_lock lock{queue_mu_};
-    queue_.push_back(&mine);
-    while (!mine.done && writing_)
-      queue_cv_.wait(lock);
-    if (mine.done)
-      return mine.result;
-    writing_ = true;
-    while (!queue_.empty()) {
-      std::deque<Pending*> batch;
-      batch.swap(queue_);
-      lock.unlock();
-      write_batch(batch);
-      lock.lock();
-      for (auto* p : batch)
-        p->done = true;
-      queue_cv_.notify_all();
+    std::promise<std::error_code> result;
+    auto outcome = result.get_future();
+    // Not owned: this frame outlives the write, since it waits for it.
+    std::shared_ptr<const TurnRecord> borrowed{&record, [](const TurnRecord*) {}};
+    save_async(std::move(borrowed), [&result](std::error_code ec) { result.set_value(ec); });
+    return outcome.get();
+  }
+
+  void save_async(std::shared_ptr<const TurnRecord> record,
+                  std::function<void(std::error_code)> done) override {
+    {
+      std::lock_guard guard{queue_mu_};
+      queue_.push_back(Pending{std::move(record), std::move(done)});
     }
-    writing_ = false;
-    queue_cv_.notify_all();
-    return mine.result;
+    queue_cv_.notify_one();
   }
 
   std::error_code put(StoredSession session) override {
@@ -282,27 +288,46 @@ public:
 
 private:
   struct Pending {
-    const TurnRecord* record;
-    bool done = false;
-    std::error_code result;
+    std::shared_ptr<const TurnRecord> record;
+    std::function<void(std::error_code)> done;
   };
 
-  void write_batch(std::deque<Pending*>& batch) {
+  void write_loop() {
+    std::unique_lock lock{queue_mu_};
+    for (;;) {
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty())
+        return; // stopping, and everything queued was written
+      std::deque<Pending> batch;
+      batch.swap(queue_);
+      lock.unlock();
+      auto results = write_batch(batch);
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        batch[i].done(results[i]);
+      batch.clear();
+      lock.lock();
+    }
+  }
+
+  /// Commits `batch` in one transaction; if that fails, each alone, so only the failing
+  /// turns fail.
+  std::vector<std::error_code> write_batch(const std::deque<Pending>& batch) {
     std::lock_guard guard{mu_};
+    std::vector<std::error_code> results(batch.size());
     auto ec = transaction([&]() -> std::error_code {
-      for (auto* p : batch)
-        if (auto e = apply_locked(*p->record))
+      for (auto& p : batch)
+        if (auto e = apply_locked(*p.record))
           return e;
       return {};
     });
     if (!ec || batch.size() == 1) {
-      for (auto* p : batch)
-        p->result = ec;
-      return;
+      for (auto& r : results)
+        r = ec;
+      return results;
     }
-    // One record failed the shared transaction: commit each alone, so only it fails.
-    for (auto* p : batch)
-      p->result = transaction([&] { return apply_locked(*p->record); });
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      results[i] = transaction([&] { return apply_locked(*batch[i].record); });
+    return results;
   }
 
   /// Runs `body` in a write transaction: committed if it succeeds, rolled back otherwise.
@@ -458,8 +483,9 @@ private:
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::deque<Pending*> queue_; // guarded by queue_mu_
-  bool writing_ = false;       // guarded by queue_mu_
+  std::deque<Pending> queue_; // guarded by queue_mu_
+  bool stopping_ = false;     // guarded by queue_mu_
+  std::thread writer_;
 };
 
 } // namespace

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,14 @@ public:
 
   /// Applies one committed turn, all or nothing.
   virtual std::error_code save(const TurnRecord& record) = 0;
+
+  /// Saves `record` and then calls `done` with the outcome, possibly on another thread and
+  /// together with other sessions' turns in one commit. `record` must stay unchanged until
+  /// `done` runs. The default saves at once, on the calling thread.
+  virtual void save_async(std::shared_ptr<const TurnRecord> record,
+                          std::function<void(std::error_code)> done) {
+    done(save(*record));
+  }
 
   /// Stores a whole session, replacing what was stored for its key.
   virtual std::error_code put(StoredSession session) = 0;
