@@ -69,7 +69,8 @@ public:
 
   /// Ends the call: a queued call leaves the queue, a running turn is asked to stop (through
   /// its stop token) and its changes are discarded. The call ends with `cancelled` at once.
-  /// No effect on a call that already has its outcome. Returns true if this cancelled it.
+  /// No effect on a call that already has its outcome, or whose finished turn a durable
+  /// store is writing (it completes in a moment). Returns true if this cancelled it.
   bool cancel();
 
   /// Runs `fn` once with the outcome: at once on this thread if the call is done, otherwise
