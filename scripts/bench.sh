@@ -1,10 +1,21 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds Release, and runs the standard benchmark set (a few
-# minutes on a 2-core machine). Prints the table and writes build/release/bench.json.
-# Extra arguments go to agentrt-bench (e.g. --scenario spread --calls 500000).
+# minutes on a 2-core machine): each scenario in its own process, so one scenario's heap
+# cannot colour the next. Prints the tables and writes build/release/bench.json.
+# Extra arguments go to every agentrt-bench run (e.g. --workers 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh build/release -DCMAKE_BUILD_TYPE=Release -DAGENTRT_BUILD_TESTS=OFF
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r)"
-build/release/bench/agentrt-bench --scenario standard --json build/release/bench.json "$@"
+out=build/release
+parts=()
+status=0
+for scenario in spread hot cold blocking latency churn durable memory; do
+  "$out/bench/agentrt-bench" --scenario "$scenario" --json "$out/bench-$scenario.json" "$@" \
+    | grep -v '^agentrt-bench:' || status=1
+  parts+=("$out/bench-$scenario.json")
+done
+jq -s '{cores: .[0].cores, scenarios: (map(.scenarios) | add)}' "${parts[@]}" >"$out/bench.json"
+echo "wrote $out/bench.json"
+exit $status
