@@ -175,6 +175,15 @@ void finish(session_pointer self, TurnContext& ctx, Disposition disposition,
   touch(st, now);
 }
 
+/// Counts a durable turn's end once: its counter, and the gauge if it still holds it.
+void settle_job(SessionState& st, TurnJob& job, std::atomic<std::uint64_t>& counter) {
+  counter.fetch_add(1, relaxed);
+  if (job.holds_gauge) {
+    st.stripe->running.fetch_sub(1, relaxed);
+    job.holds_gauge = false;
+  }
+}
+
 /// Durable commit: the call is claimed (no cancel or timeout can end it now), the turn goes
 /// to the store, and the session stays busy until `persisted` comes back; only then is the
 /// turn applied in memory and the reply released. The store may commit many sessions'
@@ -193,13 +202,22 @@ void persist(session_pointer self, TurnJobPtr job, TurnContext& ctx, Reply reply
   }
   if (!job)
     job = std::make_shared<TurnJob>(std::move(ctx));
-  job->record = std::make_shared<TurnRecord>(make_record(*st.data, job->ctx));
-  job->reply = std::move(reply);
-  job->terminal = terminal;
-  job->counts_completed = counts_completed;
+  // Running from the claim on: whatever happens next, the session (or its destructor)
+  // still owns the claimed call and ends it.
   job->holds_gauge = blocking;
   st.running = job;
   update_busy(st);
+  try {
+    job->record = std::make_shared<TurnRecord>(make_record(*st.data, job->ctx));
+  } catch (const std::exception& e) {
+    job->ctx.call->fail_claimed(errc::store_failed, e.what(), job->ctx.number,
+                                [&] { settle_job(st, *job, stripe->failed); });
+    st.running.reset();
+    return;
+  }
+  job->reply = std::move(reply);
+  job->terminal = terminal;
+  job->counts_completed = counts_completed;
   st.svc->store->save_async(job->record, [job, addr = self->address(),
                                           gate = st.svc->gate](std::error_code ec) {
     job->persist_error = ec;
@@ -208,15 +226,6 @@ void persist(session_pointer self, TurnJobPtr job, TurnContext& ctx, Reply reply
         caf::anon_send(hdl, persisted_atom::value, job);
     });
   });
-}
-
-/// Counts a durable turn's end once: its counter, and the gauge if it still holds it.
-void settle_job(SessionState& st, TurnJob& job, std::atomic<std::uint64_t>& counter) {
-  counter.fetch_add(1, relaxed);
-  if (job.holds_gauge) {
-    st.stripe->running.fetch_sub(1, relaxed);
-    job.holds_gauge = false;
-  }
 }
 
 /// Ends a turn the store is still writing (close, shutdown): its caller gets `e`. If the
@@ -402,28 +411,36 @@ bool ensure_loaded(session_pointer self, const CallPtr& c) {
 
 /// Hands the session to a passivating store before the actor stops (a write-through store
 /// has every turn already). Moves the data out (copies it while an abandoned blocking turn
-/// may still read it): call only right before quitting.
-void passivate(session_pointer self) {
+/// may still read it); if the store refuses, the data is moved back and false returned.
+bool passivate(session_pointer self) {
   auto& st = self->state;
   auto* store = st.svc->store;
   if (!store || store->write_through() || !st.loaded)
-    return;
+    return true;
   auto& d = *st.data;
   StoredSession s;
   s.key = d.key;
-  if (st.running) {
-    s.history = d.history;
-    s.state = d.state;
-  } else {
+  bool moved = !st.running;
+  if (moved) {
     s.history = std::move(d.history);
     s.state = std::move(d.state);
+  } else {
+    s.history = d.history;
+    s.state = d.state;
   }
   s.turns = d.turns;
   s.created = d.created;
   s.last_activity = std::chrono::system_clock::now();
-  if (auto ec = store->put(std::move(s)))
+  if (auto ec = store->put(s)) {
     st.svc->log->warn("[{}/-] could not hand the session to the store: {}", d.key.session_id,
                       ec.message());
+    if (moved) {
+      d.history = std::move(s.history);
+      d.state = std::move(s.state);
+    }
+    return false;
+  }
+  return true;
 }
 
 void on_call(session_pointer self, const CallPtr& c) {
@@ -637,8 +654,8 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
               return false;
             }
           }
-        } else {
-          passivate(self);
+        } else if (!passivate(self)) {
+          return false; // keep the session: its context has nowhere else to go
         }
         return true;
       };
@@ -659,9 +676,10 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
       if (st.mode == SessionState::Mode::open) {
         st.mode = SessionState::Mode::closing;
         end_queue(self, errc::session_closed, "the session was closed");
-        if (st.running && st.running->record)
+        if (st.running && st.running->record) {
           abandon_persisting(st, errc::session_closed, "the session was closed");
-        else
+          st.running.reset(); // counted; the store's erase runs after its write
+        } else
           end_running(self, errc::session_closed, "the session was closed");
         st.svc->log->debug("[{}/-] session closed", st.data->key.session_id);
       }

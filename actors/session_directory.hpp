@@ -96,6 +96,18 @@ public:
   /// retiring, e.g. from an unexpected exception), so later calls start a new session.
   void forget(const SessionKey& key, std::size_t hash, caf::actor_id id);
 
+  /// Runs `f` under the shard's write lock if `key` has no entry (no live session, no close
+  /// in progress), so no session for it can start meanwhile. True if `f` ran.
+  template <class F>
+  bool run_if_absent(const SessionKey& key, std::size_t hash, F&& f) {
+    auto& sh = shard(hash);
+    std::unique_lock lock{sh.mu};
+    if (sh.map.find(KeyView{key.agent, key.session_id}) != sh.map.end())
+      return false;
+    f();
+    return true;
+  }
+
   /// The live session of `key`, if any.
   std::optional<session_actor> find(const SessionKey& key, std::size_t hash) const;
 

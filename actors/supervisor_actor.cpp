@@ -1,6 +1,7 @@
 #include "actors/supervisor_actor.hpp"
 
 #include "actors/services.hpp"
+#include "actors/session_directory.hpp"
 #include "runtime/metrics.hpp"
 
 #include <agentrt/session_store.hpp>
@@ -32,7 +33,8 @@ std::int64_t now_ns(supervisor_pointer self) {
 
 void arm_sweep(supervisor_pointer self) {
   auto& st = self->state;
-  if (st.sweep_armed || st.sessions.empty())
+  // The shard that sweeps the store keeps its timer even with no live session of its own.
+  if (st.sweep_armed || (st.sessions.empty() && !st.sweeps_store))
     return;
   st.sweep_armed = true;
   self->delayed_send(self, st.svc->config.expiry_interval, sweep_atom::value);
@@ -125,8 +127,9 @@ bool over_cap(const SupervisorState& st) {
   return cap > 0 && live > static_cast<std::int64_t>(cap);
 }
 
-/// Erases stored sessions past max_lifetime that are not live (their last activity is
-/// older than the idle timeout, so no actor holds them), at most once a minute.
+/// Erases stored sessions past max_lifetime that no live session holds, at most once a
+/// minute. Each erase runs under the directory's lock with no entry for the key, so no
+/// session for it can start (and load) while it is being erased.
 void sweep_store(supervisor_pointer self, std::int64_t now) {
   auto& st = self->state;
   if (!st.sweeps_store || !st.svc->store || now < st.next_store_sweep)
@@ -134,10 +137,24 @@ void sweep_store(supervisor_pointer self, std::int64_t now) {
   auto& cfg = st.svc->config;
   st.next_store_sweep = now + std::min(ns(cfg.max_lifetime), ns(std::chrono::minutes(1)));
   auto wall = std::chrono::system_clock::now();
+  std::vector<SessionKey> old;
+  if (auto ec = st.svc->store->expired(wall - cfg.max_lifetime, wall - cfg.idle_timeout, old)) {
+    st.svc->log->warn("[-/-] could not list old sessions in the store: {}", ec.message());
+    return;
+  }
   std::size_t erased = 0;
-  if (auto ec = st.svc->store->expire(wall - cfg.max_lifetime, wall - cfg.idle_timeout, erased))
-    st.svc->log->warn("[-/-] could not remove old sessions from the store: {}", ec.message());
-  else if (erased > 0)
+  for (auto& key : old) {
+    std::error_code ec;
+    auto erase = [&] { ec = st.svc->store->erase(key); };
+    bool ran = true;
+    if (st.svc->directory)
+      ran = st.svc->directory->run_if_absent(key, key_hash(key.agent, key.session_id), erase);
+    else
+      erase();
+    if (ran && !ec)
+      ++erased;
+  }
+  if (erased > 0)
     st.svc->log->info("[-/-] removed {} stored sessions past max_lifetime", erased);
 }
 
@@ -147,6 +164,7 @@ supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Ser
                                                     bool sweeps_store) {
   self->state.svc = svc;
   self->state.sweeps_store = sweeps_store;
+  arm_sweep(self);
   self->set_down_handler([self](const caf::down_msg& dm) {
     auto& st = self->state;
     auto i = st.sessions.find(dm.source.id());

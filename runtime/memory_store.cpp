@@ -46,7 +46,7 @@ public:
     return {};
   }
 
-  std::error_code put(StoredSession session) override {
+  std::error_code put(StoredSession& session) override {
     std::lock_guard guard{mu_};
     auto key = session.key;
     sessions_.insert_or_assign(std::move(key), std::move(session));
@@ -88,23 +88,13 @@ public:
     return {};
   }
 
-  std::error_code expire(std::chrono::system_clock::time_point created_before,
-                         std::chrono::system_clock::time_point active_before,
-                         std::size_t& erased) override {
+  std::error_code expired(std::chrono::system_clock::time_point created_before,
+                          std::chrono::system_clock::time_point active_before,
+                          std::vector<SessionKey>& out) override {
     std::lock_guard guard{mu_};
-    erased = 0;
-    for (auto i = sessions_.begin(); i != sessions_.end();) {
-      if (i->second.created < created_before && i->second.last_activity < active_before) {
-        if (auto o = owner_of_.find(i->first); o != owner_of_.end()) {
-          owners_.erase({i->first.agent, o->second});
-          owner_of_.erase(o);
-        }
-        i = sessions_.erase(i);
-        ++erased;
-      } else {
-        ++i;
-      }
-    }
+    for (auto& [key, s] : sessions_)
+      if (s.created < created_before && s.last_activity < active_before)
+        out.push_back(key);
     return {};
   }
 

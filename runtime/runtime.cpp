@@ -285,6 +285,9 @@ public:
   bool close(const SessionKey& key) {
     // A tombstone holds the key while the session ends and its stored data is erased, so
     // a call racing with close cannot start a session that reads what is being erased.
+    // Closes run one at a time: a second close of the key must not lift the first one's
+    // tombstone while the first still waits.
+    std::lock_guard serial{close_mu};
     auto hash = key_hash(key.agent, key.session_id);
     auto live = directory.begin_close(key, hash);
     if (live) {
@@ -362,6 +365,7 @@ public:
   std::atomic<std::uint64_t> next_call_id{1};
   std::atomic<bool> accepting{true};
   std::mutex shutdown_mu;
+  std::mutex close_mu; // see close()
   // Declared last: destroyed first, while everything its actors point to still exists.
   caf::actor_system_config caf_config;
   std::unique_ptr<caf::actor_system> system;

@@ -16,6 +16,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -199,34 +200,34 @@ public:
 
   void save_async(std::shared_ptr<const TurnRecord> record,
                   std::function<void(std::error_code)> done) override {
-    {
-      std::lock_guard guard{queue_mu_};
-      queue_.push_back(Pending{std::move(record), std::move(done)});
-    }
-    queue_cv_.notify_one();
+    enqueue(Pending{std::move(record), std::nullopt, std::move(done)});
   }
 
-  std::error_code put(StoredSession session) override {
+  std::error_code put(StoredSession& session) override {
     std::lock_guard guard{mu_};
     return transaction([&]() -> std::error_code {
-      if (auto ec = erase_locked(session.key))
+      if (auto ec = erase_data_locked(session.key))
         return ec;
       TurnRecord r;
       r.key = session.key;
       r.turns = session.turns;
       r.first_index = 0;
-      r.entries = std::move(session.history);
+      r.entries = session.history;
       for (auto& [k, v] : session.state)
         r.state_writes.emplace_back(k, v);
       r.created = session.created;
       r.last_activity = session.last_activity;
-      return apply_locked(r);
+      return apply_locked(r, true);
     });
   }
 
   std::error_code erase(const SessionKey& key) override {
-    std::lock_guard guard{mu_};
-    return transaction([&] { return erase_locked(key); });
+    // Through the writer's queue: it runs after every turn of this session queued before it,
+    // so a closed session's last turn cannot land after its erase.
+    std::promise<std::error_code> result;
+    auto outcome = result.get_future();
+    enqueue(Pending{nullptr, key, [&result](std::error_code ec) { result.set_value(ec); }});
+    return outcome.get();
   }
 
   std::error_code owner_session(std::string_view agent, std::string_view owner,
@@ -262,35 +263,41 @@ public:
     return rc == SQLITE_DONE ? std::error_code{} : sqlite_error(rc);
   }
 
-  std::error_code expire(std::chrono::system_clock::time_point created_before,
-                         std::chrono::system_clock::time_point active_before,
-                         std::size_t& erased) override {
+  std::error_code expired(std::chrono::system_clock::time_point created_before,
+                          std::chrono::system_clock::time_point active_before,
+                          std::vector<SessionKey>& out) override {
     std::lock_guard guard{mu_};
-    erased = 0;
-    return transaction([&]() -> std::error_code {
-      std::vector<SessionKey> old;
-      {
-        Use s{*select_old_};
-        s.s.bind(1, to_ms(created_before)).bind(2, to_ms(active_before));
-        int rc;
-        while ((rc = s.s.step()) == SQLITE_ROW)
-          old.push_back(SessionKey{s.s.text(0), s.s.text(1)});
-        if (rc != SQLITE_DONE)
-          return sqlite_error(rc);
-      }
-      for (auto& k : old)
-        if (auto ec = erase_locked(k))
-          return ec;
-      erased = old.size();
-      return {};
-    });
+    Use s{*select_old_};
+    s.s.bind(1, to_ms(created_before)).bind(2, to_ms(active_before));
+    int rc;
+    while ((rc = s.s.step()) == SQLITE_ROW)
+      out.push_back(SessionKey{s.s.text(0), s.s.text(1)});
+    return rc == SQLITE_DONE ? std::error_code{} : sqlite_error(rc);
   }
 
 private:
+  /// A turn to save, or (when `record` is null) a session to erase.
   struct Pending {
     std::shared_ptr<const TurnRecord> record;
+    std::optional<SessionKey> erase;
     std::function<void(std::error_code)> done;
   };
+
+  void enqueue(Pending p) {
+    {
+      std::lock_guard guard{queue_mu_};
+      queue_.push_back(std::move(p));
+    }
+    queue_cv_.notify_one();
+  }
+
+  std::error_code apply(const Pending& p) {
+    return p.record ? apply_locked(*p.record, false) : erase_locked(*p.erase);
+  }
+
+  static bool is_constraint(const std::error_code& ec) {
+    return &ec.category() == &sqlite_category() && (ec.value() & 0xff) == SQLITE_CONSTRAINT;
+  }
 
   void write_loop() {
     std::unique_lock lock{queue_mu_};
@@ -309,24 +316,26 @@ private:
     }
   }
 
-  /// Commits `batch` in one transaction; if that fails, each alone, so only the failing
-  /// turns fail.
+  /// Commits `batch` in one transaction, in queue order. If one entry breaks a constraint
+  /// (a turn written twice, or out of order), the entries are committed one by one so only
+  /// it fails; any other error (disk full, another process holding the lock past the busy
+  /// timeout) fails the whole batch at once rather than retrying each under the lock.
   std::vector<std::error_code> write_batch(const std::deque<Pending>& batch) {
     std::lock_guard guard{mu_};
     std::vector<std::error_code> results(batch.size());
     auto ec = transaction([&]() -> std::error_code {
       for (auto& p : batch)
-        if (auto e = apply_locked(*p.record))
+        if (auto e = apply(p))
           return e;
       return {};
     });
-    if (!ec || batch.size() == 1) {
+    if (!ec || batch.size() == 1 || !is_constraint(ec)) {
       for (auto& r : results)
         r = ec;
       return results;
     }
     for (std::size_t i = 0; i < batch.size(); ++i)
-      results[i] = transaction([&] { return apply_locked(*batch[i].record); });
+      results[i] = transaction([&] { return apply(batch[i]); });
     return results;
   }
 
@@ -346,9 +355,23 @@ private:
     return ec;
   }
 
-  std::error_code apply_locked(const TurnRecord& r) {
+  /// Writes a turn (or, `whole`, a whole session after erase_data_locked).
+  std::error_code apply_locked(const TurnRecord& r, bool whole) {
+    // Turns must follow each other: the session row moves from turn N to N+1 only, and a
+    // new row starts at turn 1 with an empty history. A turn whose predecessor is not
+    // stored (its session was erased meanwhile) is refused, never written as a torn session.
     {
-      Use s{*upsert_session_};
+      Use s{*update_session_};
+      s.s.bind(1, r.key.agent).bind(2, r.key.session_id);
+      s.s.bind(3, static_cast<std::int64_t>(r.turns)).bind(4, to_ms(r.last_activity));
+      s.s.bind(5, static_cast<std::int64_t>(r.turns) - 1);
+      if (int rc = s.s.step(); rc != SQLITE_DONE)
+        return sqlite_error(rc);
+    }
+    if (sqlite3_changes(db_) != 1) {
+      if (!whole && (r.turns != 1 || r.first_index != 0))
+        return sqlite_error(SQLITE_CONSTRAINT);
+      Use s{*insert_session_};
       s.s.bind(1, r.key.agent).bind(2, r.key.session_id);
       s.s.bind(3, static_cast<std::int64_t>(r.turns)).bind(4, to_ms(r.created));
       s.s.bind(5, to_ms(r.last_activity));
@@ -376,14 +399,24 @@ private:
     return {};
   }
 
-  std::error_code erase_locked(const SessionKey& key) {
-    for (auto* st : {delete_session_.get(), delete_history_.get(), delete_states_.get(),
-                     delete_owner_of_.get()}) {
+  /// Removes the session's data, keeping its owner mapping.
+  std::error_code erase_data_locked(const SessionKey& key) {
+    for (auto* st : {delete_session_.get(), delete_history_.get(), delete_states_.get()}) {
       Use s{*st};
       s.s.bind(1, key.agent).bind(2, key.session_id);
       if (int rc = s.s.step(); rc != SQLITE_DONE)
         return sqlite_error(rc);
     }
+    return {};
+  }
+
+  std::error_code erase_locked(const SessionKey& key) {
+    if (auto ec = erase_data_locked(key))
+      return ec;
+    Use s{*delete_owner_of_};
+    s.s.bind(1, key.agent).bind(2, key.session_id);
+    if (int rc = s.s.step(); rc != SQLITE_DONE)
+      return sqlite_error(rc);
     return {};
   }
 
@@ -446,9 +479,10 @@ private:
     select_history_ = make("SELECT role, name, content FROM history"
                            " WHERE agent = ?1 AND session_id = ?2 ORDER BY idx");
     select_state_ = make("SELECT key, value FROM state WHERE agent = ?1 AND session_id = ?2");
-    upsert_session_ = make("INSERT INTO sessions(agent, session_id, turns, created, last_activity)"
-                           " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(agent, session_id) DO UPDATE"
-                           " SET turns = excluded.turns, last_activity = excluded.last_activity");
+    update_session_ = make("UPDATE sessions SET turns = ?3, last_activity = ?4"
+                           " WHERE agent = ?1 AND session_id = ?2 AND turns = ?5");
+    insert_session_ = make("INSERT INTO sessions(agent, session_id, turns, created, last_activity)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5)");
     insert_history_ = make("INSERT INTO history(agent, session_id, idx, role, name, content)"
                            " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
     upsert_state_ = make("INSERT INTO state(agent, session_id, key, value) VALUES(?1, ?2, ?3, ?4)"
@@ -466,7 +500,7 @@ private:
   }
 
   void statements_clear() {
-    for (auto* p : {&select_session_, &select_history_, &select_state_, &upsert_session_,
+    for (auto* p : {&select_session_, &select_history_, &select_state_, &update_session_, &insert_session_,
                     &insert_history_, &upsert_state_, &delete_state_, &delete_session_,
                     &delete_history_, &delete_states_, &delete_owner_of_, &insert_owner_,
                     &select_owner_, &select_by_owner_, &select_old_})
@@ -476,7 +510,8 @@ private:
   std::string path_;
   sqlite3* db_ = nullptr;
   std::mutex mu_; // guards db_ and the statements
-  std::unique_ptr<Statement> select_session_, select_history_, select_state_, upsert_session_,
+  std::unique_ptr<Statement> select_session_, select_history_, select_state_, update_session_,
+    insert_session_,
     insert_history_, upsert_state_, delete_state_, delete_session_, delete_history_,
     delete_states_, delete_owner_of_, insert_owner_, select_owner_, select_by_owner_,
     select_old_;

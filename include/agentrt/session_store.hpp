@@ -76,10 +76,12 @@ public:
     done(save(*record));
   }
 
-  /// Stores a whole session, replacing what was stored for its key.
-  virtual std::error_code put(StoredSession session) = 0;
+  /// Stores a whole session, replacing what was stored for its key (its owner mapping
+  /// stays). On success the store may have moved from `session`; on failure it is untouched.
+  virtual std::error_code put(StoredSession& session) = 0;
 
-  /// Removes the session of `key` (history, state, and its owner mapping).
+  /// Removes the session of `key` (history, state, and its owner mapping), after any turn
+  /// of it that was handed to `save_async` before.
   virtual std::error_code erase(const SessionKey& key) = 0;
 
   /// The session id of `owner` for `agent`; when it has none, `candidate` becomes it. Atomic,
@@ -92,11 +94,11 @@ public:
   /// The stored sessions of `owner` (one per agent type).
   virtual std::error_code list_by_owner(std::string_view owner, std::vector<SessionKey>& out) = 0;
 
-  /// Removes every session created before `created_before` and last active before
-  /// `active_before` (so none that a live session is still using); `erased` counts them.
-  virtual std::error_code expire(std::chrono::system_clock::time_point created_before,
-                                 std::chrono::system_clock::time_point active_before,
-                                 std::size_t& erased) = 0;
+  /// The stored sessions created before `created_before` and last active before
+  /// `active_before`: past their lifetime. The runtime erases those no live session holds.
+  virtual std::error_code expired(std::chrono::system_clock::time_point created_before,
+                                  std::chrono::system_clock::time_point active_before,
+                                  std::vector<SessionKey>& out) = 0;
 };
 
 /// The in-memory store (passivating): what a Runtime uses when none is configured.

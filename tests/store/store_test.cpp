@@ -95,7 +95,9 @@ TEST_CASE("the memory store hands sessions over and back, and maps owners atomic
   CHECK_FALSE(store->write_through());
   StoredSession s{SessionKey{"a", "s1"}, {Message{Role::user, "hi", {}}}, {{"k", "v"}}, 1,
                   std::chrono::system_clock::now(), std::chrono::system_clock::now()};
+  auto original = s;
   REQUIRE_FALSE(store->put(s));
+  s = original;
   std::optional<StoredSession> out;
   REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, out));
   REQUIRE(out);
@@ -142,7 +144,7 @@ TEST_CASE("the SQLite store saves turns, loads them back and refuses a turn save
   CHECK_FALSE(gone);
 }
 
-TEST_CASE("the SQLite store expires old inactive sessions only", "[store][sqlite]") {
+TEST_CASE("the SQLite store lists old inactive sessions only", "[store][sqlite]") {
   TempDir dir;
   auto store = open_sqlite_store(dir.file("s.db"));
   auto now = std::chrono::system_clock::now();
@@ -154,14 +156,39 @@ TEST_CASE("the SQLite store expires old inactive sessions only", "[store][sqlite
   REQUIRE_FALSE(store->save(old));
   REQUIRE_FALSE(store->save(busy));
   REQUIRE_FALSE(store->save(record("new", 1, 0, {{Role::user, "x", {}}})));
-  std::size_t erased = 0;
-  REQUIRE_FALSE(store->expire(now - 8h, now - 15min, erased));
-  CHECK(erased == 1);
+  std::vector<SessionKey> expired;
+  REQUIRE_FALSE(store->expired(now - 8h, now - 15min, expired));
+  CHECK(expired == std::vector<SessionKey>{{"a", "old"}});
+}
+
+TEST_CASE("the SQLite store refuses a turn whose predecessor is not stored", "[store][sqlite]") {
+  TempDir dir;
+  auto store = open_sqlite_store(dir.file("s.db"));
+  // Turn 3 of a session the store does not have (erased meanwhile): never a torn session.
+  CHECK(store->save(record("s", 3, 4, {{Role::user, "x", {}}, {Role::assistant, "y", {}}})));
   std::optional<StoredSession> out;
-  REQUIRE_FALSE(store->load(SessionKey{"a", "old"}, out));
+  REQUIRE_FALSE(store->load(SessionKey{"a", "s"}, out));
   CHECK_FALSE(out);
-  REQUIRE_FALSE(store->load(SessionKey{"a", "busy"}, out));
-  CHECK(out);
+  REQUIRE_FALSE(store->save(record("s", 1, 0, {{Role::user, "x", {}}})));
+  CHECK(store->save(record("s", 3, 1, {{Role::user, "z", {}}}))); // turn 2 is missing
+}
+
+TEST_CASE("an erase runs after the turns queued before it", "[store][sqlite]") {
+  TempDir dir;
+  auto store = open_sqlite_store(dir.file("s.db"));
+  std::atomic<int> saved{0};
+  for (std::uint64_t t = 1; t <= 50; ++t) {
+    auto r = std::make_shared<TurnRecord>(record("s", t, t - 1, {{Role::user, "x", {}}}));
+    store->save_async(r, [&](std::error_code ec) {
+      if (!ec)
+        saved.fetch_add(1);
+    });
+  }
+  REQUIRE_FALSE(store->erase(SessionKey{"a", "s"}));
+  CHECK(saved.load() == 50); // all written before the erase returned...
+  std::optional<StoredSession> out;
+  REQUIRE_FALSE(store->load(SessionKey{"a", "s"}, out));
+  CHECK_FALSE(out); // ...and the erase came after them
 }
 
 TEST_CASE("a database file that cannot be used is a clear error at start", "[store][sqlite]") {
@@ -262,8 +289,8 @@ public:
       return std::make_error_code(std::errc::no_space_on_device);
     return inner_->save(r);
   }
-  std::error_code put(StoredSession s) override {
-    return inner_->put(std::move(s));
+  std::error_code put(StoredSession& s) override {
+    return inner_->put(s);
   }
   std::error_code erase(const SessionKey& k) override {
     return inner_->erase(k);
@@ -275,9 +302,10 @@ public:
   std::error_code list_by_owner(std::string_view o, std::vector<SessionKey>& out) override {
     return inner_->list_by_owner(o, out);
   }
-  std::error_code expire(std::chrono::system_clock::time_point c,
-                         std::chrono::system_clock::time_point a, std::size_t& n) override {
-    return inner_->expire(c, a, n);
+  std::error_code expired(std::chrono::system_clock::time_point c,
+                          std::chrono::system_clock::time_point a,
+                          std::vector<SessionKey>& out) override {
+    return inner_->expired(c, a, out);
   }
 
 private:
