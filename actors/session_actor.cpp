@@ -443,6 +443,20 @@ bool passivate(session_pointer self) {
   return true;
 }
 
+/// A turn is over and the session is free: stop if it is draining (handing its context to
+/// the store), otherwise start what is queued.
+void after_turn(session_pointer self) {
+  auto& st = self->state;
+  if (st.mode == SessionState::Mode::open) {
+    next(self);
+    return;
+  }
+  update_busy(st);
+  if (st.mode == SessionState::Mode::draining)
+    passivate(self);
+  self->quit();
+}
+
 void on_call(session_pointer self, const CallPtr& c) {
   auto& st = self->state;
   if (st.mode != SessionState::Mode::open) {
@@ -559,14 +573,7 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
       finish(self, job->ctx, job->disposition, self->clock().now(), true, job);
       if (st.running)
         return; // a durable store is writing the turn
-      if (st.mode != SessionState::Mode::open) {
-        update_busy(st);
-        if (st.mode == SessionState::Mode::draining)
-          passivate(self);
-        self->quit();
-        return;
-      }
-      next(self);
+      after_turn(self);
     },
     [self](persisted_atom, const TurnJobPtr& job) {
       auto& st = self->state;
@@ -595,14 +602,7 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
                        });
       }
       touch(st, self->clock().now());
-      if (st.mode != SessionState::Mode::open) {
-        update_busy(st);
-        if (st.mode == SessionState::Mode::draining)
-          passivate(self);
-        self->quit();
-        return;
-      }
-      next(self);
+      after_turn(self);
     },
     [self](withdraw_atom, std::uint64_t id) {
       auto& st = self->state;

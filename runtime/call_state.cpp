@@ -71,6 +71,20 @@ void invoke_callback(const std::function<void(const Reply&)>& fn, const Reply& r
 
 } // namespace
 
+std::function<void(const Reply&)> CallState::commit_locked(const std::function<void()>& commit,
+                                                           Reply reply, EventKind terminal) {
+  commit();
+  reply.session_id = std::move(reply_.session_id);
+  reply.agent = std::move(reply_.agent);
+  reply.call_id = id;
+  reply_ = std::move(reply);
+  // The completed event carries the output; an interrupted turn's cancelled event says
+  // why it ended (the kept partial output stays in the Reply).
+  std::string data = terminal == EventKind::completed ? reply_.output
+                                                      : std::string{reply_.message};
+  return complete_locked(terminal, reply_.error, std::move(data));
+}
+
 void CallState::run_callback(std::function<void(const Reply&)> fn) {
   cv_.notify_all();
   if (fn)
@@ -121,14 +135,7 @@ CallState::Outcome CallState::persist_commit_and_complete(
       reply_.turn = reply.turn;
       fn = complete_locked(EventKind::failed, reply_.error, reply_.message);
     } else {
-      commit();
-      reply.session_id = std::move(reply_.session_id);
-      reply.agent = std::move(reply_.agent);
-      reply.call_id = id;
-      reply_ = std::move(reply);
-      std::string data = terminal == EventKind::completed ? reply_.output
-                                                          : std::string{reply_.message};
-      fn = complete_locked(terminal, reply_.error, std::move(data));
+      fn = commit_locked(commit, std::move(reply), terminal);
     }
   }
   if (outcome == Outcome::not_persisted)
@@ -152,14 +159,7 @@ void CallState::complete_claimed(const std::function<void()>& commit, Reply repl
     std::lock_guard guard{mu_};
     if (done_)
       return;
-    commit();
-    reply.session_id = std::move(reply_.session_id);
-    reply.agent = std::move(reply_.agent);
-    reply.call_id = id;
-    reply_ = std::move(reply);
-    std::string data = terminal == EventKind::completed ? reply_.output
-                                                        : std::string{reply_.message};
-    fn = complete_locked(terminal, reply_.error, std::move(data));
+    fn = commit_locked(commit, std::move(reply), terminal);
   }
   run_callback(std::move(fn));
 }

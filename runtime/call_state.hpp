@@ -194,6 +194,10 @@ private:
   std::function<void(const Reply&)> complete_locked(EventKind terminal, std::error_code error,
                                                     std::string data);
 
+  /// Requires `mu_` held and the call open. Runs `commit`, stores `reply`, completes.
+  std::function<void(const Reply&)> commit_locked(const std::function<void()>& commit,
+                                                  Reply reply, EventKind terminal);
+
   void run_callback(std::function<void(const Reply&)> fn);
 
   mutable std::mutex mu_;
