@@ -78,7 +78,20 @@ void apply_record(SessionData& session, TurnRecord&& r) {
 }
 
 void commit_turn(SessionData& session, TurnContext& ctx) {
-  apply_record(session, make_record(session, ctx));
+  // The same effect as apply_record(make_record(...)), without building a record: this is
+  // the in-memory hot path.
+  auto& history = session.history;
+  history.push_back(Message{Role::user, ctx.call->input, {}});
+  for (auto& msg : ctx.appended)
+    history.push_back(std::move(msg));
+  history.push_back(Message{Role::assistant, std::move(ctx.output), {}});
+  for (auto& [key, value] : ctx.state.writes()) {
+    if (value)
+      session.state.insert_or_assign(key, *value);
+    else if (auto i = session.state.find(key); i != session.state.end())
+      session.state.erase(i);
+  }
+  session.turns += 1;
 }
 
 } // namespace agentrt::detail
