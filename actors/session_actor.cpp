@@ -695,6 +695,8 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
     [self](drain_atom, std::int64_t drain_ns) {
       auto& st = self->state;
       st.mode = SessionState::Mode::draining;
+      st.svc->log->debug("[{}/-] draining: {} queued calls end; a running turn may finish",
+                         st.data->key.session_id, st.queue.size());
       end_queue(self, errc::shutting_down, "the runtime is shutting down");
       // The running turn may still finish (and commit) within the drain time.
       if (!st.running) {

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <spdlog/logger.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/ostream_sink.h>
 
 #include <condition_variable>
@@ -511,11 +512,42 @@ TEST_CASE("on_done runs once with the outcome, on whichever side finishes last",
   });
 }
 
+namespace {
+
+/// A sink that runs `on_line` for every log line (the runtime logs when shutdown begins).
+class HookSink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+  explicit HookSink(std::function<void(const std::string&)> on_line)
+    : on_line_(std::move(on_line)) {
+  }
+
+protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    on_line_(std::string{msg.payload.data(), msg.payload.size()});
+  }
+  void flush_() override {
+  }
+
+private:
+  std::function<void(const std::string&)> on_line_;
+};
+
+} // namespace
+
 TEST_CASE("shutdown lets running turns finish within the drain and fails the rest",
           "[runtime][shutdown]") {
   run_with_time_limit(30s, "shutdown drain", [] {
-    Runtime rt{small_config()};
     Gate gate;
+    auto cfg = small_config();
+    // The turn is let go exactly when its session has begun draining (its queue already
+    // failed): it finishes during the drain.
+    cfg.logger = std::make_shared<spdlog::logger>(
+      "test", std::make_shared<HookSink>([&gate](const std::string& line) {
+        if (line.find("] draining:") != std::string::npos)
+          gate.open();
+      }));
+    cfg.logger->set_level(spdlog::level::debug);
+    Runtime rt{cfg};
     rt.register_handler(
       "slow",
       [&](Turn& t) {
@@ -528,16 +560,12 @@ TEST_CASE("shutdown lets running turns finish within the drain and fails the res
     gate.wait_arrivals(1);
     auto queued = rt.invoke({.agent = "slow", .session_id = "s", .input = "b"});
     queued.next_event(); // queued
-    std::thread opener{[&] {
-      std::this_thread::sleep_for(50ms); // the turn finishes during the drain
-      gate.open();
-    }};
     rt.shutdown(5s);
-    opener.join();
     CHECK(running.get().ok());
     CHECK(running.get().output == "finished");
     CHECK(queued.get().error == errc::shutting_down);
     CHECK(rt.stats().live_sessions == 0);
+    CHECK(rt.stats().turns_completed == 1);
   });
 }
 
