@@ -10,7 +10,9 @@
 //
 // Thread-safety: every member may be called from any thread, concurrently, except the
 // destructor. `invoke` never blocks. Lifetime: the destructor shuts down (see `shutdown`)
-// and returns within the drain time plus a short grace, whatever the handlers do.
+// and returns within the drain time plus a short grace, whatever blocking handlers do (one
+// that ignores its stop token is abandoned). A non-blocking handler runs on an actor
+// worker and must return: one that never does holds that worker, and shutdown with it.
 
 #include <agentrt/agent.hpp>
 #include <agentrt/call.hpp>
@@ -45,7 +47,8 @@ struct OwnerSession {
 class Runtime {
 public:
   /// Starts the actor system. Throws std::invalid_argument for an invalid config (a zero
-  /// queue depth, timeout or thread count that makes no sense).
+  /// queue depth, timeout or thread count that makes no sense), and std::runtime_error
+  /// when `store_path` names a file that cannot be used (the message says which and why).
   explicit Runtime(RuntimeConfig config = {});
   ~Runtime();
 
