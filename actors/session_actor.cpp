@@ -11,6 +11,7 @@
 
 #include <caf/actor_cast.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/logger.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -714,11 +715,16 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
   };
 }
 
+void release_caf_logger_reference() noexcept {
+  caf::logger::set_current_actor_system(nullptr);
+}
+
 session_actor spawn_session(caf::actor_system& sys, Services& svc, SessionKey key,
                             const AgentEntry* entry, std::size_t hash) {
   auto activity = std::make_shared<Activity>();
   activity->last_active.store(to_ns(sys.clock().now().time_since_epoch()), relaxed);
   auto hdl = sys.spawn(session_behavior, std::move(key), entry, &svc, hash, activity);
+  release_caf_logger_reference();
   auto live = svc.metrics->live.fetch_add(1, relaxed) + 1;
   svc.metrics->activations.fetch_add(1, relaxed);
   if (!svc.supervisors.empty()) {

@@ -110,6 +110,13 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
                                               const AgentEntry* entry, Services* svc,
                                               std::size_t hash, ActivityPtr activity);
 
+/// CAF 0.17 makes the system's logger the "current logger" of every thread that spawns a
+/// top-level actor (a thread-local reference), and ~actor_system waits until the logger is
+/// gone. A host thread that spawned a session and is still alive when the Runtime is
+/// destroyed on another thread would hold that reference and hang the destruction. Our
+/// threads call this right after spawning; nothing of ours logs through CAF's logger.
+void release_caf_logger_reference() noexcept;
+
 /// Spawns the session for `key`, counts it, and hands it to its supervisor shard (if any),
 /// asking for an eviction when `max_sessions` is exceeded.
 session_actor spawn_session(caf::actor_system& sys, Services& svc, SessionKey key,

@@ -64,16 +64,26 @@ public:
   Recorder(std::size_t calls, std::ptrdiff_t window)
     : submitted_(calls), latency_(calls), turn_(calls), ok_(calls), window_(window),
       resume_at_(window - std::max<std::ptrdiff_t>(1, window / 4)) {
+    // resume_at_ < window_: a sleeping caller is always woken by some completion.
     // nop
   }
 
-  /// Blocks while `window` calls are outstanding, then stamps call `i` as submitted.
+  /// Blocks while `window` calls are outstanding, then stamps call `i` as submitted. A
+  /// caller is admitted only below the window (so sleepers are never counted) and, once
+  /// asleep, waits until the window has drained to `resume_at_`.
   void start(std::size_t i) {
-    if (outstanding_.fetch_add(1, std::memory_order_acq_rel) >= window_) {
+    auto cur = outstanding_.load(std::memory_order_acquire);
+    for (;;) {
+      if (cur < window_) {
+        if (outstanding_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel))
+          break;
+        continue;
+      }
       std::unique_lock l{mu_};
       ++sleepers_;
-      cv_.wait(l, [&] { return outstanding_.load(std::memory_order_acquire) <= window_; });
+      cv_.wait(l, [&] { return outstanding_.load(std::memory_order_acquire) <= resume_at_; });
       --sleepers_;
+      cur = outstanding_.load(std::memory_order_acquire);
     }
     submitted_[i] = now_ns();
   }
@@ -82,13 +92,15 @@ public:
     latency_[i] = now_ns() - submitted_[i];
     turn_[i] = turn;
     ok_[i] = ok;
-    done_.fetch_add(1, std::memory_order_release);
+    // Counts go down one at a time, so a drain always passes `resume_at_` exactly.
     auto left = outstanding_.fetch_sub(1, std::memory_order_acq_rel) - 1;
     if (left == resume_at_ || left == 0) {
       std::lock_guard l{mu_};
       if (sleepers_ > 0)
         cv_.notify_all();
     }
+    // Last: once every call is counted the Recorder may be destroyed.
+    done_.fetch_add(1, std::memory_order_release);
   }
 
   /// Waits for all `n` calls.
@@ -123,6 +135,10 @@ public:
   virtual void submit(const std::string& key, Recorder& rec, std::size_t index) = 0;
   /// One blocking call; returns its turn number (0 on failure).
   virtual std::uint64_t call(const std::string& key) = 0;
+  /// Whether one caller's calls to one session run in the order they were made.
+  virtual bool keeps_caller_order() const {
+    return true;
+  }
 };
 
 // -- agentrt -----------------------------------------------------------------------------
@@ -273,6 +289,11 @@ public:
 
   const char* name() const override {
     return "mutex-map";
+  }
+
+  /// Two pool threads can take one caller's calls and lock the session in either order.
+  bool keeps_caller_order() const override {
+    return false;
   }
 
   void submit(const std::string& key, Recorder& rec, std::size_t index) override {

@@ -238,6 +238,10 @@ std::optional<Event> CallState::next_event(std::optional<Clock::duration> wait) 
   ev.error = rec.error;
   if (ev.terminal())
     terminal_read_ = true;
+  if (next_read_ == events_.size()) { // all read: a long stream does not keep its past
+    events_.clear();
+    next_read_ = 0;
+  }
   return ev;
 }
 

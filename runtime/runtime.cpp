@@ -22,6 +22,7 @@
 #include <caf/actor_system_config.hpp>
 #include <caf/atom.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/logger.hpp>
 #include <caf/send.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -81,6 +82,16 @@ RuntimeConfig resolved(RuntimeConfig c) {
 }
 
 } // namespace
+
+/// At most `n` bytes of `s`, cut at a UTF-8 character boundary (for error messages that
+/// quote what the caller sent).
+std::string clip(const std::string& s, std::size_t n) {
+  if (s.size() <= n)
+    return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
+    --n; // s[n] continues a character: cut before it starts
+  return s.substr(0, n) + "...";
+}
 
 std::string chain_text(const std::vector<SessionKey>& chain, const SessionKey& last) {
   std::string text;
@@ -158,6 +169,7 @@ public:
     services.turn_services = hub;
     for (std::size_t i = 0; i < config.supervisor_shards; ++i)
       services.supervisors.push_back(system->spawn(supervisor_behavior, &services, i == 0));
+    release_caf_logger_reference();
     config.logger->info("[-/-] agentrt runtime started: {} workers, {} blocking threads, {} "
                         "supervisor shards",
                         config.worker_threads, config.blocking_threads,
@@ -170,7 +182,10 @@ public:
 
   Call invoke(Request&& request) {
     auto now = Clock::now();
-    auto timeout = request.timeout.count() > 0 ? request.timeout : config.default_timeout;
+    // A timeout past a year is a year: far beyond any turn, and no clock overflow.
+    auto timeout = std::min<std::chrono::milliseconds>(
+      request.timeout.count() > 0 ? request.timeout : config.default_timeout,
+      std::chrono::hours(24 * 365));
     errc error = errc::ok;
     std::string detail;
     if (!accepting.load(std::memory_order_acquire)) {
@@ -180,13 +195,13 @@ public:
       // A one-shot call always creates its session: check the agent before minting an id.
       if (registry.find(request.agent) == nullptr) {
         error = errc::unknown_agent;
-        detail = "unknown agent type '" + request.agent.substr(0, 80) + "'";
+        detail = "unknown agent type '" + clip(request.agent, 80) + "'";
       } else {
         request.session_id = minter.mint();
       }
     } else if (!valid_session_id(request.session_id)) {
       error = errc::invalid_session_id;
-      detail = "session id '" + request.session_id.substr(0, 160)
+      detail = "session id '" + clip(request.session_id, 160)
                + "' is not 1-128 characters of [A-Za-z0-9._:-]";
     }
     if (error == errc::ok && request.input.size() > config.max_input_bytes) {
@@ -216,7 +231,7 @@ public:
         break;
       case SessionDirectory::Dispatch::refused:
         return refuse(std::move(call), errc::unknown_agent,
-                      "unknown agent type '" + call->agent.substr(0, 80) + "'");
+                      "unknown agent type '" + clip(call->agent, 80) + "'");
       case SessionDirectory::Dispatch::closing:
         return refuse(std::move(call), errc::session_closed,
                       "the session is being closed; call again to start a new one");
@@ -408,7 +423,7 @@ ToolResponse TurnHub::run_tool(TurnContext& ctx, const std::string& name,
   };
   const auto* entry = tools_->find(name);
   if (entry == nullptr)
-    return fail(errc::unknown_tool, "unknown tool '" + name.substr(0, 80) + "'");
+    return fail(errc::unknown_tool, "unknown tool '" + clip(name, 80) + "'");
   ToolRequest request;
   request.tool = name;
   request.operation = std::move(operation);

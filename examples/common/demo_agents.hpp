@@ -5,6 +5,7 @@
 
 #include <agentrt/agentrt.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 #include <stdexcept>
@@ -32,7 +33,7 @@ inline std::string assistant(agentrt::Turn& t) {
     auto name = t.state().get("name");
     answer = name ? "Your name is " + *name + "." : "I don't know your name yet.";
   } else if (in.rfind("count to ", 0) == 0) {
-    int n = std::stoi(in.substr(9));
+    int n = std::min(std::stoi(in.substr(9)), 10'000); // a demo, not a load generator
     t.phase("counting");
     int i = 1;
     for (; i <= n && !t.stop_requested(); ++i) {

@@ -16,12 +16,14 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-/// A request body is the input plus a little JSON around it.
-constexpr std::size_t json_overhead = 64 * 1024;
+/// JSON text; invalid UTF-8 in agent output or ids is replaced, never a throw.
+std::string text(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 void send_json(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  res.set_content(text(body), "application/json");
 }
 
 void send_error(httplib::Response& res, int status, std::string_view code,
@@ -128,8 +130,8 @@ std::optional<agentrt::Request> parse_request(const httplib::Request& req,
   }
   if (body.contains("timeout_ms")) {
     auto v = body["timeout_ms"];
-    if (!v.is_number_unsigned())
-      return bad("'timeout_ms' must be a non-negative integer");
+    if (!v.is_number_unsigned() || v.get<std::uint64_t>() > max_timeout_ms)
+      return bad("'timeout_ms' must be an integer from 0 to " + std::to_string(max_timeout_ms));
     r.timeout = std::chrono::milliseconds(v.get<std::uint64_t>());
   }
   return r;
@@ -161,7 +163,7 @@ std::string sse(const agentrt::Event& e, const agentrt::Call& call) {
     data["error"] = {{"code", code_of(e.error)}, {"message", e.data}};
   if (e.terminal())
     data["turn"] = call.get().turn;
-  return "event: " + std::string{agentrt::to_string(e.kind)} + "\ndata: " + data.dump() + "\n\n";
+  return "event: " + std::string{agentrt::to_string(e.kind)} + "\ndata: " + text(data) + "\n\n";
 }
 
 void invoke(agentrt::Runtime& rt, const httplib::Request& req, httplib::Response& res) {
@@ -194,16 +196,21 @@ void stream(agentrt::Runtime& rt, const httplib::Request& req, httplib::Response
     "text/event-stream",
     [st](std::size_t, httplib::DataSink& sink) {
       // One event per round; a comment line when the call is quiet, so a client that went
-      // away is noticed (the write fails) even while the handler is silent.
-      auto e = st->call.next_event(250ms);
-      std::string out = e ? sse(*e, st->call) : std::string{": keepalive\n\n"};
-      if (!sink.is_writable() || !sink.write(out.data(), out.size()))
-        return false; // the client went away: the releaser cancels the call
-      if (e && e->terminal()) {
-        st->finished = true;
-        sink.done();
+      // away is noticed (the write fails) even while the handler is silent. Runs outside
+      // httplib's handler guard: nothing may escape it.
+      try {
+        auto e = st->call.next_event(250ms);
+        std::string out = e ? sse(*e, st->call) : std::string{": keepalive\n\n"};
+        if (!sink.is_writable() || !sink.write(out.data(), out.size()))
+          return false; // the client went away: the releaser cancels the call
+        if (e && e->terminal()) {
+          st->finished = true;
+          sink.done();
+        }
+        return true;
+      } catch (...) {
+        return false; // ends the stream; the releaser cancels the call
       }
-      return true;
     },
     [st](bool success) {
       if (!success || !st->finished)

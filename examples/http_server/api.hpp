@@ -18,7 +18,15 @@ namespace httplib {
 class Server;
 } // namespace httplib
 
+#include <cstddef>
+
 namespace agentrt_http {
+
+/// A request body is the input plus a little JSON around it.
+inline constexpr std::size_t json_overhead = 64 * 1024;
+
+/// The longest `timeout_ms` a request may ask for (1 hour).
+inline constexpr unsigned long long max_timeout_ms = 3'600'000;
 
 /// Adds every route to `server`. `runtime` must outlive the server's listening.
 void install_routes(httplib::Server& server, agentrt::Runtime& runtime);

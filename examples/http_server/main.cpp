@@ -90,6 +90,8 @@ int main(int argc, char** argv) {
   // Each open stream holds a server thread for its whole life.
   server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   agentrt_http::install_routes(server, runtime);
+  // Refuse oversized bodies before reading them (413, answered as JSON by the error handler).
+  server.set_payload_max_length(opts.max_input_bytes + agentrt_http::json_overhead);
 
   int port = opts.port;
   if (port == 0) {
@@ -107,11 +109,15 @@ int main(int argc, char** argv) {
   std::thread stopper{[&] {
     int sig = 0;
     sigwait(&signals, &sig);
+    // The runtime first: new calls get 503, queued ones fail, running turns may finish for
+    // 5 s and every stream sends its last event; then the server stops (its workers, no
+    // longer held by calls, can be joined).
+    runtime.shutdown(std::chrono::seconds(5));
+    while (!server.is_running()) // a signal that came before listening began
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     server.stop();
   }};
   server.listen_after_bind();
-  runtime.shutdown(std::chrono::seconds(5));
-  pthread_kill(stopper.native_handle(), SIGTERM); // in case the server stopped by itself
   stopper.join();
   return 0;
 }

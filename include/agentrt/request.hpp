@@ -46,6 +46,7 @@ struct Request {
   BusyPolicy on_busy = BusyPolicy::enqueue;
   /// Time from `invoke` until the call must have finished; zero means the runtime's
   /// `default_timeout`. Past it the call fails with `timeout` and its turn is stopped.
+  /// Longer than a year counts as a year.
   std::chrono::milliseconds timeout{0};
 };
 

@@ -1,5 +1,7 @@
 // The per-call channel: ordered events with sequence numbers, exactly one outcome.
 
+#include "support/time_limit.hpp"
+
 #include "runtime/call_state.hpp"
 
 #include <catch2/catch.hpp>
@@ -94,18 +96,20 @@ TEST_CASE("on_done runs exactly once, before or after completion", "[channel]") 
 
 TEST_CASE("a reader blocked on next_event wakes for an event from another thread",
           "[channel]") {
-  auto c = make_call();
-  std::thread writer{[&] {
-    c->push(EventKind::started);
-    c->finish_if_open(errc::agent_failed, "boom");
-  }};
-  auto first = c->next_event(std::nullopt);
-  auto second = c->next_event(std::nullopt);
-  writer.join();
-  REQUIRE(first);
-  REQUIRE(second);
-  CHECK(first->kind == EventKind::started);
-  CHECK(second->kind == EventKind::failed);
-  CHECK(second->error == errc::agent_failed);
-  CHECK_FALSE(c->next_event(std::nullopt)); // the stream is over: no wait
+  agentrt_test::run_with_time_limit(std::chrono::seconds(30), "blocked reader", [] {
+    auto c = make_call();
+    std::thread writer{[&] {
+      c->push(EventKind::started);
+      c->finish_if_open(errc::agent_failed, "boom");
+    }};
+    auto first = c->next_event(std::nullopt);
+    auto second = c->next_event(std::nullopt);
+    writer.join();
+    REQUIRE(first);
+    REQUIRE(second);
+    CHECK(first->kind == EventKind::started);
+    CHECK(second->kind == EventKind::failed);
+    CHECK(second->error == errc::agent_failed);
+    CHECK_FALSE(c->next_event(std::nullopt)); // the stream is over: no wait
+  });
 }

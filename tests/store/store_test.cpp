@@ -16,6 +16,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -68,14 +69,16 @@ TurnRecord record(const std::string& sid, std::uint64_t turns, std::uint64_t fir
   return r;
 }
 
-/// Runs store_child with `args`, returning its stdout lines (after it exits).
-std::vector<std::string> run_child(const std::vector<std::string>& args) {
+/// Runs store_child with `args`: its stdout lines and exit status. Asserts nothing (it
+/// runs on helper threads; Catch2 assertions belong to the test's thread).
+std::pair<std::vector<std::string>, int> run_child(const std::vector<std::string>& args) {
   std::string cmd = STORE_CHILD;
   for (auto& a : args)
     cmd += " '" + a + "'";
   std::vector<std::string> lines;
   FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
+  if (p == nullptr)
+    return {lines, -1};
   char buf[512];
   while (fgets(buf, sizeof buf, p)) {
     std::string l{buf};
@@ -83,142 +86,153 @@ std::vector<std::string> run_child(const std::vector<std::string>& args) {
       l.pop_back();
     lines.push_back(l);
   }
-  CHECK(pclose(p) == 0);
-  return lines;
+  return {lines, pclose(p)};
 }
 
 } // namespace
 
-TEST_CASE("the memory store hands sessions over and back, and maps owners atomically",
-          "[store]") {
-  auto store = make_memory_store();
-  CHECK_FALSE(store->write_through());
-  StoredSession s{SessionKey{"a", "s1"}, {Message{Role::user, "hi", {}}}, {{"k", "v"}}, 1,
-                  std::chrono::system_clock::now(), std::chrono::system_clock::now()};
-  auto original = s;
-  REQUIRE_FALSE(store->put(s));
-  s = original;
-  std::optional<StoredSession> out;
-  REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, out));
-  REQUIRE(out);
-  CHECK(out->history == s.history);
-  CHECK(out->state == s.state);
-  std::optional<StoredSession> again;
-  REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, again));
-  CHECK_FALSE(again); // handed back: the live session holds it now
-  std::string id;
-  bool created = false;
-  REQUIRE_FALSE(store->owner_session("a", "alice", "id-1", id, created));
-  CHECK((id == "id-1" && created));
-  REQUIRE_FALSE(store->owner_session("a", "alice", "id-2", id, created));
-  CHECK((id == "id-1" && !created));
-  std::vector<SessionKey> keys;
-  REQUIRE_FALSE(store->list_by_owner("alice", keys));
-  CHECK(keys == std::vector<SessionKey>{{"a", "id-1"}});
+TEST_CASE("the memory store hands sessions over and back, and maps owners atomically", "[store]") {
+  run_with_time_limit(60s, "the memory store hands sessions over and back, and maps owners atomically", [] {
+    auto store = make_memory_store();
+    CHECK_FALSE(store->write_through());
+    StoredSession s{SessionKey{"a", "s1"}, {Message{Role::user, "hi", {}}}, {{"k", "v"}}, 1,
+                    std::chrono::system_clock::now(), std::chrono::system_clock::now()};
+    auto original = s;
+    REQUIRE_FALSE(store->put(s));
+    s = original;
+    std::optional<StoredSession> out;
+    REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, out));
+    REQUIRE(out);
+    CHECK(out->history == s.history);
+    CHECK(out->state == s.state);
+    std::optional<StoredSession> again;
+    REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, again));
+    CHECK_FALSE(again); // handed back: the live session holds it now
+    std::string id;
+    bool created = false;
+    REQUIRE_FALSE(store->owner_session("a", "alice", "id-1", id, created));
+    CHECK((id == "id-1" && created));
+    REQUIRE_FALSE(store->owner_session("a", "alice", "id-2", id, created));
+    CHECK((id == "id-1" && !created));
+    std::vector<SessionKey> keys;
+    REQUIRE_FALSE(store->list_by_owner("alice", keys));
+    CHECK(keys == std::vector<SessionKey>{{"a", "id-1"}});
+  });
 }
 
-TEST_CASE("the SQLite store saves turns, loads them back and refuses a turn saved twice",
-          "[store][sqlite]") {
-  TempDir dir;
-  auto store = open_sqlite_store(dir.file("s.db"));
-  CHECK(store->write_through());
-  auto r1 = record("s1", 1, 0, {{Role::user, "hi", {}}, {Role::assistant, "hello", {}}});
-  r1.state_writes = {{"name", std::string{"Ada"}}, {"tmp", std::string{"x"}}};
-  REQUIRE_FALSE(store->save(r1));
-  auto r2 = record("s1", 2, 2,
-                   {{Role::user, "weather?", {}}, {Role::tool_call, "Rome", "weather"},
-                    {Role::tool_result, "sunny", "weather"}, {Role::assistant, "Sunny.", {}}});
-  r2.state_writes = {{"tmp", std::nullopt}};
-  REQUIRE_FALSE(store->save(r2));
-  CHECK(store->save(r2)); // the same entries again: an error, never a duplicate
-  std::optional<StoredSession> out;
-  REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, out));
-  REQUIRE(out);
-  CHECK(out->turns == 2);
-  REQUIRE(out->history.size() == 6);
-  CHECK(out->history[3] == Message{Role::tool_call, "Rome", "weather"});
-  CHECK(out->state == StateMap{{"name", "Ada"}});
-  REQUIRE_FALSE(store->erase(SessionKey{"a", "s1"}));
-  std::optional<StoredSession> gone;
-  REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, gone));
-  CHECK_FALSE(gone);
+TEST_CASE("the SQLite store saves turns, loads them back and refuses a turn saved twice", "[store][sqlite]") {
+  run_with_time_limit(60s, "the SQLite store saves turns, loads them back and refuses a turn saved twice", [] {
+    TempDir dir;
+    auto store = open_sqlite_store(dir.file("s.db"));
+    CHECK(store->write_through());
+    auto r1 = record("s1", 1, 0, {{Role::user, "hi", {}}, {Role::assistant, "hello", {}}});
+    r1.state_writes = {{"name", std::string{"Ada"}}, {"tmp", std::string{"x"}}};
+    REQUIRE_FALSE(store->save(r1));
+    auto r2 = record("s1", 2, 2,
+                     {{Role::user, "weather?", {}}, {Role::tool_call, "Rome", "weather"},
+                      {Role::tool_result, "sunny", "weather"}, {Role::assistant, "Sunny.", {}}});
+    r2.state_writes = {{"tmp", std::nullopt}};
+    REQUIRE_FALSE(store->save(r2));
+    CHECK(store->save(r2)); // the same entries again: an error, never a duplicate
+    std::optional<StoredSession> out;
+    REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, out));
+    REQUIRE(out);
+    CHECK(out->turns == 2);
+    REQUIRE(out->history.size() == 6);
+    CHECK(out->history[3] == Message{Role::tool_call, "Rome", "weather"});
+    CHECK(out->state == StateMap{{"name", "Ada"}});
+    REQUIRE_FALSE(store->erase(SessionKey{"a", "s1"}));
+    std::optional<StoredSession> gone;
+    REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, gone));
+    CHECK_FALSE(gone);
+  });
 }
 
 TEST_CASE("the SQLite store lists old inactive sessions only", "[store][sqlite]") {
-  TempDir dir;
-  auto store = open_sqlite_store(dir.file("s.db"));
-  auto now = std::chrono::system_clock::now();
-  auto old = record("old", 1, 0, {{Role::user, "x", {}}});
-  old.created = now - 10h;
-  old.last_activity = now - 2h;
-  auto busy = record("busy", 1, 0, {{Role::user, "x", {}}});
-  busy.created = now - 10h; // old, but active a moment ago
-  REQUIRE_FALSE(store->save(old));
-  REQUIRE_FALSE(store->save(busy));
-  REQUIRE_FALSE(store->save(record("new", 1, 0, {{Role::user, "x", {}}})));
-  std::vector<SessionKey> expired;
-  REQUIRE_FALSE(store->expired(now - 8h, now - 15min, expired));
-  CHECK(expired == std::vector<SessionKey>{{"a", "old"}});
+  run_with_time_limit(60s, "the SQLite store lists old inactive sessions only", [] {
+    TempDir dir;
+    auto store = open_sqlite_store(dir.file("s.db"));
+    auto now = std::chrono::system_clock::now();
+    auto old = record("old", 1, 0, {{Role::user, "x", {}}});
+    old.created = now - 10h;
+    old.last_activity = now - 2h;
+    auto busy = record("busy", 1, 0, {{Role::user, "x", {}}});
+    busy.created = now - 10h; // old, but active a moment ago
+    REQUIRE_FALSE(store->save(old));
+    REQUIRE_FALSE(store->save(busy));
+    REQUIRE_FALSE(store->save(record("new", 1, 0, {{Role::user, "x", {}}})));
+    std::vector<SessionKey> expired;
+    REQUIRE_FALSE(store->expired(now - 8h, now - 15min, expired));
+    CHECK(expired == std::vector<SessionKey>{{"a", "old"}});
+  });
 }
 
 TEST_CASE("the SQLite store refuses a turn whose predecessor is not stored", "[store][sqlite]") {
-  TempDir dir;
-  auto store = open_sqlite_store(dir.file("s.db"));
-  // Turn 3 of a session the store does not have (erased meanwhile): never a torn session.
-  CHECK(store->save(record("s", 3, 4, {{Role::user, "x", {}}, {Role::assistant, "y", {}}})));
-  std::optional<StoredSession> out;
-  REQUIRE_FALSE(store->load(SessionKey{"a", "s"}, out));
-  CHECK_FALSE(out);
-  REQUIRE_FALSE(store->save(record("s", 1, 0, {{Role::user, "x", {}}})));
-  CHECK(store->save(record("s", 3, 1, {{Role::user, "z", {}}}))); // turn 2 is missing
+  run_with_time_limit(60s, "the SQLite store refuses a turn whose predecessor is not stored", [] {
+    TempDir dir;
+    auto store = open_sqlite_store(dir.file("s.db"));
+    // Turn 3 of a session the store does not have (erased meanwhile): never a torn session.
+    CHECK(store->save(record("s", 3, 4, {{Role::user, "x", {}}, {Role::assistant, "y", {}}})));
+    std::optional<StoredSession> out;
+    REQUIRE_FALSE(store->load(SessionKey{"a", "s"}, out));
+    CHECK_FALSE(out);
+    REQUIRE_FALSE(store->save(record("s", 1, 0, {{Role::user, "x", {}}})));
+    CHECK(store->save(record("s", 3, 1, {{Role::user, "z", {}}}))); // turn 2 is missing
+  });
 }
 
 TEST_CASE("an erase runs after the turns queued before it", "[store][sqlite]") {
-  TempDir dir;
-  auto store = open_sqlite_store(dir.file("s.db"));
-  std::atomic<int> saved{0};
-  for (std::uint64_t t = 1; t <= 50; ++t) {
-    auto r = std::make_shared<TurnRecord>(record("s", t, t - 1, {{Role::user, "x", {}}}));
-    store->save_async(r, [&](std::error_code ec) {
-      if (!ec)
-        saved.fetch_add(1);
-    });
-  }
-  REQUIRE_FALSE(store->erase(SessionKey{"a", "s"}));
-  CHECK(saved.load() == 50); // all written before the erase returned...
-  std::optional<StoredSession> out;
-  REQUIRE_FALSE(store->load(SessionKey{"a", "s"}, out));
-  CHECK_FALSE(out); // ...and the erase came after them
+  run_with_time_limit(60s, "an erase runs after the turns queued before it", [] {
+    TempDir dir;
+    auto store = open_sqlite_store(dir.file("s.db"));
+    std::atomic<int> saved{0};
+    for (std::uint64_t t = 1; t <= 50; ++t) {
+      auto r = std::make_shared<TurnRecord>(record("s", t, t - 1, {{Role::user, "x", {}}}));
+      store->save_async(r, [&](std::error_code ec) {
+        if (!ec)
+          saved.fetch_add(1);
+      });
+    }
+    REQUIRE_FALSE(store->erase(SessionKey{"a", "s"}));
+    CHECK(saved.load() == 50); // all written before the erase returned...
+    std::optional<StoredSession> out;
+    REQUIRE_FALSE(store->load(SessionKey{"a", "s"}, out));
+    CHECK_FALSE(out); // ...and the erase came after them
+  });
 }
 
 TEST_CASE("a database file that cannot be used is a clear error at start", "[store][sqlite]") {
-  TempDir dir;
-  auto corrupt = dir.file("corrupt.db");
-  std::ofstream{corrupt} << std::string(8192, 'x');
-  CHECK_THROWS_WITH(open_sqlite_store(corrupt),
-                    Catch::Contains("corrupt.db") && Catch::Contains("not a database"));
-  CHECK_THROWS_WITH(open_sqlite_store(dir.file("missing/dir/s.db")),
-                    Catch::Contains("cannot open session store")
-                      && Catch::Contains("missing/dir/s.db"));
-  CHECK_THROWS_WITH(open_sqlite_store(dir.path.string()), Catch::Contains("cannot"));
-  // Through the Runtime: the constructor throws, nothing starts.
-  RuntimeConfig cfg;
-  cfg.store_path = corrupt;
-  CHECK_THROWS_WITH(Runtime{cfg}, Catch::Contains("not a database"));
+  run_with_time_limit(60s, "a database file that cannot be used is a clear error at start", [] {
+    TempDir dir;
+    auto corrupt = dir.file("corrupt.db");
+    std::ofstream{corrupt} << std::string(8192, 'x');
+    CHECK_THROWS_WITH(open_sqlite_store(corrupt),
+                      Catch::Contains("corrupt.db") && Catch::Contains("not a database"));
+    CHECK_THROWS_WITH(open_sqlite_store(dir.file("missing/dir/s.db")),
+                      Catch::Contains("cannot open session store")
+                        && Catch::Contains("missing/dir/s.db"));
+    CHECK_THROWS_WITH(open_sqlite_store(dir.path.string()), Catch::Contains("cannot"));
+    // Through the Runtime: the constructor throws, nothing starts.
+    RuntimeConfig cfg;
+    cfg.store_path = corrupt;
+    CHECK_THROWS_WITH(Runtime{cfg}, Catch::Contains("not a database"));
+  });
 }
 
 TEST_CASE("a database with a newer schema is refused", "[store][sqlite]") {
-  TempDir dir;
-  auto path = dir.file("future.db");
-  open_sqlite_store(path); // creates version 1
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
-  REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = 7 WHERE key = 'schema_version'", nullptr,
-                       nullptr, nullptr)
-          == SQLITE_OK);
-  sqlite3_close(db);
-  CHECK_THROWS_WITH(open_sqlite_store(path),
-                    Catch::Contains("schema version 7 is newer than this agentrt understands"));
+  run_with_time_limit(60s, "a database with a newer schema is refused", [] {
+    TempDir dir;
+    auto path = dir.file("future.db");
+    open_sqlite_store(path); // creates version 1
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = 7 WHERE key = 'schema_version'", nullptr,
+                         nullptr, nullptr)
+            == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_THROWS_WITH(open_sqlite_store(path),
+                      Catch::Contains("schema version 7 is newer than this agentrt understands"));
+  });
 }
 
 TEST_CASE("an expired session continues with its context from SQLite", "[store][runtime]") {
@@ -231,9 +245,9 @@ TEST_CASE("an expired session continues with its context from SQLite", "[store][
     rt.register_handler("counter", counter);
     CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "a"}).output == "n=1 history=0");
     CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "b"}).output == "n=2 history=2");
-    while (rt.stats().expirations == 0)
+    // The expiration is counted before the actor is gone: wait for both.
+    for (auto st = rt.stats(); st.expirations == 0 || st.live_sessions != 0; st = rt.stats())
       std::this_thread::sleep_for(1ms);
-    CHECK(rt.stats().live_sessions == 0);
     CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "c"}).output == "n=3 history=4");
   });
 }
@@ -353,6 +367,7 @@ TEST_CASE("a process killed mid-work loses no reply it gave and doubles none",
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL); // never outlive a test that gave up
       dup2(out[1], 1);
       close(out[0]);
       execl(STORE_CHILD, STORE_CHILD, path.c_str(), "work", static_cast<char*>(nullptr));
@@ -415,11 +430,15 @@ TEST_CASE("two processes racing for the same owners get the same session ids",
     TempDir dir;
     auto path = dir.file("owners.db");
     open_sqlite_store(path); // create the schema before the race
-    std::vector<std::string> a, b;
-    std::thread ta{[&] { a = run_child({path, "owners", "50"}); }};
-    std::thread tb{[&] { b = run_child({path, "owners", "50"}); }};
+    std::pair<std::vector<std::string>, int> ra, rb;
+    std::thread ta{[&] { ra = run_child({path, "owners", "50"}); }};
+    std::thread tb{[&] { rb = run_child({path, "owners", "50"}); }};
     ta.join();
     tb.join();
+    CHECK(ra.second == 0);
+    CHECK(rb.second == 0);
+    auto& a = ra.first;
+    auto& b = rb.first;
     REQUIRE(a.size() == 50);
     CHECK(a == b);
     std::set<std::string> distinct(a.begin(), a.end());
