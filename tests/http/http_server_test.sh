@@ -48,6 +48,15 @@ stream() {
     "$base/v1/agents/$1/stream" >"$3"
 }
 events() { grep '^event: ' "$1" | cut -d' ' -f2 | tr '\n' ' '; }
+# until_started FILE: wait (at most 10 s) until the stream in FILE has its `started` event.
+until_started() {
+  local i
+  for i in $(seq 1000); do
+    grep -q '^event: started' "$1" 2>/dev/null && return 0
+    sleep 0.01
+  done
+  return 1
+}
 datas() { grep '^data: ' "$1" | cut -c7-; }
 last_event() { grep '^event: ' "$1" | tail -n 1 | cut -d' ' -f2; }
 stat_of() { curl -s --max-time 5 "$base/v1/stats" | jq -r ".$1"; }
@@ -90,7 +99,7 @@ t_two_sessions_isolated() {
 t_same_session_serialized() {
   stream assistant '{"input":"count to 10","session_id":"same-1","params":{"ms_per_word":"30"}}' "$work/s1.sse" &
   local first=$!
-  sleep 0.1
+  until_started "$work/s1.sse" || return 1 # the first turn runs: the second must queue
   stream assistant '{"input":"count to 3","session_id":"same-1","params":{"ms_per_word":"10"}}' "$work/s2.sse" &
   local second=$!
   wait $first $second
@@ -116,10 +125,11 @@ t_twenty_streams() {
 t_disconnect_cancels() {
   local before
   before=$(stat_of turns_cancelled)
-  # The client gives up after 0.5 s of a 20 s stream.
-  curl -sN --max-time 0.5 -X POST -d '{"input":"count to 1000","session_id":"gone-1","params":{"ms_per_word":"20"}}' \
-    "$base/v1/agents/assistant/stream" >"$work/gone.sse"
-  grep -q '^event: chunk' "$work/gone.sse" || return 1
+  # The client hangs up right after the first chunk of a 20 s stream (curl dies on its next
+  # write once grep has exited).
+  curl -sN --max-time 30 -X POST -d '{"input":"count to 1000","session_id":"gone-1","params":{"ms_per_word":"20"}}' \
+    "$base/v1/agents/assistant/stream" | grep -m1 -q '^event: chunk'
+  [ "${PIPESTATUS[1]}" = 0 ] || return 1 # grep saw a chunk (curl's SIGPIPE is expected)
   local i
   for i in $(seq 100); do
     [ "$(stat_of running_turns)" = 0 ] && [ "$(stat_of queued_calls)" = 0 ] && break
@@ -135,7 +145,7 @@ t_disconnect_cancels() {
 t_busy_reject() {
   stream assistant '{"input":"count to 20","session_id":"busy-1","params":{"ms_per_word":"20"}}' "$work/busy.sse" &
   local s=$!
-  sleep 0.15
+  until_started "$work/busy.sse" || return 1
   local code
   code=$(post /v1/agents/assistant/invoke '{"input":"x","session_id":"busy-1","on_busy":"reject"}' "$work/busy.json")
   wait $s
