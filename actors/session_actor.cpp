@@ -509,7 +509,7 @@ SessionInfo describe(session_pointer self) {
   };
   SessionInfo info;
   info.key = st.data->key;
-  info.created = to_sys(st.created_ns);
+  info.created = st.data->created; // the conversation's, kept across passivation
   info.last_activity = to_sys(st.activity->last_active.load(relaxed));
   info.turns = st.data->turns;
   info.queue_depth = st.queue.size();
@@ -560,7 +560,6 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
   st.data = std::make_shared<SessionData>();
   st.data->key = std::move(key);
   st.data->entry = entry;
-  st.created_ns = now_ns(self);
   st.id = self->id();
   svc->log->debug("[{}/-] session of agent '{}' started", st.data->key.session_id,
                   st.data->key.agent);

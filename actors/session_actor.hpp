@@ -98,7 +98,6 @@ struct SessionState {
   Mode mode = Mode::open;
   /// True once the stored context (if any) was brought back, on the first call.
   bool loaded = false;
-  std::int64_t created_ns = 0;
   std::uint64_t turns_run = 0;
   std::int64_t turn_time_ns = 0;
 };

@@ -61,14 +61,4 @@ std::vector<session_actor> SessionDirectory::close_all() {
   return result;
 }
 
-std::size_t SessionDirectory::size() const {
-  std::size_t n = 0;
-  for (auto& sh : shards_) {
-    std::shared_lock lock{sh.mu};
-    for (auto& [key, hdl] : sh.map)
-      n += hdl ? 1 : 0;
-  }
-  return n;
-}
-
 } // namespace agentrt::detail

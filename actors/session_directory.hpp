@@ -123,9 +123,6 @@ public:
   /// Closes every shard (no more dispatch) and returns all live sessions.
   std::vector<session_actor> close_all();
 
-  /// Sessions in the directory.
-  std::size_t size() const;
-
 private:
   struct KeyView {
     std::string_view agent;

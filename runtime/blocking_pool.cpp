@@ -92,9 +92,5 @@ std::size_t BlockingPool::stop(std::chrono::milliseconds grace) {
   return left;
 }
 
-std::size_t BlockingPool::threads() const {
-  std::lock_guard guard{shared_->mu};
-  return shared_->alive;
-}
 
 } // namespace agentrt::detail

@@ -37,9 +37,6 @@ public:
   /// exits when its job returns).
   std::size_t stop(std::chrono::milliseconds grace);
 
-  /// Threads alive right now (ready, busy or waiting).
-  std::size_t threads() const;
-
 private:
   struct Shared {
     std::mutex mu;

@@ -114,36 +114,15 @@ bool CallState::finish_if_open(errc error, std::string message, std::uint64_t tu
 
 bool CallState::commit_and_complete(const std::function<void()>& commit, Reply reply,
                                     EventKind terminal) {
-  auto nothing_to_persist = [] { return std::error_code{}; };
-  return persist_commit_and_complete(nothing_to_persist, commit, {}, std::move(reply), terminal)
-         == Outcome::committed;
-}
-
-CallState::Outcome CallState::persist_commit_and_complete(
-  const std::function<std::error_code()>& persist, const std::function<void()>& commit,
-  const std::function<void()>& failed, Reply reply, EventKind terminal) {
   std::function<void(const Reply&)> fn;
-  Outcome outcome = Outcome::committed;
   {
     std::lock_guard guard{mu_};
     if (done_ || claimed_)
-      return Outcome::already_ended;
-    if (auto ec = persist()) {
-      outcome = Outcome::not_persisted;
-      if (failed)
-        failed();
-      reply_.error = make_error_code(errc::store_failed);
-      reply_.message = "the session store could not save the turn: " + ec.message();
-      reply_.turn = reply.turn;
-      fn = complete_locked(EventKind::failed, reply_.error, reply_.message);
-    } else {
-      fn = commit_locked(commit, std::move(reply), terminal);
-    }
+      return false;
+    fn = commit_locked(commit, std::move(reply), terminal);
   }
-  if (outcome == Outcome::not_persisted)
-    stop.request_stop();
   run_callback(std::move(fn));
-  return outcome;
+  return true;
 }
 
 bool CallState::claim() {

@@ -131,17 +131,6 @@ struct CallState {
   bool commit_and_complete(const std::function<void()>& commit, Reply reply,
                            EventKind terminal = EventKind::completed);
 
-  enum class Outcome { committed, not_persisted, already_ended };
-
-  /// As commit_and_complete, with a `persist` step first (a durable store's save): if it
-  /// fails, `commit` does not run and the call fails with `store_failed` (and `failed`, if
-  /// set, runs in the same step). So a caller never sees a reply before its turn is saved,
-  /// and a turn that could not be saved is not committed in memory either.
-  Outcome persist_commit_and_complete(const std::function<std::error_code()>& persist,
-                                      const std::function<void()>& commit,
-                                      const std::function<void()>& failed, Reply reply,
-                                      EventKind terminal = EventKind::completed);
-
   /// The session takes the call to commit it asynchronously (a durable store's write):
   /// from now on only `complete_claimed` / `fail_claimed` end it; cancel and timeouts are
   /// no-ops, since the turn may already be on its way to disk. False if it already ended.

@@ -2,6 +2,7 @@
 // sub-agent turn, tool results become history, chains that loop fail fast, fan-out runs in
 // parallel, cancellation propagates, and concurrent conversations stay apart.
 
+#include "support/calls.hpp"
 #include "support/time_limit.hpp"
 
 #include <agentrt/agentrt.hpp>
@@ -16,6 +17,7 @@
 using namespace agentrt;
 using namespace std::chrono_literals;
 using agentrt_test::run_with_time_limit;
+using agentrt_test::read_all;
 
 namespace {
 
@@ -28,13 +30,6 @@ RuntimeConfig config() {
 }
 
 const AgentOptions blocking{.blocking = true};
-
-std::vector<Event> read_all(Call& call) {
-  std::vector<Event> out;
-  while (auto e = call.next_event())
-    out.push_back(std::move(*e));
-  return out;
-}
 
 /// Sessions seen by tools and sub-agents, for checking who served whom.
 struct Seen {
@@ -273,10 +268,12 @@ TEST_CASE("cancelling the parent cancels its sub-turns", "[subagents][cancel]") 
     Runtime rt{config()};
     std::atomic<int> stopped{0};
     std::atomic<int> started{0};
+    agentrt_test::Gate first_worker;
     rt.register_handler(
       "worker",
       [&](Turn& t) {
         started.fetch_add(1);
+        first_worker.arrived();
         std::mutex m;
         std::condition_variable_any cv;
         std::unique_lock l{m};
@@ -294,8 +291,7 @@ TEST_CASE("cancelling the parent cancels its sub-turns", "[subagents][cancel]") 
       },
       blocking);
     auto call = rt.invoke({.agent = "boss", .session_id = "s", .input = "go"});
-    while (started.load() < 1)
-      std::this_thread::sleep_for(1ms);
+    first_worker.wait_arrivals(1); // a sub-turn is running
     CHECK(call.cancel());
     CHECK(call.get().error == errc::cancelled);
     while (rt.stats().running_turns > 0)

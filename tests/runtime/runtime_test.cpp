@@ -2,6 +2,7 @@
 // policies, cancel, timeouts, close, describe, owners, stats, logging and shutdown.
 // Every test body runs under a time limit.
 
+#include "support/calls.hpp"
 #include "support/time_limit.hpp"
 
 #include <agentrt/agentrt.hpp>
@@ -21,6 +22,10 @@
 using namespace agentrt;
 using namespace std::chrono_literals;
 using agentrt_test::run_with_time_limit;
+using agentrt_test::Gate;
+using agentrt_test::eventually;
+using agentrt_test::kinds_of;
+using agentrt_test::read_all;
 
 namespace {
 
@@ -30,61 +35,6 @@ RuntimeConfig small_config() {
   c.blocking_threads = 4;
   c.shutdown_drain = 2s;
   return c;
-}
-
-/// A gate a blocking handler waits at until the test opens it (no sleeps).
-class Gate {
-public:
-  void open() {
-    {
-      std::lock_guard g{mu_};
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  /// Waits until open or `stop` is requested; true if opened.
-  bool wait(std::stop_token stop) {
-    std::unique_lock l{mu_};
-    return cv_.wait(l, stop, [&] { return open_; });
-  }
-  void arrived() {
-    {
-      std::lock_guard g{mu_};
-      ++arrived_;
-    }
-    cv_.notify_all();
-  }
-  void wait_arrivals(int n) {
-    std::unique_lock l{mu_};
-    cv_.wait(l, [&] { return arrived_ >= n; });
-  }
-
-private:
-  std::mutex mu_;
-  std::condition_variable_any cv_; // wakes on stop requests too
-  bool open_ = false;
-  int arrived_ = 0;
-};
-
-std::vector<Event> read_all(Call& call) {
-  std::vector<Event> out;
-  while (auto e = call.next_event())
-    out.push_back(std::move(*e));
-  return out;
-}
-
-std::vector<EventKind> kinds_of(const std::vector<Event>& events) {
-  std::vector<EventKind> out;
-  for (auto& e : events)
-    out.push_back(e.kind);
-  return out;
-}
-
-/// Waits (bounded by the test's time limit) until `pred` holds, re-checking every ms.
-template <class Pred>
-void eventually(Pred pred) {
-  while (!pred())
-    std::this_thread::sleep_for(1ms);
 }
 
 } // namespace
