@@ -152,3 +152,37 @@ TEST_CASE("the cap skips busy sessions", "[supervisor][cap]") {
   f.run_job();
   CHECK(busy->reply().ok());
 }
+
+TEST_CASE("a session that declines a cap eviction becomes a candidate again at once",
+          "[supervisor][cap]") {
+  auto cfg = expiry_config();
+  cfg.idle_timeout = 1h;
+  cfg.max_sessions = 1;
+  ActorFixture f{cfg};
+  auto sup = f.add_supervisor();
+  f.add_agent("echo", ok_turn);
+  f.send(f.make_call("echo", "s1", "x"));
+  auto s1 = *f.session("echo", "s1");
+  f.sched->advance_time(1s);
+  f.send(f.make_call("echo", "s2", "x"), false); // over the cap: s1 will be asked to expire
+  auto& sup_state = dynamic_cast<caf::stateful_actor<SupervisorState, supervisor_actor::base>&>(
+                      *caf::actor_cast<caf::abstract_actor*>(sup))
+                      .state;
+  while (sup_state.evictions_pending == 0) // until the supervisor has asked s1
+    REQUIRE(f.sched->try_run_once());
+  // A describe lands behind the expire request: s1 declines (its mailbox is not empty).
+  auto described = std::make_shared<std::promise<std::optional<SessionInfo>>>();
+  caf::anon_send(s1, describe_atom::value, described);
+  f.sched->run();
+  CHECK(f.metrics.snapshot().expirations == 0);
+  CHECK(described->get_future().get().has_value());
+  CHECK(f.session("echo", "s1"));
+  CHECK(f.metrics.snapshot().live_sessions == 2);
+  // The decline is not counted as a pending eviction: the next sweep evicts s1.
+  f.sched->advance_time(1s);
+  f.sched->run();
+  CHECK_FALSE(f.session("echo", "s1"));
+  CHECK(f.session("echo", "s2"));
+  CHECK(f.metrics.snapshot().live_sessions == 1);
+  CHECK(sup_state.evictions_pending == 0);
+}

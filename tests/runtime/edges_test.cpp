@@ -1,0 +1,625 @@
+// The edges a black-box stress run found broken (issue 9): a factory running while its
+// Runtime is destroyed, stores that throw, inline agents and busy policies, durations at
+// their limits, owner mappings of unused sessions, one-shot sessions, sub-agent events.
+// Every test body runs under a time limit.
+
+#include "support/calls.hpp"
+#include "support/time_limit.hpp"
+
+#include <agentrt/agentrt.hpp>
+
+#include <catch2/catch.hpp>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/base_sink.h>
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+using namespace agentrt;
+using namespace std::chrono_literals;
+using agentrt_test::eventually;
+using agentrt_test::Gate;
+using agentrt_test::kinds_of;
+using agentrt_test::read_all;
+using agentrt_test::run_with_time_limit;
+
+namespace {
+
+RuntimeConfig small_config() {
+  RuntimeConfig c;
+  c.worker_threads = 2;
+  c.blocking_threads = 4;
+  c.shutdown_drain = 2s;
+  return c;
+}
+
+/// Counts log lines that contain a text (a test's view of what the runtime did).
+class CountingSink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+  explicit CountingSink(std::string needle) : needle_(std::move(needle)) {
+  }
+  int count() const {
+    return count_.load();
+  }
+
+protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    std::string_view line{msg.payload.data(), msg.payload.size()};
+    if (line.find(needle_) != std::string_view::npos)
+      count_.fetch_add(1);
+  }
+  void flush_() override {
+  }
+
+private:
+  std::string needle_;
+  std::atomic<int> count_{0};
+};
+
+std::shared_ptr<spdlog::logger> counting_logger(std::shared_ptr<CountingSink> sink) {
+  auto log = std::make_shared<spdlog::logger>("test", std::move(sink));
+  log->set_level(spdlog::level::trace);
+  return log;
+}
+
+std::string counter(Turn& t) {
+  auto n = std::stoi(t.state().get_or("n", "0")) + 1;
+  t.state().set("n", std::to_string(n));
+  return "n=" + std::to_string(n);
+}
+
+/// A store that throws from the operations the test picks; otherwise the memory store.
+class ThrowingStore final : public SessionStore {
+public:
+  std::atomic<bool> throw_load{false};
+  std::atomic<bool> throw_put{false};
+  std::atomic<bool> throw_erase{false};
+  std::atomic<bool> throw_expired{false};
+  std::atomic<bool> throw_save{false};
+  std::atomic<bool> write_through_{false};
+  std::atomic<int> expired_calls{0};
+
+  bool write_through() const noexcept override {
+    return write_through_;
+  }
+  std::error_code load(const SessionKey& k, std::optional<StoredSession>& out) override {
+    if (throw_load)
+      throw std::runtime_error("load exploded");
+    return inner_->load(k, out);
+  }
+  std::error_code save(const TurnRecord& r) override {
+    if (throw_save)
+      throw std::runtime_error("save exploded");
+    return inner_->save(r);
+  }
+  void save_async(std::shared_ptr<const TurnRecord> r,
+                  std::function<void(std::error_code)> done) override {
+    if (throw_save)
+      throw std::runtime_error("save_async exploded");
+    done(inner_->save(*r));
+  }
+  std::error_code put(StoredSession& s) override {
+    if (throw_put)
+      throw std::runtime_error("put exploded");
+    return inner_->put(s);
+  }
+  std::error_code erase(const SessionKey& k) override {
+    if (throw_erase)
+      throw std::runtime_error("erase exploded");
+    return inner_->erase(k);
+  }
+  std::error_code owner_session(std::string_view a, std::string_view o, const std::string& c,
+                                std::string& out, bool& created) override {
+    return inner_->owner_session(a, o, c, out, created);
+  }
+  std::error_code list_by_owner(std::string_view o, std::vector<SessionKey>& out) override {
+    return inner_->list_by_owner(o, out);
+  }
+  std::error_code expired(std::chrono::system_clock::time_point c,
+                          std::chrono::system_clock::time_point a,
+                          std::vector<SessionKey>& out) override {
+    expired_calls.fetch_add(1);
+    if (throw_expired)
+      throw std::runtime_error("expired exploded");
+    return inner_->expired(c, a, out);
+  }
+
+private:
+  std::shared_ptr<SessionStore> inner_ = make_memory_store();
+};
+
+} // namespace
+
+// -- 1. the registry entry is owned, not borrowed ---------------------------------------------
+
+TEST_CASE("a Runtime destroyed while an agent factory runs does not free the factory under it",
+          "[edges][shutdown]") {
+  run_with_time_limit(30s, "factory at shutdown", [] {
+    Gate inside;
+    Gate destroyed;
+    std::string seen;
+    std::atomic<bool> finished{false};
+    {
+      auto cfg = small_config();
+      cfg.shutdown_drain = 50ms;
+      Runtime rt{cfg};
+      // The capture lives in the factory: if the registry is freed while the factory runs,
+      // reading it afterwards reads freed memory (ASan reports it).
+      std::string name(64, 'x');
+      rt.register_agent(
+        "slow",
+        [name, &inside, &destroyed, &seen, &finished](const SessionKey&) {
+          inside.arrived();
+          destroyed.wait({});
+          seen = name;
+          finished = true;
+          return std::unique_ptr<Agent>{};
+        },
+        AgentOptions{.blocking = true});
+      auto call = rt.invoke({.agent = "slow", .session_id = "s", .input = "x"});
+      inside.wait_arrivals(1);
+    } // the Runtime is destroyed while the factory waits
+    destroyed.open();
+    eventually([&] { return finished.load(); });
+    CHECK(seen == std::string(64, 'x'));
+  });
+}
+
+// -- 2. a store that throws ---------------------------------------------------------------------
+
+TEST_CASE("a store whose load throws fails the call with store_failed; the session recovers",
+          "[edges][store]") {
+  run_with_time_limit(30s, "throwing load", [] {
+    auto store = std::make_shared<ThrowingStore>();
+    auto cfg = small_config();
+    cfg.store = store;
+    Runtime rt{cfg};
+    rt.register_handler("counter", counter);
+    store->throw_load = true;
+    auto first = rt.invoke({.agent = "counter", .session_id = "s", .input = "a"});
+    auto second = rt.invoke({.agent = "counter", .session_id = "s", .input = "b"});
+    CHECK(first.take().error == errc::store_failed);
+    auto r2 = second.take();
+    CHECK(r2.error == errc::store_failed);
+    CHECK(r2.message.find("load exploded") != std::string::npos);
+    store->throw_load = false;
+    auto r3 = rt.call({.agent = "counter", .session_id = "s", .input = "c"});
+    CHECK(r3.ok());
+    CHECK(r3.output == "n=1");
+    CHECK(rt.stats().calls_rejected == 2);
+  });
+}
+
+TEST_CASE("a store whose erase throws fails close cleanly and the key stays usable",
+          "[edges][store]") {
+  run_with_time_limit(30s, "throwing erase", [] {
+    auto store = std::make_shared<ThrowingStore>();
+    auto cfg = small_config();
+    cfg.store = store;
+    Runtime rt{cfg};
+    rt.register_handler("counter", counter);
+    CHECK(rt.call({.agent = "counter", .session_id = "s", .input = "a"}).ok());
+    store->throw_erase = true;
+    rt.close({"counter", "s"}); // the erase fails: logged, the tombstone is lifted
+    store->throw_erase = false;
+    auto r = rt.call({.agent = "counter", .session_id = "s", .input = "b"});
+    CHECK(r.ok());
+    CHECK(r.output == "n=1");
+  });
+}
+
+TEST_CASE("a store whose expired() throws does not stop its shard from expiring sessions",
+          "[edges][store][expiry]") {
+  run_with_time_limit(30s, "throwing expired", [] {
+    auto store = std::make_shared<ThrowingStore>();
+    store->throw_expired = true;
+    auto cfg = small_config();
+    cfg.store = store;
+    cfg.supervisor_shards = 1;
+    cfg.idle_timeout = 30ms;
+    cfg.max_lifetime = 20ms; // the store sweep runs on every sweep
+    cfg.expiry_interval = 5ms;
+    Runtime rt{cfg};
+    rt.register_handler("counter", counter);
+    eventually([&] { return store->expired_calls.load() >= 2; }); // it threw twice
+    CHECK(rt.call({.agent = "counter", .session_id = "s", .input = "a"}).ok());
+    eventually([&] { return rt.stats().expirations == 1; });
+    CHECK(rt.stats().live_sessions == 0);
+  });
+}
+
+TEST_CASE("a store whose put throws keeps the session live with its context",
+          "[edges][store][expiry]") {
+  run_with_time_limit(30s, "throwing put", [] {
+    auto store = std::make_shared<ThrowingStore>();
+    store->throw_put = true;
+    auto sink = std::make_shared<CountingSink>("could not hand the session to the store");
+    auto cfg = small_config();
+    cfg.store = store;
+    cfg.supervisor_shards = 1;
+    cfg.idle_timeout = 10ms;
+    cfg.expiry_interval = 5ms;
+    cfg.logger = counting_logger(sink);
+    Runtime rt{cfg};
+    rt.register_handler("counter", counter);
+    CHECK(rt.call({.agent = "counter", .session_id = "s", .input = "a"}).ok());
+    eventually([&] { return sink->count() >= 2; }); // it tried to expire twice
+    CHECK(rt.stats().expirations == 0);
+    store->throw_put = false;
+    eventually([&] { return rt.stats().expirations == 1; });
+    CHECK(rt.call({.agent = "counter", .session_id = "s", .input = "b"}).output == "n=2");
+  });
+}
+
+TEST_CASE("a write-through store whose save throws fails the call with store_failed",
+          "[edges][store]") {
+  run_with_time_limit(30s, "throwing save", [] {
+    auto store = std::make_shared<ThrowingStore>();
+    store->write_through_ = true;
+    auto cfg = small_config();
+    cfg.store = store;
+    Runtime rt{cfg};
+    rt.register_handler("counter", counter);
+    CHECK(rt.call({.agent = "counter", .session_id = "s", .input = "a"}).output == "n=1");
+    store->throw_save = true;
+    auto failed = rt.call({.agent = "counter", .session_id = "s", .input = "b"});
+    CHECK(failed.error == errc::store_failed);
+    CHECK(failed.message.find("exploded") != std::string::npos);
+    store->throw_save = false;
+    CHECK(rt.call({.agent = "counter", .session_id = "s", .input = "c"}).output == "n=2");
+    CHECK(rt.describe({"counter", "s"})->history_size == 4);
+  });
+}
+
+// -- 3. inline agents go through the busy policies and the queue bound ------------------------
+
+namespace {
+
+/// An inline agent whose first turn holds its worker at a gate until the test opens it, so
+/// the test can send calls while that turn runs.
+struct HeldInline {
+  Gate gate;
+  std::atomic<int> turns{0};
+
+  void install(Runtime& rt, std::size_t depth = 0) {
+    rt.register_handler(
+      "inline",
+      [this](Turn& t) {
+        if (turns.fetch_add(1) == 0) {
+          gate.arrived();
+          gate.wait({});
+        }
+        return "ran:" + t.input();
+      },
+      AgentOptions{.blocking = false, .max_queue_depth = depth});
+  }
+};
+
+} // namespace
+
+TEST_CASE("inline agent: calls with policy reject during a turn fail with session_busy",
+          "[edges][inline][busy]") {
+  run_with_time_limit(30s, "inline reject", [] {
+    Runtime rt{small_config()};
+    HeldInline held;
+    held.install(rt);
+    auto first = rt.invoke({.agent = "inline", .session_id = "s", .input = "first"});
+    held.gate.wait_arrivals(1);
+    std::vector<Call> rejects;
+    for (int i = 0; i < 10; ++i)
+      rejects.push_back(rt.invoke(
+        {.agent = "inline", .session_id = "s", .input = "r", .on_busy = BusyPolicy::reject}));
+    held.gate.open();
+    CHECK(first.take().output == "ran:first");
+    for (auto& c : rejects) {
+      auto r = c.take();
+      CHECK(r.error == errc::session_busy);
+      CHECK(r.turn == 0);
+    }
+    CHECK(held.turns.load() == 1);
+    CHECK(rt.stats().calls_rejected == 10);
+  });
+}
+
+TEST_CASE("inline agent: an interrupt during a turn interrupts it and keeps its output",
+          "[edges][inline][busy]") {
+  run_with_time_limit(30s, "inline interrupt", [] {
+    Runtime rt{small_config()};
+    HeldInline held;
+    held.install(rt);
+    auto first = rt.invoke({.agent = "inline", .session_id = "s", .input = "first"});
+    held.gate.wait_arrivals(1);
+    auto queued = rt.invoke({.agent = "inline", .session_id = "s", .input = "queued"});
+    auto urgent = rt.invoke(
+      {.agent = "inline", .session_id = "s", .input = "urgent", .on_busy = BusyPolicy::interrupt});
+    held.gate.open();
+    auto r1 = first.take();
+    CHECK(r1.error == errc::interrupted);
+    CHECK(r1.output == "ran:first");
+    CHECK(r1.turn == 1);
+    CHECK(urgent.take().turn == 2); // ahead of the ordinary call queued before it
+    CHECK(queued.take().turn == 3);
+  });
+}
+
+TEST_CASE("inline agent: a rollback during a turn discards it and its input",
+          "[edges][inline][busy]") {
+  run_with_time_limit(30s, "inline rollback", [] {
+    Runtime rt{small_config()};
+    HeldInline held;
+    held.install(rt);
+    auto first = rt.invoke({.agent = "inline", .session_id = "s", .input = "first"});
+    held.gate.wait_arrivals(1);
+    auto again = rt.invoke(
+      {.agent = "inline", .session_id = "s", .input = "again", .on_busy = BusyPolicy::rollback});
+    held.gate.open();
+    CHECK(first.take().error == errc::rolled_back);
+    auto r = again.take();
+    CHECK(r.turn == 1);
+    auto info = rt.describe({"inline", "s"});
+    REQUIRE(info);
+    CHECK(info->history_size == 2); // only "again" and its reply
+  });
+}
+
+TEST_CASE("inline agent: the queue bound holds while a turn runs", "[edges][inline][busy]") {
+  run_with_time_limit(30s, "inline bound", [] {
+    Runtime rt{small_config()};
+    HeldInline held;
+    held.install(rt, 4);
+    auto first = rt.invoke({.agent = "inline", .session_id = "s", .input = "first"});
+    held.gate.wait_arrivals(1);
+    std::vector<Call> calls;
+    for (int i = 0; i < 10; ++i)
+      calls.push_back(rt.invoke({.agent = "inline", .session_id = "s", .input = std::to_string(i)}));
+    held.gate.open();
+    CHECK(first.take().turn == 1);
+    std::vector<std::uint64_t> turns;
+    int overloaded = 0;
+    for (auto& c : calls) {
+      auto r = c.take();
+      if (r.error == errc::overloaded)
+        ++overloaded;
+      else
+        turns.push_back(r.turn);
+    }
+    CHECK(turns == std::vector<std::uint64_t>{2, 3, 4, 5}); // the first four, in order
+    CHECK(overloaded == 6);
+    CHECK(held.turns.load() == 5);
+  });
+}
+
+TEST_CASE("inline agent: a flood during a turn is bounded and counted as queued",
+          "[edges][inline][busy]") {
+  run_with_time_limit(60s, "inline flood", [] {
+    auto cfg = small_config();
+    cfg.max_queue_depth = 64;
+    Runtime rt{cfg};
+    HeldInline held;
+    held.install(rt);
+    auto first = rt.invoke({.agent = "inline", .session_id = "s", .input = "first"});
+    held.gate.wait_arrivals(1);
+    std::vector<Call> calls;
+    calls.reserve(20000);
+    for (int i = 0; i < 20000; ++i)
+      calls.push_back(rt.invoke({.agent = "inline", .session_id = "s", .input = "x"}));
+    held.gate.open();
+    first.take();
+    int ok = 0;
+    int overloaded = 0;
+    for (auto& c : calls) {
+      auto r = c.take();
+      ok += r.ok();
+      overloaded += r.error == errc::overloaded;
+    }
+    CHECK(ok == 64);
+    CHECK(overloaded == 20000 - 64);
+    CHECK(rt.stats().queued_calls == 0);
+    CHECK(rt.stats().turns_completed == 65);
+  });
+}
+
+TEST_CASE("inline agent: a queued call's timeout is reported at its deadline and not at its turn",
+          "[edges][inline][timeout]") {
+  run_with_time_limit(30s, "inline timeout", [] {
+    using Clock = std::chrono::steady_clock;
+    Runtime rt{small_config()};
+    Gate gate;
+    std::mutex mu;
+    std::vector<Clock::time_point> starts; // when each turn began
+    rt.register_handler("inline", [&](Turn& t) {
+      std::size_t n;
+      {
+        std::lock_guard g{mu};
+        starts.push_back(Clock::now());
+        n = starts.size();
+      }
+      if (n == 1) {
+        gate.arrived();
+        gate.wait({});
+      } else {
+        auto until = Clock::now() + 5ms; // real work: the worker is busy
+        while (Clock::now() < until) {
+        }
+      }
+      return t.input();
+    });
+    auto first = rt.invoke({.agent = "inline", .session_id = "s", .input = "first"});
+    gate.wait_arrivals(1);
+    std::vector<Call> ahead;
+    for (int i = 0; i < 10; ++i)
+      ahead.push_back(rt.invoke({.agent = "inline", .session_id = "s", .input = "x"}));
+    auto invoked = Clock::now();
+    auto waiting = rt.invoke({.agent = "inline", .session_id = "s", .input = "w", .timeout = 20ms});
+    gate.open();
+    auto r = waiting.take();
+    auto reported = Clock::now();
+    CHECK(r.error == errc::timeout);
+    for (auto& c : ahead)
+      CHECK(c.take().ok());
+    std::lock_guard g{mu};
+    REQUIRE(starts.size() == 11); // the waiting call never ran
+    // Turns are 5 ms of work each; the timeout must not wait for its place in the queue:
+    // at most the turn running at the deadline ends first.
+    auto late_starts = std::count_if(starts.begin(), starts.end(), [&](auto t) {
+      return t > invoked + 20ms && t < reported;
+    });
+    CHECK(late_starts <= 1);
+  });
+}
+
+// -- 4. durations at their limits -------------------------------------------------------------
+
+TEST_CASE("a max_lifetime of milliseconds::max() never erases a session", "[edges][config]") {
+  run_with_time_limit(30s, "max lifetime", [] {
+    auto cfg = small_config();
+    cfg.supervisor_shards = 1;
+    cfg.idle_timeout = 10ms;
+    cfg.expiry_interval = 5ms;
+    cfg.max_lifetime = std::chrono::milliseconds::max();
+    Runtime rt{cfg};
+    rt.register_handler("counter", counter);
+    CHECK(rt.call({.agent = "counter", .session_id = "s", .input = "a"}).output == "n=1");
+    eventually([&] { return rt.stats().expirations == 1; }); // idle: handed to the store
+    CHECK(rt.call({.agent = "counter", .session_id = "s", .input = "b"}).output == "n=2");
+  });
+}
+
+TEST_CASE("an idle_timeout of milliseconds::max() never expires a session", "[edges][config]") {
+  run_with_time_limit(30s, "max idle", [] {
+    auto sink = std::make_shared<CountingSink>("sweep:");
+    auto cfg = small_config();
+    cfg.supervisor_shards = 1;
+    cfg.expiry_interval = 2ms;
+    cfg.idle_timeout = std::chrono::milliseconds::max();
+    cfg.logger = counting_logger(sink);
+    Runtime rt{cfg};
+    rt.register_handler("counter", counter);
+    CHECK(rt.call({.agent = "counter", .session_id = "s", .input = "a"}).ok());
+    auto seen = sink->count();
+    eventually([&] { return sink->count() >= seen + 5; }); // five sweeps looked at it
+    CHECK(rt.stats().expirations == 0);
+    CHECK(rt.stats().live_sessions == 1);
+  });
+}
+
+TEST_CASE("an expiry_interval of milliseconds::max() does not sweep at all", "[edges][config]") {
+  run_with_time_limit(30s, "max interval", [] {
+    auto sink = std::make_shared<CountingSink>("sweep:");
+    auto cfg = small_config();
+    cfg.expiry_interval = std::chrono::milliseconds::max();
+    cfg.logger = counting_logger(sink);
+    Runtime rt{cfg};
+    rt.register_handler("counter", counter);
+    CHECK(rt.call({.agent = "counter", .session_id = "s", .input = "a"}).ok());
+    std::this_thread::sleep_for(100ms); // what must not happen needs time to not happen
+    CHECK(sink->count() == 0);
+  });
+}
+
+TEST_CASE("durations beyond a century are saturated and do not overflow", "[edges][config]") {
+  run_with_time_limit(30s, "saturation", [] {
+    auto cfg = small_config();
+    cfg.default_timeout = std::chrono::milliseconds::max();
+    cfg.shutdown_drain = std::chrono::milliseconds::max();
+    Runtime rt{cfg};
+    rt.register_handler("counter", counter);
+    rt.register_tool(
+      "t", [](const ToolRequest& r) { return ToolResponse{true, r.arguments, {}, {}, {}}; },
+      ToolOptions{.blocking = false, .timeout = std::chrono::milliseconds::max()});
+    rt.register_handler("uses_tool", [](Turn& t) { return t.call_tool("t", "x").result; });
+    auto r = rt.call({.agent = "counter", .session_id = "s", .input = "a",
+                      .timeout = std::chrono::milliseconds::max()});
+    CHECK(r.ok());
+    CHECK(rt.call({.agent = "uses_tool", .session_id = "s", .input = "a"}).output == "x");
+    rt.shutdown(std::chrono::milliseconds::max()); // nothing runs: returns at once
+    CHECK(rt.stats().live_sessions == 0);
+  });
+}
+
+// -- 5. owner mappings expire with their session's lifetime ------------------------------------
+
+namespace {
+
+void owner_mapping_expires(RuntimeConfig cfg) {
+  cfg.supervisor_shards = 1;
+  cfg.idle_timeout = 10ms;
+  cfg.max_lifetime = 30ms;
+  cfg.expiry_interval = 5ms;
+  Runtime rt{cfg};
+  rt.register_handler("counter", counter);
+  auto first = rt.session_for("counter", "alice");
+  REQUIRE(!first.error);
+  CHECK(first.created);
+  // Never called: the mapping is all there is. Past max_lifetime the owner gets a new id.
+  eventually([&] { return rt.session_for("counter", "alice").session_id != first.session_id; });
+  auto later = rt.session_for("counter", "alice");
+  CHECK_FALSE(later.created); // minted by the call that saw the change
+}
+
+} // namespace
+
+TEST_CASE("an owner's unused session id expires with max_lifetime (memory store)",
+          "[edges][owners]") {
+  run_with_time_limit(30s, "owner expiry memory", [] { owner_mapping_expires(small_config()); });
+}
+
+TEST_CASE("an owner's unused session id expires with max_lifetime (SQLite store)",
+          "[edges][owners][sqlite]") {
+  run_with_time_limit(30s, "owner expiry sqlite", [] {
+    char tmpl[] = "/tmp/agentrt-edges-XXXXXX";
+    std::filesystem::path dir = mkdtemp(tmpl);
+    {
+      auto cfg = small_config();
+      cfg.store_path = (dir / "s.db").string();
+      owner_mapping_expires(cfg);
+    }
+    std::filesystem::remove_all(dir);
+  });
+}
+
+// -- suspected, and confirmed ---------------------------------------------------------------------
+
+TEST_CASE("a one-shot session ends with its call and keeps nothing", "[edges][one-shot]") {
+  run_with_time_limit(30s, "one-shot", [] {
+    Runtime rt{small_config()};
+    rt.register_handler("counter", counter);
+    auto r = rt.call({.agent = "counter", .input = "a"});
+    CHECK(r.output == "n=1");
+    eventually([&] { return rt.stats().live_sessions == 0; });
+    CHECK(rt.stats().expirations == 0); // ended, not expired
+    // Its id names that one call: calling it again starts afresh.
+    CHECK(rt.call({.agent = "counter", .session_id = r.session_id, .input = "b"}).output
+          == "n=1");
+  });
+}
+
+TEST_CASE("sub-agent events on the parent's stream keep the parent's grammar",
+          "[edges][events]") {
+  run_with_time_limit(30s, "sub-agent grammar", [] {
+    Runtime rt{small_config()};
+    rt.register_handler("child", [](Turn& t) {
+      t.phase("looking");
+      t.emit("c");
+      return std::string{"child"};
+    });
+    rt.register_handler(
+      "parent", [](Turn& t) { return t.ask("child", "x").output; },
+      AgentOptions{.blocking = true});
+    auto call = rt.invoke({.agent = "parent", .session_id = "s", .input = "x"});
+    auto events = read_all(call);
+    CHECK(kinds_of(events)
+          == std::vector<EventKind>{EventKind::started, EventKind::phase, EventKind::chunk,
+                                    EventKind::completed});
+    CHECK(events[0].agent == "parent");
+    CHECK(events[1].agent == "child");
+    CHECK(events[2].agent == "child");
+    CHECK(events[3].agent == "parent");
+    for (std::size_t i = 0; i < events.size(); ++i)
+      CHECK(events[i].seq == i + 1);
+  });
+}
