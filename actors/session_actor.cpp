@@ -550,7 +550,8 @@ SessionState::~SessionState() {
 }
 
 session_actor::behavior_type session_behavior(session_pointer self, SessionKey key,
-                                              const AgentEntry* entry, Services* svc,
+                                              std::shared_ptr<const AgentEntry> entry,
+                                              Services* svc,
                                               std::size_t hash, ActivityPtr activity) {
   auto& st = self->state;
   st.svc = svc;
@@ -559,7 +560,7 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
   st.activity = std::move(activity);
   st.data = std::make_shared<SessionData>();
   st.data->key = std::move(key);
-  st.data->entry = entry;
+  st.data->entry = std::move(entry);
   st.id = self->id();
   svc->log->debug("[{}/-] session of agent '{}' started", st.data->key.session_id,
                   st.data->key.agent);
@@ -719,10 +720,10 @@ void release_caf_logger_reference() noexcept {
 }
 
 session_actor spawn_session(caf::actor_system& sys, Services& svc, SessionKey key,
-                            const AgentEntry* entry, std::size_t hash) {
+                            std::shared_ptr<const AgentEntry> entry, std::size_t hash) {
   auto activity = std::make_shared<Activity>();
   activity->last_active.store(to_ns(sys.clock().now().time_since_epoch()), relaxed);
-  auto hdl = sys.spawn(session_behavior, std::move(key), entry, &svc, hash, activity);
+  auto hdl = sys.spawn(session_behavior, std::move(key), std::move(entry), &svc, hash, activity);
   release_caf_logger_reference();
   auto live = svc.metrics->live.fetch_add(1, relaxed) + 1;
   svc.metrics->activations.fetch_add(1, relaxed);

@@ -106,7 +106,8 @@ using session_pointer = session_actor::stateful_pointer<SessionState>;
 
 /// The behavior of a session actor for `key`.
 session_actor::behavior_type session_behavior(session_pointer self, SessionKey key,
-                                              const AgentEntry* entry, Services* svc,
+                                              std::shared_ptr<const AgentEntry> entry,
+                                              Services* svc,
                                               std::size_t hash, ActivityPtr activity);
 
 /// CAF 0.17 makes the system's logger the "current logger" of every thread that spawns a
@@ -119,6 +120,6 @@ void release_caf_logger_reference() noexcept;
 /// Spawns the session for `key`, counts it, and hands it to its supervisor shard (if any),
 /// asking for an eviction when `max_sessions` is exceeded.
 session_actor spawn_session(caf::actor_system& sys, Services& svc, SessionKey key,
-                            const AgentEntry* entry, std::size_t hash);
+                            std::shared_ptr<const AgentEntry> entry, std::size_t hash);
 
 } // namespace agentrt::detail

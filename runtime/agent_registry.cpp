@@ -17,7 +17,7 @@ void Registry<Entry>::add(const char* what, std::string name, Entry entry) {
     throw std::invalid_argument(std::string{"agentrt: "} + what + " '" + name
                                 + "' is already registered");
   auto key = name;
-  entries_.emplace(std::move(key), std::make_unique<Entry>(std::move(entry)));
+  entries_.emplace(std::move(key), std::make_shared<const Entry>(std::move(entry)));
 }
 
 void AgentRegistry::add(std::string type, AgentFactory factory, AgentOptions options) {

@@ -2,8 +2,9 @@
 
 // The agent types and tools a Runtime knows.
 //
-// Thread-safety: all members may be called concurrently. Entries are never removed or
-// moved, so an entry pointer stays valid for the registry's lifetime: sessions keep one.
+// Thread-safety: all members may be called concurrently. Entries are immutable and shared:
+// a session (and a turn running on a pool thread) holds its entry, so an entry outlives
+// the registry when the Runtime is destroyed while a factory or a tool still runs.
 
 #include <agentrt/agent.hpp>
 #include <agentrt/tool.hpp>
@@ -38,10 +39,15 @@ public:
   void add(const char* what, std::string name, Entry entry);
 
   /// The entry for `name`, or null.
-  const Entry* find(std::string_view name) const {
+  std::shared_ptr<const Entry> find(std::string_view name) const {
     std::shared_lock guard{mu_};
     auto i = entries_.find(name);
-    return i == entries_.end() ? nullptr : i->second.get();
+    return i == entries_.end() ? nullptr : i->second;
+  }
+
+  bool contains(std::string_view name) const {
+    std::shared_lock guard{mu_};
+    return entries_.find(name) != entries_.end();
   }
 
 private:
@@ -53,7 +59,7 @@ private:
   };
 
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, std::unique_ptr<Entry>, Hash, std::equal_to<>>
+  std::unordered_map<std::string, std::shared_ptr<const Entry>, Hash, std::equal_to<>>
     entries_; // guarded by mu_
 };
 

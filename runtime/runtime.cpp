@@ -193,7 +193,7 @@ public:
       detail = "the runtime is shutting down and takes no more calls";
     } else if (request.session_id.empty()) {
       // A one-shot call always creates its session: check the agent before minting an id.
-      if (registry.find(request.agent) == nullptr) {
+      if (!registry.contains(request.agent)) {
         error = errc::unknown_agent;
         detail = "unknown agent type '" + clip(request.agent, 80) + "'";
       } else {
@@ -220,11 +220,11 @@ public:
   Call start(CallPtr call) {
     auto hash = key_hash(call->agent, call->session_id);
     auto outcome = directory.dispatch(call, hash, [&]() -> session_actor {
-      auto* entry = registry.find(call->agent);
-      if (entry == nullptr)
+      auto entry = registry.find(call->agent);
+      if (!entry)
         return {};
-      return spawn_session(*system, services, SessionKey{call->agent, call->session_id}, entry,
-                           hash);
+      return spawn_session(*system, services, SessionKey{call->agent, call->session_id},
+                           std::move(entry), hash);
     });
     switch (outcome) {
       case SessionDirectory::Dispatch::sent:
@@ -287,7 +287,7 @@ public:
     OwnerSession result;
     if (!accepting.load(std::memory_order_acquire))
       result.error = make_error_code(errc::shutting_down);
-    else if (registry.find(agent) == nullptr)
+    else if (!registry.contains(agent))
       result.error = make_error_code(errc::unknown_agent);
     else if (owner.empty() || owner.size() > max_owner_length)
       result.error = make_error_code(errc::invalid_owner);
@@ -421,8 +421,8 @@ ToolResponse TurnHub::run_tool(TurnContext& ctx, const std::string& name,
                          failure.error);
     return failure;
   };
-  const auto* entry = tools_->find(name);
-  if (entry == nullptr)
+  auto entry = tools_->find(name);
+  if (!entry)
     return fail(errc::unknown_tool, "unknown tool '" + clip(name, 80) + "'");
   ToolRequest request;
   request.tool = name;

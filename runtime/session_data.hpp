@@ -28,7 +28,8 @@ class TurnServices;
 
 struct SessionData {
   SessionKey key;
-  const AgentEntry* entry = nullptr;
+  /// Owned: a factory may still run on a pool thread after the Runtime is gone.
+  std::shared_ptr<const AgentEntry> entry;
   /// Created by the entry's factory on the first turn that needs it.
   std::unique_ptr<Agent> agent;
   History history;

@@ -134,10 +134,11 @@ public:
   SessionDirectory::Dispatch send(const CallPtr& c, bool run_now = true) {
     auto hash = key_hash(c->agent, c->session_id);
     auto result = directory.dispatch(c, hash, [&]() -> session_actor {
-      auto* entry = registry.find(c->agent);
+      auto entry = registry.find(c->agent);
       if (!entry)
         return {};
-      return spawn_session(*sys, svc, SessionKey{c->agent, c->session_id}, entry, hash);
+      return spawn_session(*sys, svc, SessionKey{c->agent, c->session_id}, std::move(entry),
+                           hash);
     });
     if (run_now)
       sched->run();

@@ -34,7 +34,7 @@ struct World {
       return a;
     };
     session->key = SessionKey{"a", "s"};
-    session->entry = &entry;
+    session->entry = std::shared_ptr<const AgentEntry>{&entry, [](const AgentEntry*) {}};
   }
 
   CallPtr call(std::string input) {
@@ -122,7 +122,7 @@ TEST_CASE("the agent is created once, on the first turn, and kept", "[turn]") {
   };
   auto session = std::make_shared<SessionData>();
   session->key = SessionKey{"a", "s"};
-  session->entry = &entry;
+  session->entry = std::shared_ptr<const AgentEntry>{&entry, [](const AgentEntry*) {}};
   for (int i = 1; i <= 3; ++i) {
     Request r;
     r.input = "x";
