@@ -57,7 +57,7 @@ public:
     std::lock_guard guard{mu_};
     sessions_.erase(key);
     if (auto i = owner_of_.find(key); i != owner_of_.end()) {
-      owners_.erase({key.agent, i->second});
+      owners_.erase({key.agent, i->second.owner});
       owner_of_.erase(i);
     }
     return {};
@@ -73,7 +73,8 @@ public:
       created = false;
       return {};
     }
-    owner_of_.emplace(SessionKey{k.first, candidate}, k.second);
+    owner_of_.emplace(SessionKey{k.first, candidate},
+                      Mapping{k.second, std::chrono::system_clock::now()});
     owners_.emplace(std::move(k), candidate);
     out = candidate;
     created = true;
@@ -95,14 +96,25 @@ public:
     for (auto& [key, s] : sessions_)
       if (s.created < created_before && s.last_activity < active_before)
         out.push_back(key);
+    // An owner's session that was never stored (never used, or live right now): its
+    // mapping ages from when it was made. The runtime erases only keys no live session holds.
+    for (auto& [key, m] : owner_of_)
+      if (m.created < created_before && sessions_.count(key) == 0)
+        out.push_back(key);
     return {};
   }
 
 private:
+  struct Mapping {
+    std::string owner;
+    std::chrono::system_clock::time_point created;
+  };
+
   std::mutex mu_;
-  std::map<SessionKey, StoredSession> sessions_;                   // guarded by mu_
-  std::map<std::pair<std::string, std::string>, std::string> owners_; // (agent, owner) -> id
-  std::map<SessionKey, std::string> owner_of_;                     // key -> owner
+  std::map<SessionKey, StoredSession> sessions_; // guarded by mu_
+  // (agent, owner) -> session id, and back; guarded by mu_
+  std::map<std::pair<std::string, std::string>, std::string> owners_;
+  std::map<SessionKey, Mapping> owner_of_;
 };
 
 } // namespace

@@ -25,8 +25,9 @@ namespace agentrt {
 
 namespace {
 
-/// The schema this code writes and understands.
-constexpr int schema_version = 1;
+/// The schema this code writes and understands. 2: owners.created (an unused owner mapping
+/// expires with max_lifetime).
+constexpr int schema_version = 2;
 
 class SqliteCategory final : public std::error_category {
 public:
@@ -240,6 +241,7 @@ public:
       {
         Use s{*insert_owner_};
         s.s.bind(1, agent).bind(2, owner).bind(3, candidate);
+        s.s.bind(4, to_ms(std::chrono::system_clock::now()));
         if (int rc = s.s.step(); rc != SQLITE_DONE)
           return sqlite_error(rc);
       }
@@ -450,6 +452,16 @@ private:
       fail("its schema version " + std::to_string(version)
            + " is newer than this agentrt understands (" + std::to_string(schema_version)
            + "); use a newer agentrt or another file");
+    if (version == 1) {
+      // Mappings made before the upgrade get a whole lifetime from now.
+      auto now = std::to_string(to_ms(std::chrono::system_clock::now()));
+      auto migrate = "ALTER TABLE owners ADD COLUMN created INTEGER NOT NULL DEFAULT 0;"
+                     "UPDATE owners SET created = " + now + ";"
+                     "CREATE INDEX owners_created ON owners(created);"
+                     "UPDATE meta SET value = 2 WHERE key = 'schema_version';";
+      if (exec(migrate.c_str()) != SQLITE_OK)
+        fail(std::string{"cannot migrate the schema from version 1: "} + sqlite3_errmsg(db_));
+    }
     if (version == 0) {
       const char* ddl =
         "CREATE TABLE sessions(agent TEXT NOT NULL, session_id TEXT NOT NULL,"
@@ -462,9 +474,11 @@ private:
         "CREATE TABLE state(agent TEXT NOT NULL, session_id TEXT NOT NULL, key TEXT NOT NULL,"
         " value TEXT NOT NULL, PRIMARY KEY(agent, session_id, key)) WITHOUT ROWID;"
         "CREATE TABLE owners(agent TEXT NOT NULL, owner TEXT NOT NULL,"
-        " session_id TEXT NOT NULL, PRIMARY KEY(agent, owner)) WITHOUT ROWID;"
+        " session_id TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY(agent, owner))"
+        " WITHOUT ROWID;"
         "CREATE INDEX owners_session ON owners(agent, session_id);"
-        "INSERT INTO meta(key, value) VALUES('schema_version', 1);";
+        "CREATE INDEX owners_created ON owners(created);"
+        "INSERT INTO meta(key, value) VALUES('schema_version', 2);";
       if (exec(ddl) != SQLITE_OK)
         fail(std::string{"cannot create the schema: "} + sqlite3_errmsg(db_));
     }
@@ -492,11 +506,16 @@ private:
     delete_history_ = make("DELETE FROM history WHERE agent = ?1 AND session_id = ?2");
     delete_states_ = make("DELETE FROM state WHERE agent = ?1 AND session_id = ?2");
     delete_owner_of_ = make("DELETE FROM owners WHERE agent = ?1 AND session_id = ?2");
-    insert_owner_ = make("INSERT OR IGNORE INTO owners(agent, owner, session_id) VALUES(?1, ?2, ?3)");
+    insert_owner_ = make("INSERT OR IGNORE INTO owners(agent, owner, session_id, created)"
+                         " VALUES(?1, ?2, ?3, ?4)");
     select_owner_ = make("SELECT session_id FROM owners WHERE agent = ?1 AND owner = ?2");
     select_by_owner_ = make("SELECT agent, session_id FROM owners WHERE owner = ?1 ORDER BY agent");
+    // Sessions past their lifetime, and owner mappings of sessions never stored.
     select_old_ = make("SELECT agent, session_id FROM sessions"
-                       " WHERE created < ?1 AND last_activity < ?2");
+                       " WHERE created < ?1 AND last_activity < ?2"
+                       " UNION SELECT o.agent, o.session_id FROM owners o WHERE o.created < ?1"
+                       " AND NOT EXISTS (SELECT 1 FROM sessions s"
+                       " WHERE s.agent = o.agent AND s.session_id = o.session_id)");
   }
 
   void statements_clear() {

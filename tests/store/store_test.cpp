@@ -223,7 +223,7 @@ TEST_CASE("a database with a newer schema is refused", "[store][sqlite]") {
   run_with_time_limit(60s, "a database with a newer schema is refused", [] {
     TempDir dir;
     auto path = dir.file("future.db");
-    open_sqlite_store(path); // creates version 1
+    open_sqlite_store(path); // creates the current version
     sqlite3* db = nullptr;
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
     REQUIRE(sqlite3_exec(db, "UPDATE meta SET value = 7 WHERE key = 'schema_version'", nullptr,
@@ -232,6 +232,65 @@ TEST_CASE("a database with a newer schema is refused", "[store][sqlite]") {
     sqlite3_close(db);
     CHECK_THROWS_WITH(open_sqlite_store(path),
                       Catch::Contains("schema version 7 is newer than this agentrt understands"));
+  });
+}
+
+TEST_CASE("a version 1 database is migrated and keeps its sessions and owners",
+          "[store][sqlite]") {
+  run_with_time_limit(60s, "schema migration", [] {
+    TempDir dir;
+    auto path = dir.file("v1.db");
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    // The schema as version 1 wrote it, with one session and one owner mapping.
+    const char* v1 =
+      "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+      "CREATE TABLE sessions(agent TEXT NOT NULL, session_id TEXT NOT NULL,"
+      " turns INTEGER NOT NULL, created INTEGER NOT NULL, last_activity INTEGER NOT NULL,"
+      " PRIMARY KEY(agent, session_id)) WITHOUT ROWID;"
+      "CREATE INDEX sessions_created ON sessions(created);"
+      "CREATE TABLE history(agent TEXT NOT NULL, session_id TEXT NOT NULL,"
+      " idx INTEGER NOT NULL, role INTEGER NOT NULL, name TEXT NOT NULL,"
+      " content TEXT NOT NULL, PRIMARY KEY(agent, session_id, idx)) WITHOUT ROWID;"
+      "CREATE TABLE state(agent TEXT NOT NULL, session_id TEXT NOT NULL, key TEXT NOT NULL,"
+      " value TEXT NOT NULL, PRIMARY KEY(agent, session_id, key)) WITHOUT ROWID;"
+      "CREATE TABLE owners(agent TEXT NOT NULL, owner TEXT NOT NULL,"
+      " session_id TEXT NOT NULL, PRIMARY KEY(agent, owner)) WITHOUT ROWID;"
+      "CREATE INDEX owners_session ON owners(agent, session_id);"
+      "INSERT INTO meta(key, value) VALUES('schema_version', 1);"
+      "INSERT INTO sessions VALUES('counter', 'u1', 1, 1000, 2000);"
+      "INSERT INTO history VALUES('counter', 'u1', 0, 1, '', 'x');"
+      "INSERT INTO history VALUES('counter', 'u1', 1, 2, '', 'n=1 history=0');"
+      "INSERT INTO state VALUES('counter', 'u1', 'n', '1');"
+      "INSERT INTO owners VALUES('counter', 'alice', 'u1');";
+    REQUIRE(sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    {
+      RuntimeConfig cfg;
+      cfg.store_path = path;
+      Runtime rt{cfg};
+      rt.register_handler("counter", counter);
+      auto owned = rt.session_for("counter", "alice");
+      CHECK(owned.session_id == "u1");
+      CHECK_FALSE(owned.created);
+      CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "x"}).output
+            == "n=2 history=2");
+    }
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1,
+                               &st, nullptr)
+            == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(sqlite3_column_int(st, 0) == 2);
+    sqlite3_finalize(st);
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT created FROM owners WHERE owner = 'alice'", -1, &st,
+                               nullptr)
+            == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK(sqlite3_column_int64(st, 0) > 1'700'000'000'000); // the upgrade's time, in ms
+    sqlite3_finalize(st);
+    sqlite3_close(db);
   });
 }
 
