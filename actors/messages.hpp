@@ -31,6 +31,36 @@ struct Activity {
 
 using ActivityPtr = std::shared_ptr<Activity>;
 
+/// A call on its way to its session. The session takes the call when it reads the
+/// message; if the message is dropped unread instead (the session died of an internal
+/// failure before reading it), the ticket's destructor ends the call, so no accepted call
+/// is ever left without an outcome. CAF requires message types to be copyable: copies are
+/// harmless, since a ticket fires only for a call that no session took.
+class CallTicket {
+public:
+  explicit CallTicket(CallPtr call) noexcept : call_(std::move(call)) {
+    // nop
+  }
+  CallTicket(CallTicket&&) noexcept = default; // leaves the source empty
+  CallTicket& operator=(CallTicket&&) noexcept = default;
+  CallTicket(const CallTicket&) = default;
+  CallTicket& operator=(const CallTicket&) = default;
+  ~CallTicket();
+
+  const CallPtr& call() const noexcept {
+    return call_;
+  }
+
+  /// The session has handled the call (run, queued or ended it): it answers for it now.
+  /// Not marked when handling threw, so the dropped message ends the call.
+  void handled() const noexcept {
+    call_->taken.store(true, std::memory_order_release);
+  }
+
+private:
+  CallPtr call_;
+};
+
 struct TurnJob;
 using TurnJobPtr = std::shared_ptr<TurnJob>;
 
@@ -59,21 +89,23 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using evict_atom = caf::atom_constant<caf::atom("evict")>;
+using declined_atom = caf::atom_constant<caf::atom("declined")>;
 
 // -- interfaces -------------------------------------------------------------------------
 
 /// One session. Calls arrive only while the session is in the SessionDirectory (see there).
 using session_actor = caf::typed_actor<
   // A call to run or queue.
-  caf::reacts_to<call_atom, CallPtr>,
+  caf::reacts_to<call_atom, CallTicket>,
   // A blocking turn came back from the pool.
   caf::reacts_to<turn_done_atom, TurnJobPtr>,
   // A durable store finished writing a claimed turn (see TurnJob::record).
   caf::reacts_to<persisted_atom, TurnJobPtr>,
   // The caller cancelled call <id>: drop it from the queue.
   caf::reacts_to<withdraw_atom, std::uint64_t>,
-  // Call <id> reached its deadline.
-  caf::reacts_to<deadline_atom, std::uint64_t>,
+  // The timer armed for the deadline <ns> (actor clock) fired: end every call past its
+  // deadline.
+  caf::reacts_to<deadline_atom, std::int64_t>,
   // Expire if still idle and last active at <ns> (ignored for lifetime); <ExpireReason>.
   caf::reacts_to<expire_atom, std::int64_t, std::uint8_t>,
   // End now: fail queued and running calls with session_closed; the promise is kept once
@@ -93,12 +125,16 @@ using supervisor_actor = caf::typed_actor<
   // Periodic: expire idle and old sessions.
   caf::reacts_to<sweep_atom>,
   // Live sessions exceed max_sessions: expire this shard's least recently used idle one.
-  caf::reacts_to<evict_atom>>;
+  caf::reacts_to<evict_atom>,
+  // Session <id> declined to expire for the cap (it had work): no longer an eviction in
+  // progress.
+  caf::reacts_to<declined_atom, caf::actor_id>>;
 
 } // namespace agentrt::detail
 
 // Payloads that only ever travel inside one process (they hold pointers to shared state).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::CallPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::CallTicket)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::TurnJobPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::DescribePromise)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::ClosePromise)

@@ -68,7 +68,7 @@ class WithdrawLink;
 struct SessionState {
   static inline const char* name = "agentrt.session";
 
-  enum class Mode : std::uint8_t { open, closing, draining };
+  enum class Mode : std::uint8_t { open, closing, draining, failed };
 
   SessionState() = default;
   SessionState(const SessionState&) = delete;
@@ -93,8 +93,14 @@ struct SessionState {
   std::size_t urgent = 0;
   /// This actor's id, to leave the directory if it dies without retiring.
   caf::actor_id id = 0;
-  /// The blocking turn on the pool, if any.
+  /// The turn that has not ended yet: a blocking turn on the pool, an inline turn whose end
+  /// waits behind the calls that arrived during it, or a turn a durable store is writing.
   TurnJobPtr running;
+  /// When this actor started serving its conversation (actor clock, ns): at spawn, and again
+  /// when a lifetime reset made the conversation new.
+  std::int64_t born = 0;
+  /// When the earliest pending deadline timer fires (max: none pending).
+  Clock::time_point timer_at = Clock::time_point::max();
   Mode mode = Mode::open;
   /// True once the stored context (if any) was brought back, on the first call.
   bool loaded = false;

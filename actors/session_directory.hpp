@@ -58,7 +58,7 @@ public:
       if (auto i = sh.map.find(key); i != sh.map.end()) {
         if (!i->second)
           return Dispatch::closing;
-        caf::anon_send(i->second, call_atom::value, call);
+        caf::anon_send(i->second, call_atom::value, CallTicket{call});
         return Dispatch::sent;
       }
     }
@@ -74,7 +74,7 @@ public:
         return Dispatch::refused;
       i = sh.map.emplace(SessionKey{call->agent, call->session_id}, std::move(hdl)).first;
     }
-    caf::anon_send(i->second, call_atom::value, call);
+    caf::anon_send(i->second, call_atom::value, CallTicket{call});
     return Dispatch::sent;
   }
 

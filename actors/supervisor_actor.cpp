@@ -202,12 +202,21 @@ supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Ser
       auto& st = self->state;
       st.sweep_armed = false;
       auto now = now_ns(self);
+      st.svc->log->trace("[-/-] sweep: {} sessions, {} evictions pending", st.sessions.size(),
+                         st.evictions_pending);
       expire_idle(self, now);
       expire_old(self, now);
       sweep_store(self, now);
       if (over_cap(st))
         evict_one(self);
       arm_sweep(self);
+    },
+    [self](declined_atom, caf::actor_id id) {
+      auto& st = self->state;
+      if (auto i = st.sessions.find(id); i != st.sessions.end() && i->second.evicting) {
+        i->second.evicting = false; // a candidate again at the next sweep
+        st.evictions_pending -= 1;
+      }
     },
     [self](evict_atom) {
       if (over_cap(self->state) && !evict_one(self))

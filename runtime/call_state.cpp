@@ -36,9 +36,10 @@ CallState::CallState(std::uint64_t id_, Request&& request, Clock::time_point inv
 
 void CallState::push(EventKind kind, std::string data, std::size_t queue_position,
                      std::string source, std::string tool, std::error_code error) {
-  // A sub-call's events also go to its parent's stream, named after the sub-agent (queue
-  // positions are the sub-session's business, not the parent's).
-  if (forward_to && kind != EventKind::queued)
+  // A sub-call's body events also go to its parent's stream, named after the sub-agent. Its
+  // queued and started events stay its own: the parent's stream keeps its grammar (one
+  // started, then body events, then one terminal), and the sub-call's outcome is ask()'s.
+  if (forward_to && kind != EventKind::queued && kind != EventKind::started)
     forward_to->push(kind, data, 0, source.empty() ? agent : source, tool, error);
   {
     std::lock_guard guard{mu_};

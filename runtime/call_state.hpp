@@ -94,17 +94,21 @@ struct CallState {
   /// Requested on cancel, timeout, interrupt, rollback, close and shutdown.
   StopSignal stop;
 
+  /// Set by the session that took the call out of its mailbox (see CallTicket).
+  std::atomic<bool> taken{false};
+
   // -- sub-calls (set before the call is dispatched, then read-only) ------------------------
 
   /// The sessions waiting on this call, outermost first (empty for a host's call).
   std::vector<SessionKey> chain;
   /// The parent call whose stream receives this call's non-terminal events.
   std::shared_ptr<CallState> forward_to;
+  /// The session id was minted for this call (or for the one-shot call it serves): its
+  /// session keeps nothing once idle.
+  bool one_shot = false;
 
   // -- owned by the session actor holding the call ------------------------------------------
 
-  /// True once a deadline timer is armed for this call.
-  bool timer_armed = false;
   /// When the call entered its session's queue, and when its turn started.
   Clock::time_point queued_at{};
   Clock::time_point started_at{};

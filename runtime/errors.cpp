@@ -61,6 +61,9 @@ public:
       case errc::store_failed:
         return "the session store failed; the session is unchanged; check the store (disk "
                "space, permissions) and retry";
+      case errc::internal_error:
+        return "an internal failure ended the session before the call finished; its changes "
+               "were discarded; see the log, and call again";
     }
     return "unknown agentrt error " + std::to_string(value);
   }
@@ -98,6 +101,7 @@ std::string_view to_string(errc e) noexcept {
     case errc::reentrant_call: return "reentrant_call";
     case errc::blocking_required: return "blocking_required";
     case errc::store_failed: return "store_failed";
+    case errc::internal_error: return "internal_error";
   }
   return "unknown";
 }

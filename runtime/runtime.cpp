@@ -13,6 +13,7 @@
 #include "runtime/blocking_pool.hpp"
 #include "runtime/call_state.hpp"
 #include "runtime/executor.hpp"
+#include "runtime/guarded_store.hpp"
 #include "runtime/id_minter.hpp"
 #include "runtime/metrics.hpp"
 #include "runtime/turn_services.hpp"
@@ -67,6 +68,9 @@ void validate(const RuntimeConfig& c) {
 
 RuntimeConfig resolved(RuntimeConfig c) {
   validate(c);
+  for (auto* d : {&c.idle_timeout, &c.max_lifetime, &c.expiry_interval, &c.default_timeout,
+                  &c.shutdown_drain})
+    *d = saturated(*d);
   if (c.worker_threads == 0)
     c.worker_threads = std::max(1u, std::thread::hardware_concurrency());
   if (c.supervisor_shards == 0)
@@ -151,6 +155,7 @@ public:
       gate(std::make_shared<ResultGate>()),
       blocking_pool(std::make_shared<BlockingPool>(config.blocking_threads,
                                                    config.max_blocking_threads)),
+      store(std::make_shared<GuardedStore>(config.store, config.logger)),
       tools(std::make_shared<ToolRegistry>()),
       hub(std::make_shared<TurnHub>(tools, blocking_pool, config.logger)) {
     hub->attach(this);
@@ -165,7 +170,7 @@ public:
     services.gate = gate;
     services.metrics = &metrics;
     services.directory = &directory;
-    services.store = config.store.get();
+    services.store = store.get();
     services.turn_services = hub;
     for (std::size_t i = 0; i < config.supervisor_shards; ++i)
       services.supervisors.push_back(system->spawn(supervisor_behavior, &services, i == 0));
@@ -188,6 +193,7 @@ public:
       std::chrono::hours(24 * 365));
     errc error = errc::ok;
     std::string detail;
+    bool minted = false;
     if (!accepting.load(std::memory_order_acquire)) {
       error = errc::shutting_down;
       detail = "the runtime is shutting down and takes no more calls";
@@ -198,6 +204,7 @@ public:
         detail = "unknown agent type '" + clip(request.agent, 80) + "'";
       } else {
         request.session_id = minter.mint();
+        minted = true;
       }
     } else if (!valid_session_id(request.session_id)) {
       error = errc::invalid_session_id;
@@ -209,8 +216,10 @@ public:
       detail = "input is " + std::to_string(request.input.size()) + " bytes; the limit is "
                + std::to_string(config.max_input_bytes);
     }
+    bool one_shot = error == errc::ok && minted;
     auto id = next_call_id.fetch_add(1, std::memory_order_relaxed);
     auto call = std::make_shared<CallState>(id, std::move(request), now, timeout);
+    call->one_shot = one_shot;
     if (error != errc::ok)
       return refuse(std::move(call), error, std::move(detail));
     return start(std::move(call));
@@ -257,6 +266,7 @@ public:
     auto call = std::make_shared<CallState>(next_call_id.fetch_add(1, std::memory_order_relaxed),
                                             std::move(r), now, remaining);
     call->forward_to = parent;
+    call->one_shot = parent->one_shot;
     bool reentrant = std::find(chain.begin(), chain.end(), target) != chain.end();
     auto path = chain_text(chain, target);
     call->chain = std::move(chain);
@@ -291,7 +301,7 @@ public:
       result.error = make_error_code(errc::unknown_agent);
     else if (owner.empty() || owner.size() > max_owner_length)
       result.error = make_error_code(errc::invalid_owner);
-    else if (auto ec = config.store->owner_session(agent, owner, minter.mint(),
+    else if (auto ec = store->owner_session(agent, owner, minter.mint(),
                                                    result.session_id, result.created))
       result.error = make_error_code(errc::store_failed);
     return result;
@@ -315,7 +325,7 @@ public:
         // it ended before it read the message: it saves nothing either
       }
     }
-    if (auto ec = config.store->erase(key))
+    if (auto ec = store->erase(key))
       config.logger->warn("[{}/-] close could not erase the stored session: {}",
                           key.session_id, ec.message());
     directory.end_close(key, hash);
@@ -337,6 +347,7 @@ public:
   }
 
   void shutdown(std::chrono::milliseconds drain) {
+    drain = saturated(std::max(drain, std::chrono::milliseconds::zero()));
     std::lock_guard guard{shutdown_mu};
     if (!system)
       return;
@@ -370,6 +381,8 @@ public:
   RuntimeConfig config;
   std::shared_ptr<ResultGate> gate;
   std::shared_ptr<BlockingPool> blocking_pool;
+  /// The configured store, every call guarded (see GuardedStore).
+  std::shared_ptr<GuardedStore> store;
   AgentRegistry registry;
   std::shared_ptr<ToolRegistry> tools;
   std::shared_ptr<TurnHub> hub;
@@ -433,7 +446,8 @@ ToolResponse TurnHub::run_tool(TurnContext& ctx, const std::string& name,
   request.call_id = call.id;
   request.deadline = call.deadline;
   if (entry->options.timeout.count() > 0)
-    request.deadline = std::min(request.deadline, Clock::now() + entry->options.timeout);
+    request.deadline =
+      std::min(request.deadline, Clock::now() + saturated(entry->options.timeout));
   auto guarded = [](const ToolHandler& handler, const ToolRequest& req) {
     ToolResponse r;
     try {

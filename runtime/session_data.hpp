@@ -38,6 +38,8 @@ struct SessionData {
   std::uint64_t turns = 0;
   /// When the session was first created (kept across passivation).
   std::chrono::system_clock::time_point created = std::chrono::system_clock::now();
+  /// Its id was minted for a one-shot call: it is neither stored nor kept once idle.
+  bool one_shot = false;
 };
 
 /// One turn in progress: the handler's draft of changes and its outcome.

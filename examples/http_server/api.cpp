@@ -50,7 +50,8 @@ int status_for(const std::error_code& e) {
     case agentrt::errc::unknown_tool:
     case agentrt::errc::tool_failed: return 502;
     case agentrt::errc::reentrant_call: return 508;
-    case agentrt::errc::blocking_required: return 500;
+    case agentrt::errc::blocking_required:
+    case agentrt::errc::internal_error: return 500;
     case agentrt::errc::shutting_down:
     case agentrt::errc::store_failed: return 503;
     case agentrt::errc::timeout: return 504;

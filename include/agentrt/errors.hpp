@@ -53,6 +53,9 @@ enum class errc : int {
   blocking_required,
   /// The session store failed to load or save the session; the session is unchanged.
   store_failed,
+  /// An internal failure (a bug, or an exhausted heap) ended the session before the call
+  /// finished; the call's changes were discarded. Logged with the cause.
+  internal_error,
 };
 
 /// The category of every `errc` value; `name()` is "agentrt".

@@ -525,3 +525,80 @@ TEST_CASE("drain stops a turn still running when the drain time is over", "[sess
   CHECK(f.metrics.snapshot().running_turns == 0);
   f.executor.run_one(); // the abandoned turn returns into a session that is gone
 }
+
+namespace {
+
+/// A store whose load throws, standing for any failure that escapes a session's handler
+/// (the Runtime guards its store; this one is handed to the actor unguarded on purpose).
+class ExplodingStore final : public SessionStore {
+public:
+  bool write_through() const noexcept override {
+    return false;
+  }
+  std::error_code load(const SessionKey&, std::optional<StoredSession>&) override {
+    throw std::runtime_error("boom");
+  }
+  std::error_code save(const TurnRecord&) override {
+    return {};
+  }
+  std::error_code put(StoredSession&) override {
+    return {};
+  }
+  std::error_code erase(const SessionKey&) override {
+    return {};
+  }
+  std::error_code owner_session(std::string_view, std::string_view, const std::string&,
+                                std::string&, bool&) override {
+    return {};
+  }
+  std::error_code list_by_owner(std::string_view, std::vector<SessionKey>&) override {
+    return {};
+  }
+  std::error_code expired(std::chrono::system_clock::time_point,
+                          std::chrono::system_clock::time_point,
+                          std::vector<SessionKey>&) override {
+    return {};
+  }
+};
+
+} // namespace
+
+TEST_CASE("a session that dies of an internal failure ends every call it had, mailbox included",
+          "[session][failure]") {
+  ActorFixture f;
+  ExplodingStore exploding;
+  f.svc.store = &exploding;
+  f.add_agent("echo", [](Turn& t) { return t.input(); });
+  auto a = f.make_call("echo", "s", "a");
+  auto b = f.make_call("echo", "s", "b");
+  f.send(a, false);
+  f.send(b, false); // behind a in the mailbox: dropped unread when the session dies
+  f.sched->run();
+  REQUIRE(a->done());
+  REQUIRE(b->done());
+  CHECK(a->reply().error == errc::internal_error);
+  CHECK(b->reply().error == errc::internal_error);
+  CHECK_FALSE(f.session("echo", "s")); // it left the directory
+  CHECK(f.metrics.live.load() == 0);
+  f.svc.store = f.store.get();
+  auto c = f.make_call("echo", "s", "c");
+  f.send(c);
+  CHECK(c->reply().output == "c"); // a new session serves the key
+}
+
+TEST_CASE("an inline turn's end waits behind calls that arrived during it", "[session][busy]") {
+  ActorFixture f;
+  f.add_agent("echo", [](Turn& t) { return t.input(); });
+  auto a = f.make_call("echo", "s", "a");
+  auto b = f.make_call("echo", "s", "b", BusyPolicy::reject);
+  f.send(a, false);
+  f.send(b, false); // in the mailbox while a's turn runs
+  f.sched->run();
+  CHECK(a->reply().output == "a");
+  CHECK(b->reply().error == errc::session_busy);
+  // With nothing behind it, an inline turn ends at once: no extra message.
+  auto c = f.make_call("echo", "s", "c", BusyPolicy::reject);
+  f.send(c, false);
+  CHECK(f.sched->run() == 1);
+  CHECK(c->reply().output == "c");
+}

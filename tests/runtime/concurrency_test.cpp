@@ -36,7 +36,9 @@ RuntimeConfig config(std::size_t blocking_threads = 4) {
 TEST_CASE("1000 threads racing to create one session get one session and one agent",
           "[concurrency]") {
   run_with_time_limit(60s, "1000 racing threads", [] {
-    Runtime rt{config()};
+    auto cfg = config();
+    cfg.max_queue_depth = 1000; // every call may wait: this is about the race, not the bound
+    Runtime rt{cfg};
     std::atomic<int> factory_runs{0};
     rt.register_agent("chat", [&](const SessionKey&) {
       factory_runs.fetch_add(1);
@@ -78,7 +80,9 @@ TEST_CASE("1000 threads racing to create one session get one session and one age
 TEST_CASE("10,000 concurrent calls on one session run one at a time, FIFO per caller",
           "[concurrency]") {
   run_with_time_limit(60s, "10k calls on one session", [] {
-    Runtime rt{config()};
+    auto cfg = config();
+    cfg.max_queue_depth = 10'000; // every call may wait: this is about order, not the bound
+    Runtime rt{cfg};
     std::atomic<bool> inside{false};
     std::atomic<int> reentered{0};
     std::vector<std::pair<int, int>> order; // (caller, seq) as the handler saw them

@@ -175,8 +175,10 @@ TEST_CASE("a store whose load throws fails the call with store_failed; the sessi
           "[edges][store]") {
   run_with_time_limit(30s, "throwing load", [] {
     auto store = std::make_shared<ThrowingStore>();
+    auto logged = std::make_shared<CountingSink>("the session store threw in load(): load exploded");
     auto cfg = small_config();
     cfg.store = store;
+    cfg.logger = counting_logger(logged);
     Runtime rt{cfg};
     rt.register_handler("counter", counter);
     store->throw_load = true;
@@ -185,7 +187,8 @@ TEST_CASE("a store whose load throws fails the call with store_failed; the sessi
     CHECK(first.take().error == errc::store_failed);
     auto r2 = second.take();
     CHECK(r2.error == errc::store_failed);
-    CHECK(r2.message.find("load exploded") != std::string::npos);
+    CHECK(r2.message.find("could not load the session") != std::string::npos);
+    CHECK(logged->count() == 2);
     store->throw_load = false;
     auto r3 = rt.call({.agent = "counter", .session_id = "s", .input = "c"});
     CHECK(r3.ok());
@@ -260,15 +263,18 @@ TEST_CASE("a write-through store whose save throws fails the call with store_fai
   run_with_time_limit(30s, "throwing save", [] {
     auto store = std::make_shared<ThrowingStore>();
     store->write_through_ = true;
+    auto logged = std::make_shared<CountingSink>("save_async(): save_async exploded");
     auto cfg = small_config();
     cfg.store = store;
+    cfg.logger = counting_logger(logged);
     Runtime rt{cfg};
     rt.register_handler("counter", counter);
     CHECK(rt.call({.agent = "counter", .session_id = "s", .input = "a"}).output == "n=1");
     store->throw_save = true;
     auto failed = rt.call({.agent = "counter", .session_id = "s", .input = "b"});
     CHECK(failed.error == errc::store_failed);
-    CHECK(failed.message.find("exploded") != std::string::npos);
+    CHECK(failed.message.find("could not save the turn") != std::string::npos);
+    CHECK(logged->count() == 1);
     store->throw_save = false;
     CHECK(rt.call({.agent = "counter", .session_id = "s", .input = "c"}).output == "n=2");
     CHECK(rt.describe({"counter", "s"})->history_size == 4);
@@ -621,5 +627,85 @@ TEST_CASE("sub-agent events on the parent's stream keep the parent's grammar",
     CHECK(events[3].agent == "parent");
     for (std::size_t i = 0; i < events.size(); ++i)
       CHECK(events[i].seq == i + 1);
+  });
+}
+
+namespace {
+
+/// The memory store, except that erasing one chosen key waits at a gate (a durable store's
+/// erase waits for its writer thread).
+class SlowEraseStore final : public SessionStore {
+public:
+  explicit SlowEraseStore(SessionKey slow) : slow_(std::move(slow)) {
+  }
+  Gate gate;
+
+  bool write_through() const noexcept override {
+    return false;
+  }
+  std::error_code load(const SessionKey& k, std::optional<StoredSession>& out) override {
+    return inner_->load(k, out);
+  }
+  std::error_code save(const TurnRecord& r) override {
+    return inner_->save(r);
+  }
+  std::error_code put(StoredSession& s) override {
+    return inner_->put(s);
+  }
+  std::error_code erase(const SessionKey& k) override {
+    if (k == slow_) {
+      gate.arrived();
+      gate.wait({});
+    }
+    return inner_->erase(k);
+  }
+  std::error_code owner_session(std::string_view a, std::string_view o, const std::string& c,
+                                std::string& out, bool& created) override {
+    return inner_->owner_session(a, o, c, out, created);
+  }
+  std::error_code list_by_owner(std::string_view o, std::vector<SessionKey>& out) override {
+    return inner_->list_by_owner(o, out);
+  }
+  std::error_code expired(std::chrono::system_clock::time_point c,
+                          std::chrono::system_clock::time_point a,
+                          std::vector<SessionKey>& out) override {
+    return inner_->expired(c, a, out);
+  }
+
+private:
+  SessionKey slow_;
+  std::shared_ptr<SessionStore> inner_ = make_memory_store();
+};
+
+} // namespace
+
+TEST_CASE("a session erased for its lifetime does not hold up calls to other sessions",
+          "[edges][expiry]") {
+  run_with_time_limit(60s, "lifetime erase", [] {
+    auto store = std::make_shared<SlowEraseStore>(SessionKey{"counter", "old"});
+    auto cfg = small_config();
+    cfg.store = store;
+    cfg.supervisor_shards = 1;
+    cfg.idle_timeout = std::chrono::hours(1);
+    cfg.max_lifetime = 30ms;
+    cfg.expiry_interval = 5ms;
+    Runtime rt{cfg};
+    rt.register_handler("counter", counter);
+    CHECK(rt.call({.agent = "counter", .session_id = "old", .input = "a"}).output == "n=1");
+    store->gate.wait_arrivals(1); // its lifetime is over: its erase has begun, and waits
+    // Calls to many other sessions (some share the old session's directory shard) go
+    // through while that erase waits.
+    std::vector<Call> calls;
+    for (int i = 0; i < 1000; ++i)
+      calls.push_back(
+        rt.invoke({.agent = "counter", .session_id = "k" + std::to_string(i), .input = "x"}));
+    int ok = 0;
+    for (auto& c : calls)
+      ok += c.take().output == "n=1";
+    CHECK(ok == 1000);
+    store->gate.open();
+    // It ended for its lifetime: the next call starts a new conversation.
+    eventually([&] { return !rt.describe({"counter", "old"}); });
+    CHECK(rt.call({.agent = "counter", .session_id = "old", .input = "b"}).output == "n=1");
   });
 }

@@ -16,7 +16,8 @@ TEST_CASE("every errc has a distinct name and an actionable message", "[errors]"
     errc::invalid_owner, errc::session_busy, errc::overloaded,         errc::agent_failed,
     errc::cancelled,    errc::interrupted,   errc::rolled_back,        errc::timeout,
     errc::session_closed, errc::shutting_down, errc::unknown_tool, errc::tool_failed,
-    errc::reentrant_call, errc::blocking_required, errc::store_failed};
+    errc::reentrant_call, errc::blocking_required, errc::store_failed,
+    errc::internal_error};
   std::set<std::string> names;
   std::set<std::string> messages;
   for (auto e : all) {
