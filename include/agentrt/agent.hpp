@@ -42,7 +42,8 @@ struct AgentOptions {
   /// runtime's blocking pool, so they never stall the actor workers that serve every other
   /// session, and their calls can be cancelled or timed out while they run. Non-blocking
   /// handlers run inline on an actor worker: the fastest path, for handlers that finish in
-  /// microseconds.
+  /// microseconds. Calls that arrive while an inline turn runs find the session busy, as
+  /// with a blocking turn: busy policies, the queue bound and timeouts apply to them.
   bool blocking = false;
   /// Per-session queue bound for this agent type; 0 means `RuntimeConfig::max_queue_depth`.
   std::size_t max_queue_depth = 0;

@@ -47,7 +47,9 @@ struct Event {
   /// 1, 2, 3, ... within one call; no gaps, no repeats.
   std::uint64_t seq = 0;
   /// The agent type that produced it: the call's own agent, or a sub-agent's name for
-  /// events forwarded from `Turn::ask`.
+  /// events forwarded from `Turn::ask`. Only body events (phase, thought, chunk, tool_call,
+  /// tool_result) are forwarded: a sub-call's queued, started and terminal events stay on
+  /// its own call, so the parent's stream keeps the grammar above.
   std::string agent;
   /// For `tool_call` and `tool_result`: the tool's name.
   std::string tool;

@@ -36,7 +36,8 @@ struct Request {
   /// The registered agent type.
   std::string agent;
   /// The session to run in. Empty: a new one-shot session, whose minted UUID v4 is echoed
-  /// in the Call, every event and the Reply. Otherwise 1-128 characters of [A-Za-z0-9._:-];
+  /// in the Call, every event and the Reply. A one-shot session ends once its call is done
+  /// and is never stored: calling its id again starts afresh. Otherwise 1-128 characters of [A-Za-z0-9._:-];
   /// the session is created on first use and keeps its context across calls.
   std::string session_id;
   /// The user's input: appended to the session history as a `user` message when the turn

@@ -11,6 +11,8 @@
 //     so a reply the host received is never lost, even if the process is killed.
 //
 // Thread-safety: implementations must allow concurrent calls from several threads.
+// Failures: return an error code. A store that throws is tolerated (the runtime treats the
+// exception as `store_failed` for the operation concerned and logs its text), not invited.
 
 #include <agentrt/history.hpp>
 #include <agentrt/session_key.hpp>
