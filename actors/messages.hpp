@@ -3,7 +3,7 @@
 // The message vocabulary between agentrt's actors: atoms, message payloads and the typed
 // actor interfaces, so the compiler checks every send against the receiver's protocol.
 
-#include "runtime/call_state.hpp"
+#include "core/call_state.hpp"
 
 #include <agentrt/stats.hpp>
 

@@ -2,10 +2,10 @@
 
 #include "actors/services.hpp"
 #include "actors/session_directory.hpp"
-#include "runtime/agent_registry.hpp"
-#include "runtime/executor.hpp"
-#include "runtime/metrics.hpp"
-#include "runtime/turn_services.hpp"
+#include "core/agent_registry.hpp"
+#include "core/executor.hpp"
+#include "core/metrics.hpp"
+#include "core/turn_services.hpp"
 
 #include <agentrt/session_store.hpp>
 

@@ -9,7 +9,7 @@
 // calls queue or apply their busy policy) and still handles cancel, deadlines and close.
 
 #include "actors/messages.hpp"
-#include "runtime/session_data.hpp"
+#include "core/session_data.hpp"
 
 #include <caf/stateful_actor.hpp>
 

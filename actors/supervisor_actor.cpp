@@ -2,7 +2,7 @@
 
 #include "actors/services.hpp"
 #include "actors/session_directory.hpp"
-#include "runtime/metrics.hpp"
+#include "core/metrics.hpp"
 
 #include <agentrt/session_store.hpp>
 

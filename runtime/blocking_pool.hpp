@@ -11,7 +11,7 @@
 // Thread-safety: `post`, `begin_wait`, `end_wait` may be called from any thread. `stop` is
 // called once, by the owner. Threads are detached: each owns the shared state it uses.
 
-#include "runtime/executor.hpp"
+#include "core/executor.hpp"
 
 #include <chrono>
 #include <condition_variable>

@@ -9,15 +9,15 @@
 #include "actors/session_actor.hpp"
 #include "actors/session_directory.hpp"
 #include "actors/supervisor_actor.hpp"
-#include "runtime/agent_registry.hpp"
+#include "core/agent_registry.hpp"
 #include "runtime/blocking_pool.hpp"
-#include "runtime/call_state.hpp"
-#include "runtime/executor.hpp"
-#include "runtime/guarded_store.hpp"
+#include "core/call_state.hpp"
+#include "core/executor.hpp"
+#include "stores/guarded_store.hpp"
 #include "runtime/id_minter.hpp"
-#include "runtime/metrics.hpp"
-#include "runtime/turn_services.hpp"
-#include "runtime/validation.hpp"
+#include "core/metrics.hpp"
+#include "core/turn_services.hpp"
+#include "core/validation.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>

@@ -9,10 +9,10 @@
 #include "actors/session_actor.hpp"
 #include "actors/session_directory.hpp"
 #include "actors/supervisor_actor.hpp"
-#include "runtime/agent_registry.hpp"
-#include "runtime/call_state.hpp"
-#include "runtime/executor.hpp"
-#include "runtime/metrics.hpp"
+#include "core/agent_registry.hpp"
+#include "core/call_state.hpp"
+#include "core/executor.hpp"
+#include "core/metrics.hpp"
 
 #include <agentrt/agentrt.hpp>
 #include <agentrt/session_store.hpp>

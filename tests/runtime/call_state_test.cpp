@@ -2,7 +2,7 @@
 
 #include "support/time_limit.hpp"
 
-#include "runtime/call_state.hpp"
+#include "core/call_state.hpp"
 
 #include <catch2/catch.hpp>
 

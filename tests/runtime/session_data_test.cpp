@@ -1,8 +1,8 @@
 // The transaction rules of a turn, without actors: a draft that commits whole or not at all.
 
-#include "runtime/agent_registry.hpp"
-#include "runtime/session_data.hpp"
-#include "runtime/validation.hpp"
+#include "core/agent_registry.hpp"
+#include "core/session_data.hpp"
+#include "core/validation.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -14,7 +14,7 @@
 #include <agentrt/session_store.hpp>
 #include <agentrt/turn.hpp>
 
-#include "runtime/call_state.hpp"
+#include "core/call_state.hpp"
 
 #include <cstdint>
 #include <memory>

@@ -1,6 +1,6 @@
-#include "runtime/session_data.hpp"
+#include "core/session_data.hpp"
 
-#include "runtime/agent_registry.hpp"
+#include "core/agent_registry.hpp"
 
 #include <exception>
 

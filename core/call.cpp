@@ -1,6 +1,6 @@
 #include <agentrt/call.hpp>
 
-#include "runtime/call_state.hpp"
+#include "core/call_state.hpp"
 
 namespace agentrt {
 

@@ -1,4 +1,4 @@
-#include "runtime/call_state.hpp"
+#include "core/call_state.hpp"
 
 #include <thread>
 

@@ -1,4 +1,4 @@
-#include "runtime/validation.hpp"
+#include "core/validation.hpp"
 
 namespace agentrt::detail {
 

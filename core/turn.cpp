@@ -1,8 +1,8 @@
 #include <agentrt/turn.hpp>
 
-#include "runtime/executor.hpp"
-#include "runtime/session_data.hpp"
-#include "runtime/turn_services.hpp"
+#include "core/executor.hpp"
+#include "core/session_data.hpp"
+#include "core/turn_services.hpp"
 
 #include <agentrt/errors.hpp>
 

@@ -1,6 +1,6 @@
-#include "runtime/agent_registry.hpp"
+#include "core/agent_registry.hpp"
 
-#include "runtime/validation.hpp"
+#include "core/validation.hpp"
 
 #include <mutex>
 #include <stdexcept>

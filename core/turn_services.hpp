@@ -7,7 +7,7 @@
 #include <agentrt/tool.hpp>
 #include <agentrt/turn.hpp>
 
-#include "runtime/call_state.hpp"
+#include "core/call_state.hpp"
 
 #include <string>
 

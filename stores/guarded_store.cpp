@@ -1,4 +1,4 @@
-#include "runtime/guarded_store.hpp"
+#include "stores/guarded_store.hpp"
 
 #include <agentrt/errors.hpp>
 
