@@ -3,7 +3,9 @@
 // Services: what the actors use from the runtime that hosts them. Owned by the runtime (or
 // a test fixture) and outliving every actor that points to it.
 
+#include "actors/fwd.hpp"
 #include "actors/messages.hpp"
+#include "core/fwd.hpp"
 
 #include <agentrt/config.hpp>
 
@@ -15,17 +17,9 @@ namespace spdlog {
 class logger;
 } // namespace spdlog
 
-namespace agentrt {
-class SessionStore;
-} // namespace agentrt
-
 namespace agentrt::detail {
 
-class Executor;
-class Metrics;
-class ResultGate;
-class SessionDirectory;
-class TurnServices;
+class GuardedStore;
 
 struct Services {
   RuntimeConfig config;
@@ -39,7 +33,7 @@ struct Services {
   SessionDirectory* directory = nullptr;
   /// Where sessions go when they expire and come back from (never null in a Runtime; null
   /// in tests of one actor that do not need one).
-  SessionStore* store = nullptr;
+  GuardedStore* store = nullptr;
   /// Tools and sub-agents for turns; null in tests that drive one session directly. Blocking
   /// turns hold a reference, so it outlives a runtime that abandoned them.
   std::shared_ptr<TurnServices> turn_services;

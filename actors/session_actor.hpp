@@ -1,23 +1,29 @@
 #pragma once
 
 // The session actor: owns one session's agent instance, history, state and queue, and runs
-// one turn at a time. Its state is plain data (the actor is the lock); the transactional
-// turn logic it drives lives in runtime/session_data.hpp.
+// one turn at a time. It is a state struct (plain data: the actor is the lock) and a
+// behavior whose handlers delegate to the steps in actors/session/:
 //
-// Non-blocking agents run their turn inline, inside the `call` handler: no extra hop. A
-// blocking agent's turn runs on the blocking pool; meanwhile the session stays busy (later
-// calls queue or apply their busy policy) and still handles cancel, deadlines and close.
+//   calls.cpp      a call arrives: it runs, waits in the CallQueue or gets its busy policy;
+//                  withdrawals and deadlines
+//   turns.cpp      a turn runs (inline on the actor, or on the blocking pool) and ends
+//   commit.cpp     a durable store writes the turn before its reply is released
+//   lifecycle.cpp  load, hand-over to the store, expiry, close, drain, describe
+//
+// The transactional turn itself (a draft, then commit) is core/session_data.hpp.
 
+#include "actors/fwd.hpp"
 #include "actors/messages.hpp"
+#include "core/call_queue.hpp"
+#include "core/fwd.hpp"
 #include "core/session_data.hpp"
-
-#include <caf/stateful_actor.hpp>
 
 #include <agentrt/session_key.hpp>
 
+#include <caf/stateful_actor.hpp>
+
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 #include <memory>
 
 namespace caf {
@@ -26,20 +32,16 @@ class actor_system;
 
 namespace agentrt::detail {
 
-struct AgentEntry;
-struct MetricStripe;
-class TurnServices;
-struct Services;
-
-/// What becomes of a turn when it comes back.
+/// What becomes of a turn when it ends.
 enum class Disposition : std::uint8_t {
   commit,    ///< commit and complete (unless the call already ended)
   interrupt, ///< commit and end the call with `interrupted`
   discard,   ///< the call already ended (timeout, rollback, close, shutdown): drop the draft
 };
 
-/// A turn that leaves the session's handler: a blocking turn on the pool, or a finished
-/// turn being written by a durable store.
+/// A turn that has not ended within one handler: a blocking turn on the pool, an inline
+/// turn whose end waits behind the calls that arrived during it, or a finished turn being
+/// written by a durable store.
 struct TurnJob {
   TurnJob(CallPtr call, std::shared_ptr<SessionData> session)
     : ctx(std::move(call), std::move(session)) {
@@ -52,15 +54,14 @@ struct TurnJob {
   /// Keeps ctx.services alive while the job may outlive the runtime.
   std::shared_ptr<TurnServices> services;
   Disposition disposition = Disposition::commit;
-  /// True while the running-turns gauge counts this job (a blocking turn until settled).
+  /// True while the running-turns gauge counts this job.
   bool holds_gauge = false;
 
   // -- durable commit: the call is claimed, the store is writing `record` -------------------
   std::shared_ptr<TurnRecord> record;
   Reply reply;
   EventKind terminal = EventKind::completed;
-  bool counts_completed = true;
-  std::error_code persist_error; // written by the store before `persisted` is sent
+  Result<void> persisted; // written by the store before `persisted` is sent
 };
 
 class WithdrawLink;
@@ -84,23 +85,17 @@ struct SessionState {
   ActivityPtr activity;
   /// Created on first need (a call that waits), so idle sessions stay small.
   std::shared_ptr<WithdrawLink> link;
-  /// Waiting calls, oldest first. A vector, not a deque: libstdc++'s deque allocates ~600
-  /// bytes even when empty, and most sessions never queue. Bounded by max_queue_depth, so
-  /// the O(n) front operations stay cheap.
-  std::vector<CallPtr> queue;
-  /// How many calls at the queue's front came with interrupt/rollback (kept in their
-  /// arrival order, ahead of the ordinary ones).
-  std::size_t urgent = 0;
+  /// Calls waiting behind the running turn.
+  CallQueue queue;
   /// This actor's id, to leave the directory if it dies without retiring.
   caf::actor_id id = 0;
-  /// The turn that has not ended yet: a blocking turn on the pool, an inline turn whose end
-  /// waits behind the calls that arrived during it, or a turn a durable store is writing.
+  /// The turn that has not ended yet (see TurnJob), if any.
   TurnJobPtr running;
+  /// When the earliest pending deadline timer fires (max: none pending).
+  Clock::time_point timer_at = Clock::time_point::max();
   /// When this actor started serving its conversation (actor clock, ns): at spawn, and again
   /// when a lifetime reset made the conversation new.
   std::int64_t born = 0;
-  /// When the earliest pending deadline timer fires (max: none pending).
-  Clock::time_point timer_at = Clock::time_point::max();
   Mode mode = Mode::open;
   /// True once the stored context (if any) was brought back, on the first call.
   bool loaded = false;
@@ -110,11 +105,12 @@ struct SessionState {
 
 using session_pointer = session_actor::stateful_pointer<SessionState>;
 
-/// The behavior of a session actor for `key`.
+/// The behavior of a session actor for `key`. `entry` is owned: a factory may still run on
+/// a pool thread after the Runtime is gone.
 session_actor::behavior_type session_behavior(session_pointer self, SessionKey key,
                                               std::shared_ptr<const AgentEntry> entry,
-                                              Services* svc,
-                                              std::size_t hash, ActivityPtr activity);
+                                              Services* svc, std::size_t hash,
+                                              ActivityPtr activity);
 
 /// CAF 0.17 makes the system's logger the "current logger" of every thread that spawns a
 /// top-level actor (a thread-local reference), and ~actor_system waits until the logger is

@@ -4,7 +4,7 @@
 #include "actors/session_directory.hpp"
 #include "core/metrics.hpp"
 
-#include <agentrt/session_store.hpp>
+#include "stores/guarded_store.hpp"
 
 #include <caf/system_messages.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -124,7 +124,7 @@ bool evict_one(supervisor_pointer self) {
 bool over_cap(const SupervisorState& st) {
   auto cap = st.svc->config.max_sessions;
   auto live = st.svc->metrics->live.load(relaxed) - st.evictions_pending;
-  return cap > 0 && live > static_cast<std::int64_t>(cap);
+  return cap && live > static_cast<std::int64_t>(*cap);
 }
 
 /// Erases stored sessions past max_lifetime that no live session holds, at most once a
@@ -137,22 +137,21 @@ void sweep_store(supervisor_pointer self, std::int64_t now) {
   auto& cfg = st.svc->config;
   st.next_store_sweep = now + std::min(ns(cfg.max_lifetime), ns(std::chrono::minutes(1)));
   auto wall = std::chrono::system_clock::now();
-  std::vector<SessionKey> old;
-  if (auto ec = st.svc->store->expired(wall - cfg.max_lifetime, wall - cfg.idle_timeout, old)) {
-    st.svc->log->warn("[-/-] could not list old sessions in the store: {}", ec.message());
+  auto old = st.svc->store->expired(wall - cfg.max_lifetime, wall - cfg.idle_timeout);
+  if (!old) {
+    st.svc->log->warn("[-/-] could not list old sessions in the store: {}",
+                      old.error().message);
     return;
   }
   std::size_t erased = 0;
-  for (auto& key : old) {
-    std::error_code ec;
-    auto erase = [&] { ec = st.svc->store->erase(key); };
-    bool ran = true;
+  for (auto& key : *old) {
+    bool ok = false;
+    auto erase = [&] { ok = st.svc->store->erase(key).has_value(); };
     if (st.svc->directory)
-      ran = st.svc->directory->run_if_absent(key, key_hash(key.agent, key.session_id), erase);
+      st.svc->directory->run_if_absent(key, key_hash(key.agent, key.session_id), erase);
     else
       erase();
-    if (ran && !ec)
-      ++erased;
+    erased += ok;
   }
   if (erased > 0)
     st.svc->log->info("[-/-] removed {} stored sessions past max_lifetime", erased);
@@ -222,7 +221,7 @@ supervisor_actor::behavior_type supervisor_behavior(supervisor_pointer self, Ser
       if (over_cap(self->state) && !evict_one(self))
         self->state.svc->log->warn("[-/-] max_sessions ({}) exceeded and every session of "
                                    "this shard is busy; evicting later",
-                                   self->state.svc->config.max_sessions);
+                                   *self->state.svc->config.max_sessions);
     },
   };
 }

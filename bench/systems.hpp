@@ -174,7 +174,7 @@ public:
     agentrt::Request r;
     r.agent = "bench";
     r.session_id = key;
-    auto call = rt_.invoke(std::move(r));
+    auto call = rt_.invoke(std::move(r)).value();
     call.on_done([&rec, index](const agentrt::Reply& reply) {
       rec.complete(index, reply.turn, reply.ok());
     });
@@ -184,7 +184,7 @@ public:
     agentrt::Request r;
     r.agent = "bench";
     r.session_id = key;
-    auto reply = rt_.call(std::move(r));
+    auto reply = rt_.ask(std::move(r));
     return reply.ok() ? reply.turn : 0;
   }
 
@@ -198,7 +198,7 @@ private:
     c.worker_threads = o.workers;
     c.scheduler = o.scheduler;
     c.blocking_threads = o.blocking_threads;
-    c.max_sessions = 0;
+    c.max_sessions = std::nullopt;
     c.idle_timeout = o.idle_timeout;
     c.expiry_interval = o.expiry_interval;
     c.store_path = o.store_path;

@@ -35,14 +35,14 @@ bool Call::stream_ended() const noexcept {
 }
 
 bool Call::done() const noexcept {
-  return state_->done();
+  return state_->ended();
 }
 
 bool Call::wait_for(std::chrono::milliseconds wait) const {
   return state_->wait_done(wait);
 }
 
-const Reply& Call::get() const {
+const Reply& Call::reply() const {
   state_->wait_done(std::nullopt);
   return state_->reply();
 }

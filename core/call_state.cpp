@@ -1,10 +1,14 @@
 #include "core/call_state.hpp"
 
+#include "core/metrics.hpp"
+
 #include <thread>
 
 namespace agentrt::detail {
 
 namespace {
+
+constexpr auto relaxed = std::memory_order_relaxed;
 
 EventKind terminal_kind_for(errc e) noexcept {
   switch (e) {
@@ -17,10 +21,45 @@ EventKind terminal_kind_for(errc e) noexcept {
   }
 }
 
+/// Which counter a call's outcome goes to. A call the session accepted (queued or
+/// started) and then lost to close, shutdown or a failure was cancelled; one refused before
+/// that was rejected.
+std::atomic<std::uint64_t>& outcome_counter(MetricStripe& s, const std::error_code& ec,
+                                            bool admitted) noexcept {
+  if (!ec)
+    return s.completed;
+  switch (static_cast<errc>(ec.value())) {
+    case errc::cancelled:
+    case errc::interrupted:
+    case errc::rolled_back:
+    case errc::timeout:
+      return s.cancelled;
+    case errc::agent_failed:
+      return s.failed;
+    case errc::store_failed:
+      return admitted ? s.failed : s.rejected;
+    case errc::session_closed:
+    case errc::shutting_down:
+    case errc::internal_error:
+      return admitted ? s.cancelled : s.rejected;
+    default:
+      return s.rejected;
+  }
+}
+
+/// A host's completion callback runs on a runtime thread: whatever it throws stays there.
+void invoke_callback(const std::function<void(const Reply&)>& fn, const Reply& reply) noexcept {
+  try {
+    fn(reply);
+  } catch (...) {
+    // the callback's own failure; the call's outcome stands
+  }
+}
+
 } // namespace
 
 CallState::CallState(std::uint64_t id_, Request&& request, Clock::time_point invoked_,
-                     Clock::duration timeout)
+                     Clock::duration timeout, MetricStripe* stripe_)
   : id(id_),
     agent(std::move(request.agent)),
     session_id(std::move(request.session_id)),
@@ -28,7 +67,8 @@ CallState::CallState(std::uint64_t id_, Request&& request, Clock::time_point inv
     params(std::move(request.params)),
     on_busy(request.on_busy),
     invoked(invoked_),
-    deadline(invoked_ + timeout) {
+    deadline(invoked_ + timeout),
+    stripe(stripe_) {
   reply_.session_id = session_id;
   reply_.call_id = id;
   reply_.agent = agent;
@@ -42,8 +82,8 @@ void CallState::push(EventKind kind, std::string data, std::size_t queue_positio
   if (forward_to && kind != EventKind::queued && kind != EventKind::started)
     forward_to->push(kind, data, 0, source.empty() ? agent : source, tool, error);
   {
-    std::lock_guard guard{mu_};
-    if (done_)
+    MutexLock guard{mu_};
+    if (phase_.load(relaxed) == Phase::done)
       return;
     events_.push_back(Record{kind, next_seq_++, std::move(data), std::move(source),
                              std::move(tool), queue_position, error});
@@ -51,157 +91,72 @@ void CallState::push(EventKind kind, std::string data, std::size_t queue_positio
   cv_.notify_all();
 }
 
-std::function<void(const Reply&)> CallState::complete_locked(EventKind terminal,
-                                                             std::error_code error,
-                                                             std::string data) {
-  done_ = true;
-  ended_.store(true, std::memory_order_release);
-  events_.push_back(Record{terminal, next_seq_++, std::move(data), {}, {}, 0, error});
-  link_.reset();
-  return std::move(on_done_);
+void CallState::fail_locked(errc error, std::string message, std::uint64_t turn) {
+  reply_.error = make_error_code(error);
+  reply_.turn = turn;
+  events_.push_back(
+    Record{terminal_kind_for(error), next_seq_++, message, {}, {}, 0, reply_.error});
+  reply_.message = std::move(message);
 }
 
-namespace {
-
-/// A host's completion callback runs on a runtime thread: whatever it throws stays there.
-void invoke_callback(const std::function<void(const Reply&)>& fn, const Reply& reply) noexcept {
-  try {
-    fn(reply);
-  } catch (...) {
-    // the callback's own failure; the call's outcome stands
-  }
-}
-
-} // namespace
-
-std::function<void(const Reply&)> CallState::commit_locked(const std::function<void()>& commit,
-                                                           Reply reply, EventKind terminal) {
-  commit();
+void CallState::store_reply_locked(Reply reply, EventKind terminal) {
   reply.session_id = std::move(reply_.session_id);
   reply.agent = std::move(reply_.agent);
   reply.call_id = id;
   reply_ = std::move(reply);
   // The completed event carries the output; an interrupted turn's cancelled event says
   // why it ended (the kept partial output stays in the Reply).
-  std::string data = terminal == EventKind::completed ? reply_.output
-                                                      : std::string{reply_.message};
-  return complete_locked(terminal, reply_.error, std::move(data));
+  std::string data = terminal == EventKind::completed ? reply_.output : reply_.message;
+  events_.push_back(Record{terminal, next_seq_++, std::move(data), {}, {}, 0, reply_.error});
 }
 
-void CallState::run_callback(std::function<void(const Reply&)> fn) {
+std::function<void(const Reply&)> CallState::finish_locked() {
+  phase_.store(Phase::done, std::memory_order_release);
+  if (stripe != nullptr)
+    outcome_counter(*stripe, reply_.error, admitted.load(relaxed)).fetch_add(1, relaxed);
+  return std::move(on_done_);
+}
+
+void CallState::after_complete(std::function<void(const Reply&)> callback, bool stop_turn,
+                               SessionLink* link) {
+  if (stop_turn)
+    stop.request_stop();
   cv_.notify_all();
-  if (fn)
-    invoke_callback(fn, reply_);
-}
-
-bool CallState::finish_if_open(errc error, std::string message, std::uint64_t turn,
-                               const std::function<void()>& before) {
-  std::function<void(const Reply&)> fn;
-  {
-    std::lock_guard guard{mu_};
-    if (done_ || claimed_)
-      return false;
-    if (before)
-      before();
-    reply_.error = make_error_code(error);
-    reply_.message = message;
-    reply_.turn = turn;
-    fn = complete_locked(terminal_kind_for(error), reply_.error, std::move(message));
-  }
-  stop.request_stop();
-  run_callback(std::move(fn));
-  return true;
-}
-
-bool CallState::commit_and_complete(const std::function<void()>& commit, Reply reply,
-                                    EventKind terminal) {
-  std::function<void(const Reply&)> fn;
-  {
-    std::lock_guard guard{mu_};
-    if (done_ || claimed_)
-      return false;
-    fn = commit_locked(commit, std::move(reply), terminal);
-  }
-  run_callback(std::move(fn));
-  return true;
+  if (link != nullptr)
+    link->withdraw(id);
+  if (callback)
+    invoke_callback(callback, reply_);
 }
 
 bool CallState::claim() {
-  std::lock_guard guard{mu_};
-  if (done_ || claimed_)
+  MutexLock guard{mu_};
+  if (phase_.load(relaxed) != Phase::open)
     return false;
-  claimed_ = true;
+  phase_.store(Phase::claimed, relaxed);
   return true;
 }
 
-void CallState::complete_claimed(const std::function<void()>& commit, Reply reply,
-                                 EventKind terminal) {
-  std::function<void(const Reply&)> fn;
-  {
-    std::lock_guard guard{mu_};
-    if (done_)
-      return;
-    fn = commit_locked(commit, std::move(reply), terminal);
-  }
-  run_callback(std::move(fn));
-}
-
-void CallState::fail_claimed(errc error, std::string message, std::uint64_t turn,
-                             const std::function<void()>& before) {
-  std::function<void(const Reply&)> fn;
-  {
-    std::lock_guard guard{mu_};
-    if (done_)
-      return;
-    if (before)
-      before();
-    reply_.error = make_error_code(error);
-    reply_.message = message;
-    reply_.turn = turn;
-    fn = complete_locked(EventKind::failed, reply_.error, std::move(message));
-  }
-  stop.request_stop();
-  run_callback(std::move(fn));
-}
-
-bool CallState::done() const {
-  std::lock_guard guard{mu_};
-  return done_;
-}
-
 void CallState::attach(std::shared_ptr<SessionLink> link) {
-  std::lock_guard guard{mu_};
-  if (!done_)
+  MutexLock guard{mu_};
+  if (phase_.load(relaxed) != Phase::done)
     link_ = std::move(link);
 }
 
 bool CallState::cancel() {
-  std::shared_ptr<SessionLink> link;
-  std::function<void(const Reply&)> fn;
-  {
-    std::lock_guard guard{mu_};
-    if (done_ || claimed_)
-      return false;
-    link = link_;
-    reply_.error = make_error_code(errc::cancelled);
-    reply_.message = "the caller cancelled the call";
-    fn = complete_locked(EventKind::cancelled, reply_.error, reply_.message);
-  }
-  stop.request_stop();
-  if (link)
-    link->withdraw(id);
-  run_callback(std::move(fn));
-  return true;
+  return complete(false, Effects::stop_and_withdraw,
+                  [&] { fail_locked(errc::cancelled, "the caller cancelled the call", 0); });
 }
 
 std::optional<Event> CallState::next_event(std::optional<Clock::duration> wait) {
-  std::unique_lock lock{mu_};
-  auto ready = [this] { return next_read_ < events_.size() || terminal_read_; };
+  CondLock lock{mu_};
+  auto ready = [this]() AGENTRT_REQUIRES(mu_) {
+    return next_read_ < events_.size() || terminal_read_;
+  };
   if (wait) {
-    if (!cv_.wait_for(lock, *wait, ready))
+    if (!cv_.wait_for(lock.get(), *wait, [&] { return ready(); }))
       return std::nullopt;
   } else {
-    cv_.wait(lock, ready);
+    cv_.wait(lock.get(), [&] { return ready(); });
   }
   if (next_read_ == events_.size())
     return std::nullopt; // the terminal event was already returned
@@ -226,7 +181,7 @@ std::optional<Event> CallState::next_event(std::optional<Clock::duration> wait) 
 }
 
 bool CallState::stream_ended() const {
-  std::lock_guard guard{mu_};
+  MutexLock guard{mu_};
   return terminal_read_;
 }
 
@@ -240,16 +195,19 @@ bool CallState::wait_done(std::optional<Clock::duration> wait) const {
     while (!ended() && Clock::now() < until)
       std::this_thread::yield();
   }
-  std::unique_lock lock{mu_};
+  if (ended())
+    return true;
+  CondLock lock{mu_};
+  auto done = [this] { return ended(); };
   if (wait)
-    return cv_.wait_for(lock, *wait, [this] { return done_; });
-  cv_.wait(lock, [this] { return done_; });
+    return cv_.wait_for(lock.get(), *wait, done);
+  cv_.wait(lock.get(), done);
   return true;
 }
 
 Reply CallState::take_reply() {
   wait_done(std::nullopt);
-  std::lock_guard guard{mu_};
+  MutexLock guard{mu_};
   // A completion callback may be reading the reply on another thread: copy, don't move.
   if (has_callback_)
     return reply_;
@@ -258,9 +216,9 @@ Reply CallState::take_reply() {
 
 void CallState::on_done(std::function<void(const Reply&)> fn) {
   {
-    std::lock_guard guard{mu_};
+    MutexLock guard{mu_};
     has_callback_ = true;
-    if (!done_) {
+    if (phase_.load(relaxed) != Phase::done) {
       on_done_ = std::move(fn);
       return;
     }

@@ -3,30 +3,37 @@
 // CallState: one call's request, event channel and outcome, shared by the host's Call, the
 // session that runs it and (for blocking agents) the pool thread running its turn.
 //
-// Thread-safety: the request fields are immutable after construction. The channel is
-// guarded by `mu_`. Completion is decided exactly once: the first of `finish_if_open`
-// (cancel, timeout, rejection, shutdown) or `commit_and_complete` (the session's commit)
-// wins; every later attempt is a no-op, so a caller told "cancelled" can never find the
-// turn committed, and a committed turn is never reported as cancelled.
+// Lifecycle: a call is `open` until it ends; a durable session may `claim` it first (its
+// turn is on its way to disk: cancel and timeouts no longer apply); then it is `done`. It
+// ends exactly once, in one private step (`complete`) that every way of ending goes
+// through: under the lock it decides (the first to arrive wins, every later attempt is a
+// no-op), fills the reply, appends the terminal event and counts the outcome in the call's
+// metrics stripe; after the lock it wakes readers and runs the completion callback. So a
+// caller told "cancelled" can never find the turn committed, a committed turn is never
+// reported as cancelled, and every call is counted once, before anyone can see its outcome.
+//
+// Thread-safety: the request fields are immutable after construction; the channel and the
+// outcome are guarded by `mu_`; `ended()` and `taken` are atomics.
 
 #include <agentrt/errors.hpp>
-
-#include <boost/container/small_vector.hpp>
-
-#include <atomic>
 #include <agentrt/event.hpp>
 #include <agentrt/reply.hpp>
 #include <agentrt/request.hpp>
 #include <agentrt/session_key.hpp>
 
+#include "core/fwd.hpp"
+#include "core/stop_signal.hpp"
+#include "core/thread_annotations.hpp"
+
+#include <boost/container/small_vector.hpp>
+
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <stop_token>
 #include <string>
 #include <vector>
 
@@ -44,41 +51,11 @@ public:
   virtual void withdraw(std::uint64_t call_id) noexcept = 0;
 };
 
-/// A call's stop request. Polling it is a flag read; a `std::stop_token` (whose shared
-/// state costs an allocation) is only made for handlers that ask for one, so the inline
-/// hot path allocates nothing for it.
-class StopSignal {
-public:
-  bool stop_requested() const noexcept {
-    return flag_.load(std::memory_order_acquire);
-  }
-
-  void request_stop() {
-    std::lock_guard guard{mu_};
-    flag_.store(true, std::memory_order_release);
-    if (source_)
-      source_->request_stop();
-  }
-
-  std::stop_token get_token() {
-    std::lock_guard guard{mu_};
-    if (!source_) {
-      source_.emplace();
-      if (flag_.load(std::memory_order_relaxed))
-        source_->request_stop();
-    }
-    return source_->get_token();
-  }
-
-private:
-  std::atomic<bool> flag_{false};
-  std::mutex mu_;
-  std::optional<std::stop_source> source_; // guarded by mu_
-};
-
 struct CallState {
+  /// `stripe`: where the outcome is counted (null: not counted); it must outlive every
+  /// completion of the call (the Runtime ends every call before its metrics go).
   CallState(std::uint64_t id, Request&& request, Clock::time_point invoked,
-            Clock::duration timeout);
+            Clock::duration timeout, MetricStripe* stripe = nullptr);
 
   // -- the request (immutable) --------------------------------------------------------------
 
@@ -90,6 +67,7 @@ struct CallState {
   const BusyPolicy on_busy;
   const Clock::time_point invoked;
   const Clock::time_point deadline;
+  MetricStripe* const stripe;
 
   /// Requested on cancel, timeout, interrupt, rollback, close and shutdown.
   StopSignal stop;
@@ -97,11 +75,15 @@ struct CallState {
   /// Set by the session that took the call out of its mailbox (see CallTicket).
   std::atomic<bool> taken{false};
 
+  /// Set by the session when it queues or starts the call: a call that ends after that
+  /// was accepted (counted as cancelled or failed), before it was refused (rejected).
+  std::atomic<bool> admitted{false};
+
   // -- sub-calls (set before the call is dispatched, then read-only) ------------------------
 
   /// The sessions waiting on this call, outermost first (empty for a host's call).
   std::vector<SessionKey> chain;
-  /// The parent call whose stream receives this call's non-terminal events.
+  /// The parent call whose stream receives this call's body events.
   std::shared_ptr<CallState> forward_to;
   /// The session id was minted for this call (or for the one-shot call it serves): its
   /// session keeps nothing once idle.
@@ -109,70 +91,94 @@ struct CallState {
 
   // -- owned by the session actor holding the call ------------------------------------------
 
-  /// When the call entered its session's queue, and when its turn started.
-  Clock::time_point queued_at{};
+  /// When its turn started.
   Clock::time_point started_at{};
 
   // -- channel ------------------------------------------------------------------------------
 
-  /// Appends a non-terminal event; ignored once the call has its outcome. `source` names
-  /// the agent when it is not this call's (forwarded sub-agent events); `tool` names the
-  /// tool for tool events; `error` marks a failed tool result. Also forwarded to
+  /// Appends a body event; ignored once the call has its outcome. `source` names the agent
+  /// when it is not this call's (forwarded sub-agent events); `tool` names the tool for tool
+  /// events; `error` marks a failed tool result. Body events are also forwarded to
   /// `forward_to`, tagged with this call's agent.
   void push(EventKind kind, std::string data = {}, std::size_t queue_position = 0,
             std::string source = {}, std::string tool = {}, std::error_code error = {});
 
-  /// Ends the call with `error` unless it already ended; the terminal event is `cancelled`
-  /// for cancelled/interrupted/rolled_back, `failed` otherwise. Returns true if this call
-  /// ended it. `before`, if set, runs only if this call ends it, before anyone can see the
-  /// outcome (so counters are up to date when a caller wakes).
-  bool finish_if_open(errc error, std::string message, std::uint64_t turn = 0,
-                      const std::function<void()>& before = {});
+  // -- ending -------------------------------------------------------------------------------
 
-  /// Runs `commit` and completes the call with `reply` as one step, unless the call already
-  /// ended (then `commit` does not run and false is returned). `terminal` is `completed`, or
-  /// `cancelled` for an interrupted turn whose changes are kept.
-  bool commit_and_complete(const std::function<void()>& commit, Reply reply,
-                           EventKind terminal = EventKind::completed);
+  /// Ends an open call with `error` (terminal event `cancelled` for cancelled, interrupted
+  /// and rolled_back, `failed` otherwise). `inside` runs in the same step, only if this ends
+  /// the call (a log line that must exist before the caller wakes). True if this ended it.
+  template <class F = std::nullptr_t>
+  bool end(errc error, std::string message, std::uint64_t turn = 0, F&& inside = nullptr) {
+    return complete(false, Effects::stop, [&] {
+      fail_locked(error, std::move(message), turn);
+      if constexpr (!std::is_same_v<std::decay_t<F>, std::nullptr_t>)
+        inside();
+    });
+  }
+
+  /// Runs `apply` (the commit) and completes an open call with `reply` as one step; neither
+  /// happens if the call already ended. `terminal` is `completed`, or `cancelled` for an
+  /// interrupted turn whose changes are kept. True if committed.
+  template <class F>
+  bool commit(F&& apply, Reply reply, EventKind terminal = EventKind::completed) {
+    return complete(false, Effects::none,
+                    [&] { commit_locked(apply, std::move(reply), terminal); });
+  }
 
   /// The session takes the call to commit it asynchronously (a durable store's write):
-  /// from now on only `complete_claimed` / `fail_claimed` end it; cancel and timeouts are
+  /// from now on only `commit_claimed` / `end_claimed` end it; cancel and timeouts are
   /// no-ops, since the turn may already be on its way to disk. False if it already ended.
   bool claim();
 
-  /// Ends a claimed call: `commit` and `reply` as in commit_and_complete.
-  void complete_claimed(const std::function<void()>& commit, Reply reply,
-                        EventKind terminal = EventKind::completed);
+  /// Ends a claimed call: `apply` and `reply` as in `commit`.
+  template <class F>
+  void commit_claimed(F&& apply, Reply reply, EventKind terminal = EventKind::completed) {
+    complete(true, Effects::none, [&] { commit_locked(apply, std::move(reply), terminal); });
+  }
 
-  /// Ends a claimed call with `error`; `before` runs in the same step.
-  void fail_claimed(errc error, std::string message, std::uint64_t turn,
-                    const std::function<void()>& before = {});
+  /// Ends a claimed (or still open) call with `error`; `inside` as in `end`.
+  template <class F = std::nullptr_t>
+  void end_claimed(errc error, std::string message, std::uint64_t turn = 0,
+                   F&& inside = nullptr) {
+    complete(true, Effects::stop, [&] {
+      fail_locked(error, std::move(message), turn);
+      if constexpr (!std::is_same_v<std::decay_t<F>, std::nullptr_t>)
+        inside();
+    });
+  }
 
-  /// True once the call has its outcome.
-  bool done() const;
+  /// Host side: ends the call with `cancelled`, stops its turn and asks its session to drop
+  /// it from the queue. True if this ended it.
+  bool cancel();
 
-  /// Same as done(), without taking the lock (set in the same step as done).
+  /// True once the call has its outcome (lock-free).
   bool ended() const noexcept {
-    return ended_.load(std::memory_order_acquire);
+    return phase_.load(std::memory_order_acquire) == Phase::done;
   }
 
   /// Records the session that holds the call, so a later cancel can withdraw it.
   void attach(std::shared_ptr<SessionLink> link);
-
-  /// Host side: ends the call with `cancelled` and stops its turn. True if this ended it.
-  bool cancel();
 
   // -- host side reads ----------------------------------------------------------------------
 
   std::optional<Event> next_event(std::optional<Clock::duration> wait);
   bool stream_ended() const;
   bool wait_done(std::optional<Clock::duration> wait) const;
-  /// Requires done().
-  const Reply& reply() const { return reply_; }
+  /// Requires ended().
+  const Reply& reply() const noexcept {
+    return reply_;
+  }
   Reply take_reply();
   void on_done(std::function<void(const Reply&)> fn);
 
 private:
+  enum class Phase : std::uint8_t { open, claimed, done };
+
+  /// What ending a call also does: a failed call's turn is asked to stop; a cancel also
+  /// asks its session to drop it from the queue. A committed call needs neither.
+  enum class Effects : std::uint8_t { none, stop, stop_and_withdraw };
+
   struct Record {
     EventKind kind;
     std::uint64_t seq;
@@ -183,30 +189,56 @@ private:
     std::error_code error;
   };
 
-  /// Requires `mu_` held and the call open. Marks it done; returns the callback to run.
-  std::function<void(const Reply&)> complete_locked(EventKind terminal, std::error_code error,
-                                                    std::string data);
+  /// The one step that ends a call: if it is open (or claimed, when `claimed_ok`), runs
+  /// `fill` (which sets the reply and appends the terminal event), marks it done and counts
+  /// its outcome, all under the lock; then applies `effects`, wakes readers and runs the
+  /// completion callback. True if it ended the call.
+  template <class Fill>
+  bool complete(bool claimed_ok, Effects effects, Fill&& fill) {
+    std::function<void(const Reply&)> callback;
+    std::shared_ptr<SessionLink> link;
+    {
+      MutexLock guard{mu_};
+      auto phase = phase_.load(std::memory_order_relaxed);
+      if (phase == Phase::done || (phase == Phase::claimed && !claimed_ok))
+        return false;
+      fill();
+      callback = finish_locked();
+      if (effects == Effects::stop_and_withdraw)
+        link = std::move(link_);
+      link_.reset();
+    }
+    after_complete(std::move(callback), effects != Effects::none, link.get());
+    return true;
+  }
 
-  /// Requires `mu_` held and the call open. Runs `commit`, stores `reply`, completes.
-  std::function<void(const Reply&)> commit_locked(const std::function<void()>& commit,
-                                                  Reply reply, EventKind terminal);
+  /// Requires `mu_`: sets the reply's error and appends the terminal event.
+  void fail_locked(errc error, std::string message, std::uint64_t turn) AGENTRT_REQUIRES(mu_);
+  /// Requires `mu_`: runs `apply`, stores `reply`, appends the terminal event.
+  template <class F>
+  void commit_locked(F& apply, Reply reply, EventKind terminal) AGENTRT_REQUIRES(mu_) {
+    apply();
+    store_reply_locked(std::move(reply), terminal);
+  }
+  void store_reply_locked(Reply reply, EventKind terminal) AGENTRT_REQUIRES(mu_);
+  /// Requires `mu_`: marks the call done, counts its outcome and returns the callback.
+  std::function<void(const Reply&)> finish_locked() AGENTRT_REQUIRES(mu_);
+  /// Stops the turn (`stop`), wakes readers, withdraws the call from `link` (a cancel) and
+  /// runs `callback`.
+  void after_complete(std::function<void(const Reply&)> callback, bool stop, SessionLink* link);
 
-  void run_callback(std::function<void(const Reply&)> fn);
-
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   mutable std::condition_variable cv_;
   // Inline room for a typical call's events (started, a few more, terminal): no allocation.
-  boost::container::small_vector<Record, 4> events_; // guarded by mu_
-  std::size_t next_read_ = 0;                        // guarded by mu_
-  std::uint64_t next_seq_ = 1;      // guarded by mu_
-  bool done_ = false;               // guarded by mu_
-  bool claimed_ = false;            // guarded by mu_; see claim()
-  std::atomic<bool> ended_{false};  // mirrors done_ for lock-free checks
-  bool terminal_read_ = false;      // guarded by mu_
-  Reply reply_;                     // guarded by mu_ until done_, then read-only
-  std::function<void(const Reply&)> on_done_; // guarded by mu_
-  bool has_callback_ = false;                 // guarded by mu_; take_reply copies then
-  std::shared_ptr<SessionLink> link_;         // guarded by mu_
+  boost::container::small_vector<Record, 4> events_ AGENTRT_GUARDED_BY(mu_);
+  std::size_t next_read_ AGENTRT_GUARDED_BY(mu_) = 0;
+  std::uint64_t next_seq_ AGENTRT_GUARDED_BY(mu_) = 1;
+  std::atomic<Phase> phase_{Phase::open}; // written under mu_, read lock-free
+  bool terminal_read_ AGENTRT_GUARDED_BY(mu_) = false;
+  Reply reply_; // guarded by mu_ until done, then read-only
+  std::function<void(const Reply&)> on_done_ AGENTRT_GUARDED_BY(mu_);
+  bool has_callback_ AGENTRT_GUARDED_BY(mu_) = false; // take_reply copies then
+  std::shared_ptr<SessionLink> link_ AGENTRT_GUARDED_BY(mu_);
 };
 
 using CallPtr = std::shared_ptr<CallState>;

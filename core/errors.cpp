@@ -64,8 +64,84 @@ public:
       case errc::internal_error:
         return "an internal failure ended the session before the call finished; its changes "
                "were discarded; see the log, and call again";
+      case errc::not_found:
+        return "not found: no such session, or nothing of it is kept; check the agent type "
+               "and session id";
+      case errc::invalid_timeout:
+        return "invalid timeout: give a positive timeout, or none for the runtime's default";
     }
     return "unknown agentrt error " + std::to_string(value);
+  }
+
+  std::error_condition default_error_condition(int value) const noexcept override {
+    if (value == 0 || to_string(static_cast<errc>(value)) == "unknown")
+      return std::error_condition{value, *this};
+    return make_error_condition(group_of(static_cast<errc>(value)));
+  }
+
+  static condition group_of(errc e) noexcept {
+    switch (e) {
+      case errc::invalid_session_id:
+      case errc::invalid_owner:
+      case errc::invalid_timeout:
+        return condition::invalid_request;
+      case errc::input_too_large:
+        return condition::too_large;
+      case errc::unknown_agent:
+      case errc::unknown_tool:
+      case errc::not_found:
+        return condition::not_found;
+      case errc::session_busy:
+        return condition::busy;
+      case errc::overloaded:
+        return condition::overloaded;
+      case errc::cancelled:
+      case errc::interrupted:
+      case errc::rolled_back:
+        return condition::cancelled;
+      case errc::session_closed:
+        return condition::gone;
+      case errc::timeout:
+        return condition::timeout;
+      case errc::shutting_down:
+      case errc::store_failed:
+        return condition::unavailable;
+      case errc::agent_failed:
+      case errc::tool_failed:
+        return condition::failed;
+      case errc::reentrant_call:
+      case errc::blocking_required:
+        return condition::misconfigured;
+      case errc::ok:
+      case errc::internal_error:
+        break;
+    }
+    return condition::internal;
+  }
+};
+
+class ConditionCategory final : public std::error_category {
+public:
+  const char* name() const noexcept override {
+    return "agentrt.condition";
+  }
+
+  std::string message(int value) const override {
+    switch (static_cast<condition>(value)) {
+      case condition::invalid_request: return "the request is malformed";
+      case condition::too_large: return "the request is too large";
+      case condition::not_found: return "not found";
+      case condition::busy: return "the session is busy";
+      case condition::overloaded: return "overloaded: retry later";
+      case condition::cancelled: return "cancelled";
+      case condition::gone: return "the session was closed";
+      case condition::timeout: return "timed out";
+      case condition::unavailable: return "unavailable: retry later";
+      case condition::failed: return "the agent or a tool failed";
+      case condition::misconfigured: return "the agents are set up so that this cannot work";
+      case condition::internal: return "internal error";
+    }
+    return "unknown agentrt condition " + std::to_string(value);
   }
 };
 
@@ -78,6 +154,21 @@ const std::error_category& error_category() noexcept {
 
 std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
+}
+
+const std::error_category& condition_category() noexcept {
+  static const ConditionCategory category;
+  return category;
+}
+
+std::error_condition make_error_condition(condition c) noexcept {
+  return {static_cast<int>(c), condition_category()};
+}
+
+condition condition_of(const std::error_code& ec) noexcept {
+  if (!ec || ec.category() != error_category())
+    return condition::internal;
+  return Category::group_of(static_cast<errc>(ec.value()));
 }
 
 std::string_view to_string(errc e) noexcept {
@@ -102,6 +193,26 @@ std::string_view to_string(errc e) noexcept {
     case errc::blocking_required: return "blocking_required";
     case errc::store_failed: return "store_failed";
     case errc::internal_error: return "internal_error";
+    case errc::not_found: return "not_found";
+    case errc::invalid_timeout: return "invalid_timeout";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(condition c) noexcept {
+  switch (c) {
+    case condition::invalid_request: return "invalid_request";
+    case condition::too_large: return "too_large";
+    case condition::not_found: return "not_found";
+    case condition::busy: return "busy";
+    case condition::overloaded: return "overloaded";
+    case condition::cancelled: return "cancelled";
+    case condition::gone: return "gone";
+    case condition::timeout: return "timeout";
+    case condition::unavailable: return "unavailable";
+    case condition::failed: return "failed";
+    case condition::misconfigured: return "misconfigured";
+    case condition::internal: return "internal";
   }
   return "unknown";
 }

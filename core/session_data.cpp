@@ -1,6 +1,7 @@
 #include "core/session_data.hpp"
 
 #include "core/agent_registry.hpp"
+#include "core/current_turn.hpp"
 
 #include <exception>
 
@@ -20,8 +21,14 @@ std::string describe_exception(std::exception_ptr ep) {
 
 } // namespace
 
+CurrentTurn& current_turn() noexcept {
+  thread_local CurrentTurn current;
+  return current;
+}
+
 void run_turn(TurnContext& ctx) noexcept {
   auto& session = *ctx.session;
+  TurnScope scope{session.key, ctx.blocking};
   if (!session.agent) {
     try {
       session.agent = session.entry->factory(session.key);

@@ -92,25 +92,20 @@ void Turn::thought(std::string text) {
   ctx_.call->push(EventKind::thought, std::move(text));
 }
 
-ToolResponse Turn::call_tool(const std::string& tool, std::string arguments,
-                             std::string operation) {
+ToolResult Turn::call_tool(const std::string& tool, std::string arguments,
+                           std::string operation) {
   auto& call = *ctx_.call;
   call.push(EventKind::tool_call, arguments, 0, {}, tool);
   ctx_.appended.push_back(
     Message{Role::tool_call, operation.empty() ? arguments : operation + " " + arguments, tool});
-  ToolResponse response;
-  if (ctx_.services) {
-    response = ctx_.services->run_tool(ctx_, tool, std::move(arguments), std::move(operation));
-  } else {
-    response.ok = false;
-    response.code = make_error_code(errc::unknown_tool);
-    response.error = "no tools are available to this turn";
-  }
-  response.session_id = call.session_id;
-  auto outcome = response.ok ? response.result : "error: " + response.error;
+  auto result = ctx_.services
+                  ? ctx_.services->run_tool(ctx_, tool, std::move(arguments), std::move(operation))
+                  : ToolResult{Error{errc::unknown_tool, "no tools are available to this turn"}};
+  auto outcome = result ? *result : "error: " + result.error().message;
+  auto code = result ? std::error_code{} : result.error().code;
   ctx_.appended.push_back(Message{Role::tool_result, outcome, tool});
-  call.push(EventKind::tool_result, std::move(outcome), 0, {}, tool, response.code);
-  return response;
+  call.push(EventKind::tool_result, std::move(outcome), 0, {}, tool, code);
+  return result;
 }
 
 Reply Turn::ask(const std::string& agent, std::string input, Params params) {
@@ -138,6 +133,7 @@ std::vector<Reply> Turn::ask_all(std::vector<SubRequest> requests) {
   calls.reserve(requests.size());
   for (auto& r : requests)
     calls.push_back(ctx_.services->start_child(parent, std::move(r)));
+  // A refused sub-call is a Call that has already ended, so the waits below are uniform.
   {
     // Cancelling, timing out or stopping this call stops its sub-calls too.
     std::stop_callback propagate{parent->stop.get_token(), [&calls] {

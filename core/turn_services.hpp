@@ -26,8 +26,8 @@ public:
   virtual Call start_child(const CallPtr& parent, SubRequest request) = 0;
 
   /// Runs tool `name` for the turn `ctx` (see Turn::call_tool).
-  virtual ToolResponse run_tool(TurnContext& ctx, const std::string& name,
-                                std::string arguments, std::string operation) = 0;
+  virtual ToolResult run_tool(TurnContext& ctx, const std::string& name,
+                              std::string arguments, std::string operation) = 0;
 
   /// The pool blocking turns run on (to mark waits on sub-calls and tools).
   virtual Executor& pool() = 0;

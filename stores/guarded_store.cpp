@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <exception>
+#include <stdexcept>
 
 namespace agentrt::detail {
 
@@ -23,83 +24,79 @@ std::string exception_text(std::exception_ptr ep) {
 
 } // namespace
 
-GuardedStore::GuardedStore(std::shared_ptr<SessionStore> inner,
+GuardedStore::GuardedStore(std::shared_ptr<SessionStore> store,
                            std::shared_ptr<spdlog::logger> log)
-  : inner_(std::move(inner)), log_(std::move(log)), write_through_(inner_->write_through()) {
-  // write_through() is read once: a store does not change its kind while in use.
+  : store_(std::move(store)),
+    passivating_(dynamic_cast<PassivatingStore*>(store_.get())),
+    durable_(dynamic_cast<DurableStore*>(store_.get())),
+    log_(std::move(log)) {
+  if ((passivating_ == nullptr) == (durable_ == nullptr))
+    throw std::invalid_argument("agentrt: RuntimeConfig::store must be either a "
+                                "PassivatingStore or a DurableStore");
 }
 
-template <class Op>
-std::error_code GuardedStore::guard(const char* what, Op&& op) noexcept {
+template <class R, class Op>
+R GuardedStore::guard(const char* what, Op&& op) noexcept {
   try {
     return op();
   } catch (...) {
+    auto text = std::string{"the session store threw in "} + what + "(): "
+                + exception_text(std::current_exception());
     try {
-      log_->error("[-/-] the session store threw in {}(): {}", what,
-                  exception_text(std::current_exception()));
+      log_->error("[-/-] {}", text);
+      return R{Error{errc::store_failed, std::move(text)}};
     } catch (...) {
-      // the logger's own failure: the outcome stands
+      return R{Error{}}; // out of memory even for the message: the code must do
     }
-    return make_error_code(errc::store_failed);
   }
 }
 
-bool GuardedStore::write_through() const noexcept {
-  return write_through_;
+Result<std::optional<StoredSession>> GuardedStore::load(const SessionKey& key) noexcept {
+  using R = Result<std::optional<StoredSession>>;
+  return guard<R>("load", [&] { return store_->load(key); });
 }
 
-std::error_code GuardedStore::load(const SessionKey& key, std::optional<StoredSession>& out) {
-  return guard("load", [&] { return inner_->load(key, out); });
+Result<void> GuardedStore::erase(const SessionKey& key) noexcept {
+  return guard<Result<void>>("erase", [&] { return store_->erase(key); });
 }
 
-std::error_code GuardedStore::save(const TurnRecord& record) {
-  return guard("save", [&] { return inner_->save(record); });
+Result<OwnerSession> GuardedStore::owner_session(std::string_view agent, std::string_view owner,
+                                                 const std::string& candidate) noexcept {
+  return guard<Result<OwnerSession>>(
+    "owner_session", [&] { return store_->owner_session(agent, owner, candidate); });
 }
 
-void GuardedStore::save_async(std::shared_ptr<const TurnRecord> record,
-                              std::function<void(std::error_code)> done) {
+Result<std::vector<SessionKey>>
+GuardedStore::expired(std::chrono::system_clock::time_point created_before,
+                      std::chrono::system_clock::time_point active_before) noexcept {
+  using R = Result<std::vector<SessionKey>>;
+  return guard<R>("expired", [&] { return store_->expired(created_before, active_before); });
+}
+
+Result<void> GuardedStore::put(StoredSession& session) noexcept {
+  if (passivating_ == nullptr)
+    return {};
+  return guard<Result<void>>("put", [&] { return passivating_->put(session); });
+}
+
+void GuardedStore::commit(std::shared_ptr<const TurnRecord> record,
+                          std::function<void(Result<void>)> done) {
   struct Once {
     std::atomic<bool> fired{false};
-    std::function<void(std::error_code)> done;
-    void operator()(std::error_code ec) {
+    std::function<void(Result<void>)> done;
+    void operator()(Result<void> r) {
       if (!fired.exchange(true, std::memory_order_acq_rel))
-        done(ec);
+        done(std::move(r));
     }
   };
   auto once = std::make_shared<Once>();
   once->done = std::move(done);
-  auto ec = guard("save_async", [&] {
-    inner_->save_async(std::move(record), [once](std::error_code e) { (*once)(e); });
-    return std::error_code{};
+  auto started = guard<Result<void>>("commit", [&] {
+    durable_->commit(std::move(record), [once](Result<void> r) { (*once)(std::move(r)); });
+    return Result<void>{};
   });
-  if (ec)
-    (*once)(ec);
-}
-
-std::error_code GuardedStore::put(StoredSession& session) {
-  return guard("put", [&] { return inner_->put(session); });
-}
-
-std::error_code GuardedStore::erase(const SessionKey& key) {
-  return guard("erase", [&] { return inner_->erase(key); });
-}
-
-std::error_code GuardedStore::owner_session(std::string_view agent, std::string_view owner,
-                                            const std::string& candidate, std::string& out,
-                                            bool& created) {
-  return guard("owner_session",
-               [&] { return inner_->owner_session(agent, owner, candidate, out, created); });
-}
-
-std::error_code GuardedStore::list_by_owner(std::string_view owner,
-                                            std::vector<SessionKey>& out) {
-  return guard("list_by_owner", [&] { return inner_->list_by_owner(owner, out); });
-}
-
-std::error_code GuardedStore::expired(std::chrono::system_clock::time_point created_before,
-                                      std::chrono::system_clock::time_point active_before,
-                                      std::vector<SessionKey>& out) {
-  return guard("expired", [&] { return inner_->expired(created_before, active_before, out); });
+  if (!started)
+    (*once)(std::move(started));
 }
 
 } // namespace agentrt::detail

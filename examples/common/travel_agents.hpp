@@ -29,16 +29,16 @@ inline void register_travel_agents(agentrt::Runtime& rt) {
 
   rt.register_tool(
     "weather",
-    [](const ToolRequest& r) {
+    [](const ToolRequest& r) -> ToolResult {
       sleep_ms(50);
-      return ToolResponse{true, "sunny, 24C in " + r.arguments, {}, {}, {}};
+      return "sunny, 24C in " + r.arguments;
     },
     ToolOptions{.blocking = true, .timeout = std::chrono::seconds(2)});
   rt.register_tool(
     "flights",
-    [](const ToolRequest& r) {
+    [](const ToolRequest& r) -> ToolResult {
       sleep_ms(100);
-      return ToolResponse{true, search_flights(r.arguments), {}, {}, {}};
+      return search_flights(r.arguments);
     },
     ToolOptions{.blocking = true, .timeout = std::chrono::seconds(2)});
 
@@ -66,7 +66,7 @@ inline void register_travel_agents(agentrt::Runtime& rt) {
       }
       t.phase("searching flights");
       auto r = t.call_tool("flights", t.input(), "search");
-      return r.ok ? "offers " + r.result : "flight search failed: " + r.error;
+      return r ? "offers " + *r : "flight search failed: " + r.error().message;
     },
     blocking);
   rt.register_handler(
@@ -103,7 +103,7 @@ inline void register_travel_agents(agentrt::Runtime& rt) {
       std::string summary;
       for (auto& p : parts)
         summary += (p.ok() ? p.output : p.agent + " failed: " + p.message) + "; ";
-      auto plan = t.ask("itinerary", weather.result);
+      auto plan = t.ask("itinerary", weather.value_or("weather unknown"));
       return summary + plan.output;
     },
     blocking);

@@ -59,16 +59,16 @@ std::string assistant(Turn& t) {
 void double_click(Runtime& rt) {
   title("1. Double click on \"Generate\": two calls to one session, both served in order");
   auto start = Clock::now();
-  auto first = rt.invoke({.agent = "assistant", .session_id = "user-42", .input = "a trip to Rome"});
-  auto second = rt.invoke({.agent = "assistant", .session_id = "user-42", .input = "a trip to Rome"});
+  auto first = rt.invoke({.agent = "assistant", .session_id = "user-42", .input = "a trip to Rome"}).value();
+  auto second = rt.invoke({.agent = "assistant", .session_id = "user-42", .input = "a trip to Rome"}).value();
   std::printf("%-7s %-9s %-8s %-6s %-10s %s\n", "click", "call id", "queued@", "turn", "outcome",
               "done at");
   std::size_t position = 0;
   if (auto e = second.next_event(); e && e->kind == EventKind::queued)
     position = e->queue_position;
-  auto& r1 = first.get();
+  auto& r1 = first.reply();
   auto t1 = ms_since(start);
-  auto& r2 = second.get();
+  auto& r2 = second.reply();
   auto t2 = ms_since(start);
   std::printf("%-7s %-9llu %-8s %-6llu %-10s %lld ms\n", "first", (unsigned long long)r1.call_id, "-",
               (unsigned long long)r1.turn, r1.ok() ? "completed" : r1.message.c_str(), t1);
@@ -84,7 +84,7 @@ void ten_streams(Runtime& rt) {
   auto start = Clock::now();
   for (int i = 0; i < users; ++i)
     calls.push_back(rt.invoke({.agent = "assistant", .session_id = "user-" + std::to_string(100 + i),
-                               .input = "a weekend in city " + std::to_string(i)}));
+                               .input = "a weekend in city " + std::to_string(i)}).value());
   struct Seen {
     int events = 0;
     int chunks = 0;
@@ -120,7 +120,7 @@ void retry_after_failure(Runtime& rt) {
   title("3. A retry after a failed turn: the failure changed nothing");
   std::printf("%-8s %-10s %-15s %-6s %s\n", "attempt", "outcome", "error", "turn", "message");
   for (int attempt = 1; attempt <= 2; ++attempt) {
-    auto r = rt.call({.agent = "assistant", .session_id = "user-7", .input = "flaky"});
+    auto r = rt.ask({.agent = "assistant", .session_id = "user-7", .input = "flaky"});
     std::printf("%-8d %-10s %-15s %-6s %s\n", attempt, r.ok() ? "completed" : "failed",
                 r.ok() ? "-" : std::string{to_string(static_cast<errc>(r.error.value()))}.c_str(),
                 r.ok() ? std::to_string(r.turn).c_str() : "-",
@@ -136,12 +136,12 @@ void context(Runtime& rt) {
   title("4. A follow-up keeps its context; a new session starts fresh");
   std::printf("%-14s %-26s %s\n", "session", "user said", "assistant answered");
   auto say = [&](const std::string& sid, const std::string& text) {
-    auto r = rt.call({.agent = "assistant", .session_id = sid, .input = text});
+    auto r = rt.ask({.agent = "assistant", .session_id = sid, .input = text});
     std::printf("%-14s %-26s %s\n", short_id(r.session_id).c_str(), text.c_str(), r.output.c_str());
   };
   say("user-9", "my name is Ada");
   say("user-9", "what is my name?");
-  auto one_shot = rt.call({.agent = "assistant", .input = "what is my name?"});
+  auto one_shot = rt.ask({.agent = "assistant", .input = "what is my name?"});
   std::printf("%-14s %-26s %s\n", short_id(one_shot.session_id).c_str(), "what is my name?",
               one_shot.output.c_str());
   std::printf("-> the empty session id minted %s: a one-shot session with no memory.\n",
@@ -167,12 +167,12 @@ void expiry() {
                 what.c_str(), s.live_sessions, (unsigned long long)s.activations,
                 (unsigned long long)s.expirations);
   };
-  row(rt.call({.agent = "counter", .session_id = "idle-user", .input = "x"}).output);
-  row(rt.call({.agent = "counter", .session_id = "idle-user", .input = "x"}).output);
+  row(rt.ask({.agent = "counter", .session_id = "idle-user", .input = "x"}).output);
+  row(rt.ask({.agent = "counter", .session_id = "idle-user", .input = "x"}).output);
   while (rt.stats().expirations == 0)
     std::this_thread::sleep_for(10ms);
   row("expired after 300 ms idle");
-  row(rt.call({.agent = "counter", .session_id = "idle-user", .input = "x"}).output);
+  row(rt.ask({.agent = "counter", .session_id = "idle-user", .input = "x"}).output);
   std::printf("-> the actor was freed; the next call recreated it and its context came back\n"
               "   from the session store (in memory here; SQLite survives restarts).\n");
 }
@@ -180,7 +180,7 @@ void expiry() {
 void travel_planner(Runtime& rt) {
   title("6. A trip planner: sub-agents in parallel, tools, one conversation id throughout");
   auto start = Clock::now();
-  auto call = rt.invoke({.agent = "planner", .session_id = "trip-77", .input = "Rome"});
+  auto call = rt.invoke({.agent = "planner", .session_id = "trip-77", .input = "Rome"}).value();
   std::printf("%-8s %-10s %-12s %-10s %s\n", "at", "agent", "event", "tool", "data");
   while (auto e = call.next_event()) {
     if (e->kind == EventKind::chunk)
@@ -195,9 +195,9 @@ void travel_planner(Runtime& rt) {
   std::printf("-> %lld ms in all: flight (100 ms tool), hotel (250 ms) and visa (150 ms) ran side by\n"
               "   side, then the itinerary (100 ms); every event carried session trip-77.\n",
               ms_since(start));
-  auto follow = rt.call({.agent = "planner", .session_id = "trip-77", .input = "show me cheaper flights"});
+  auto follow = rt.ask({.agent = "planner", .session_id = "trip-77", .input = "show me cheaper flights"});
   std::printf("follow-up \"show me cheaper flights\": %s\n", follow.output.c_str());
-  auto fresh = rt.call({.agent = "planner", .session_id = "trip-78", .input = "show me cheaper flights"});
+  auto fresh = rt.ask({.agent = "planner", .session_id = "trip-78", .input = "show me cheaper flights"});
   std::printf("same question in a new conversation:  %s\n", fresh.output.c_str());
 }
 

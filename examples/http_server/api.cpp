@@ -31,46 +31,32 @@ void send_error(httplib::Response& res, int status, std::string_view code,
   send_json(res, status, {{"error", {{"code", code}, {"message", message}}}});
 }
 
-/// The HTTP status for a call's error: 4xx for what the client can fix or retry.
+/// The HTTP status for an error: one switch over agentrt's error groups.
 int status_for(const std::error_code& e) {
   if (!e)
     return 200;
-  switch (static_cast<agentrt::errc>(e.value())) {
-    case agentrt::errc::unknown_agent: return 404;
-    case agentrt::errc::invalid_session_id:
-    case agentrt::errc::invalid_owner: return 400;
-    case agentrt::errc::input_too_large: return 413;
-    case agentrt::errc::session_busy:
-    case agentrt::errc::cancelled:
-    case agentrt::errc::interrupted:
-    case agentrt::errc::rolled_back: return 409;
-    case agentrt::errc::overloaded: return 429;
-    case agentrt::errc::session_closed: return 410;
-    case agentrt::errc::agent_failed:
-    case agentrt::errc::unknown_tool:
-    case agentrt::errc::tool_failed: return 502;
-    case agentrt::errc::reentrant_call: return 508;
-    case agentrt::errc::blocking_required:
-    case agentrt::errc::internal_error: return 500;
-    case agentrt::errc::shutting_down:
-    case agentrt::errc::store_failed: return 503;
-    case agentrt::errc::timeout: return 504;
-    case agentrt::errc::ok: return 200;
+  using agentrt::condition;
+  switch (agentrt::condition_of(e)) {
+    case condition::invalid_request: return 400;
+    case condition::too_large: return 413;
+    case condition::not_found: return 404;
+    case condition::busy:
+    case condition::cancelled: return 409;
+    case condition::overloaded: return 429;
+    case condition::gone: return 410;
+    case condition::timeout: return 504;
+    case condition::unavailable: return 503;
+    case condition::failed: return 502;
+    case condition::misconfigured:
+    case condition::internal: return 500;
   }
   return 500;
 }
 
 std::string code_of(const std::error_code& e) {
-  return std::string{agentrt::to_string(static_cast<agentrt::errc>(e.value()))};
-}
-
-/// Errors found before the call reached a session: answered as plain JSON, not a stream.
-bool refused_up_front(const agentrt::Reply& r) {
-  using agentrt::errc;
-  auto e = static_cast<errc>(r.error.value());
-  return r.turn == 0
-         && (e == errc::unknown_agent || e == errc::invalid_session_id
-             || e == errc::input_too_large || e == errc::shutting_down);
+  if (e.category() == agentrt::error_category())
+    return std::string{agentrt::to_string(static_cast<agentrt::errc>(e.value()))};
+  return std::string{e.category().name()} + ":" + std::to_string(e.value());
 }
 
 /// Parses the JSON body into a Request, or answers the client with a 400/413 and returns
@@ -133,7 +119,8 @@ std::optional<agentrt::Request> parse_request(const httplib::Request& req,
     auto v = body["timeout_ms"];
     if (!v.is_number_unsigned() || v.get<std::uint64_t>() > max_timeout_ms)
       return bad("'timeout_ms' must be an integer from 0 to " + std::to_string(max_timeout_ms));
-    r.timeout = std::chrono::milliseconds(v.get<std::uint64_t>());
+    if (auto ms = v.get<std::uint64_t>(); ms > 0) // 0: the runtime's default
+      r.timeout = std::chrono::milliseconds(ms);
   }
   return r;
 }
@@ -163,7 +150,7 @@ std::string sse(const agentrt::Event& e, const agentrt::Call& call) {
   if (e.error)
     data["error"] = {{"code", code_of(e.error)}, {"message", e.data}};
   if (e.terminal())
-    data["turn"] = call.get().turn;
+    data["turn"] = call.reply().turn;
   return "event: " + std::string{agentrt::to_string(e.kind)} + "\ndata: " + text(data) + "\n\n";
 }
 
@@ -171,7 +158,7 @@ void invoke(agentrt::Runtime& rt, const httplib::Request& req, httplib::Response
   auto r = parse_request(req, res, rt);
   if (!r)
     return;
-  auto reply = rt.call(std::move(*r));
+  auto reply = rt.ask(std::move(*r));
   send_json(res, status_for(reply.error), reply_json(reply));
 }
 
@@ -185,12 +172,14 @@ void stream(agentrt::Runtime& rt, const httplib::Request& req, httplib::Response
   auto r = parse_request(req, res, rt);
   if (!r)
     return;
-  auto st = std::make_shared<StreamState>();
-  st->call = rt.invoke(std::move(*r));
-  if (st->call.done() && refused_up_front(st->call.get())) {
-    send_json(res, status_for(st->call.get().error), reply_json(st->call.get()));
+  auto call = rt.invoke(std::move(*r));
+  if (!call) { // refused before it reached a session: plain JSON, not a stream
+    send_error(res, status_for(call.error().code), code_of(call.error().code),
+               call.error().message);
     return;
   }
+  auto st = std::make_shared<StreamState>();
+  st->call = std::move(*call);
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Session-Id", st->call.session_id());
   res.set_chunked_content_provider(
@@ -242,7 +231,8 @@ void install_routes(httplib::Server& server, agentrt::Runtime& rt) {
              [&rt](const httplib::Request& req, httplib::Response& res) {
                auto info = rt.describe({req.matches[1], req.matches[2]});
                if (!info)
-                 return send_error(res, 404, "not_found", "no live session with that id");
+                 return send_error(res, status_for(info.error().code),
+                                   code_of(info.error().code), info.error().message);
                send_json(res, 200,
                          {{"agent", info->key.agent},
                           {"session_id", info->key.session_id},
@@ -256,7 +246,11 @@ void install_routes(httplib::Server& server, agentrt::Runtime& rt) {
              });
   server.Delete(R"(/v1/agents/([^/]+)/sessions/([^/]+))",
                 [&rt](const httplib::Request& req, httplib::Response& res) {
-                  if (!rt.close({req.matches[1], req.matches[2]}))
+                  auto closed = rt.close({req.matches[1], req.matches[2]});
+                  if (!closed)
+                    return send_error(res, status_for(closed.error().code),
+                                      code_of(closed.error().code), closed.error().message);
+                  if (!*closed)
                     return send_error(res, 404, "not_found", "no live session with that id");
                   res.status = 204;
                 });

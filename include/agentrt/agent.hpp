@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace agentrt {
@@ -45,8 +46,8 @@ struct AgentOptions {
   /// microseconds. Calls that arrive while an inline turn runs find the session busy, as
   /// with a blocking turn: busy policies, the queue bound and timeouts apply to them.
   bool blocking = false;
-  /// Per-session queue bound for this agent type; 0 means `RuntimeConfig::max_queue_depth`.
-  std::size_t max_queue_depth = 0;
+  /// Per-session queue bound for this agent type; unset: `RuntimeConfig::max_queue_depth`.
+  std::optional<std::size_t> max_queue_depth;
 };
 
 } // namespace agentrt

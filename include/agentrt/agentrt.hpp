@@ -9,6 +9,7 @@
 #include <agentrt/event.hpp>
 #include <agentrt/history.hpp>
 #include <agentrt/reply.hpp>
+#include <agentrt/result.hpp>
 #include <agentrt/request.hpp>
 #include <agentrt/runtime.hpp>
 #include <agentrt/session_key.hpp>

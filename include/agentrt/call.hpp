@@ -59,12 +59,12 @@ public:
   /// Waits up to `wait` for the outcome; true when it is there.
   bool wait_for(std::chrono::milliseconds wait) const;
 
-  /// Blocks until the call has its outcome and returns it. The reference stays valid as
-  /// long as this Call.
-  const Reply& get() const;
+  /// The outcome, blocking until it is there. The reference stays valid as long as this
+  /// Call.
+  const Reply& reply() const;
 
   /// Takes the outcome, blocking until it is there; the Call is left without it (a
-  /// reference from get() then refers to a moved-from Reply: use one or the other).
+  /// reference from reply() then refers to a moved-from Reply: use one or the other).
   Reply take();
 
   /// Ends the call: a queued call leaves the queue, a running turn is asked to stop (through

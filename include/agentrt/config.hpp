@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace spdlog {
@@ -25,10 +26,13 @@ enum class SchedulerPolicy : std::uint8_t {
   stealing,
 };
 
+/// Every knob of a Runtime. Durations above 100 years count as 100 years (never, for a
+/// session): `std::chrono::milliseconds::max()` means "no limit". An unset optional takes
+/// the default its comment gives.
 struct RuntimeConfig {
-  /// Actor worker threads; 0 means one per hardware thread. More workers than cores only
+  /// Actor worker threads; unset: one per hardware thread. More workers than cores only
   /// adds context switches (measured: twice the latency on 2 cores with 4 workers).
-  std::size_t worker_threads = 0;
+  std::optional<std::size_t> worker_threads;
 
   SchedulerPolicy scheduler = SchedulerPolicy::sharing;
 
@@ -41,9 +45,9 @@ struct RuntimeConfig {
   /// wait adds a thread so the work it waits for cannot starve. 256 bounds a runaway fan-out.
   std::size_t max_blocking_threads = 256;
 
-  /// Supervisor shards (each owns the lifecycle of the sessions hashed to it); 0 means one
+  /// Supervisor shards (each owns the lifecycle of the sessions hashed to it); unset: one
   /// per worker thread, so expiry sweeps spread over the workers.
-  std::size_t supervisor_shards = 0;
+  std::optional<std::size_t> supervisor_shards;
 
   /// A session with no running or queued work for this long is expired. 15 minutes outlasts
   /// a user reading a reply and typing the next message, and frees abandoned sessions.
@@ -58,8 +62,8 @@ struct RuntimeConfig {
   std::chrono::milliseconds expiry_interval = std::chrono::seconds(1);
 
   /// Live sessions at most; past it the least recently used idle session is expired to make
-  /// room. 100,000 idle sessions take about 200 MB; 0 means no cap.
-  std::size_t max_sessions = 100'000;
+  /// room. 100,000 idle sessions take about 200 MB; unset (std::nullopt): no cap.
+  std::optional<std::size_t> max_sessions = 100'000;
 
   /// Calls that may wait behind a running turn per session (busy policy `enqueue`); past it
   /// calls fail with `overloaded`. 64 absorbs bursts of retries and double clicks while

@@ -1,11 +1,14 @@
 #pragma once
 
-// agentrt's error codes.
+// agentrt's error codes, and the groups they fall into.
 //
 // Every failure that reaches a host is a value: an `std::error_code` in agentrt's own
-// category, whose message says what happened and what to do about it. Exceptions are kept
-// for misuse at construction or configuration time (registering an agent twice, a config
-// value out of range), never for a call's outcome.
+// category, whose message says what happened and what to do about it, with the specifics in
+// the Reply's or Error's `message`. Exceptions are kept for misuse at set-up (registering an
+// agent twice, a config value out of range), never for an outcome.
+//
+// Each code belongs to one `condition`, a group a front end maps to a protocol status with
+// one switch (`switch (condition_of(ec))`), or a host tests with `ec == condition::busy`.
 
 #include <string_view>
 #include <system_error>
@@ -25,7 +28,7 @@ enum class errc : int {
   invalid_owner,
   /// Busy policy `reject`: the session was running a turn when the call arrived.
   session_busy,
-  /// The session's queue was full (busy policy `enqueue`).
+  /// The session's queue was full.
   overloaded,
   /// The agent's handler threw, called `Turn::fail`, or its factory threw.
   agent_failed,
@@ -45,8 +48,8 @@ enum class errc : int {
   unknown_tool,
   /// A tool threw or reported a failure.
   tool_failed,
-  /// `Turn::ask` would call back into a session already waiting in the same call chain
-  /// (A -> B -> A): it would wait on itself forever.
+  /// The call would wait on a session that is already waiting in its chain (A -> B -> A),
+  /// or a handler would wait on its own session: it would wait on itself forever.
   reentrant_call,
   /// `Turn::ask` or a blocking tool was used by an agent not registered as blocking; it
   /// would hold an actor worker while it waits.
@@ -56,18 +59,69 @@ enum class errc : int {
   /// An internal failure (a bug, or an exhausted heap) ended the session before the call
   /// finished; the call's changes were discarded. Logged with the cause.
   internal_error,
+  /// The session (or what was asked of it) does not exist.
+  not_found,
+  /// `Request::timeout` is zero or negative.
+  invalid_timeout,
+};
+
+/// The groups of `errc` values: what a front end needs to pick a status.
+enum class condition : int {
+  /// The request is malformed (400, INVALID_ARGUMENT): invalid_session_id, invalid_owner,
+  /// invalid_timeout.
+  invalid_request = 1,
+  /// The request is too large (413, INVALID_ARGUMENT): input_too_large.
+  too_large,
+  /// What it names does not exist (404, NOT_FOUND): unknown_agent, unknown_tool, not_found.
+  not_found,
+  /// The session is busy and the call asked not to wait (409, ABORTED): session_busy.
+  busy,
+  /// Too much is waiting; retry later (429, RESOURCE_EXHAUSTED): overloaded.
+  overloaded,
+  /// A caller or a later call ended it (409, CANCELLED): cancelled, interrupted, rolled_back.
+  cancelled,
+  /// The session was closed under it (410, ABORTED): session_closed.
+  gone,
+  /// It did not finish in time (504, DEADLINE_EXCEEDED): timeout.
+  timeout,
+  /// Not available now; retry (503, UNAVAILABLE): shutting_down, store_failed.
+  unavailable,
+  /// The agent or a tool failed the task (502, or a task-level failure): agent_failed,
+  /// tool_failed.
+  failed,
+  /// The agents are set up so that this cannot work (500, FAILED_PRECONDITION):
+  /// reentrant_call, blocking_required.
+  misconfigured,
+  /// A bug in agentrt (500, INTERNAL): internal_error.
+  internal,
 };
 
 /// The category of every `errc` value; `name()` is "agentrt".
 const std::error_category& error_category() noexcept;
 
+/// The category of every `condition`; `name()` is "agentrt.condition".
+const std::error_category& condition_category() noexcept;
+
 /// Makes `std::error_code` from an `errc` (found by argument-dependent lookup).
 std::error_code make_error_code(errc e) noexcept;
 
+/// Makes `std::error_condition` from a `condition` (found by argument-dependent lookup).
+std::error_condition make_error_condition(condition c) noexcept;
+
+/// The group of `ec`: its agentrt condition, or `internal` for a code agentrt does not know
+/// (a store's or tool's own category), and for success.
+condition condition_of(const std::error_code& ec) noexcept;
+
 /// The enum value's name, e.g. "session_busy"; "unknown" for values outside the enum.
 std::string_view to_string(errc e) noexcept;
+
+/// The condition's name, e.g. "busy"; "unknown" for values outside the enum.
+std::string_view to_string(condition c) noexcept;
 
 } // namespace agentrt
 
 template <>
 struct std::is_error_code_enum<agentrt::errc> : std::true_type {};
+
+template <>
+struct std::is_error_condition_enum<agentrt::condition> : std::true_type {};

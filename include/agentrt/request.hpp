@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,10 +46,10 @@ struct Request {
   std::string input;
   Params params;
   BusyPolicy on_busy = BusyPolicy::enqueue;
-  /// Time from `invoke` until the call must have finished; zero means the runtime's
+  /// Time from `invoke` until the call must have finished; unset: the runtime's
   /// `default_timeout`. Past it the call fails with `timeout` and its turn is stopped.
-  /// Longer than a year counts as a year.
-  std::chrono::milliseconds timeout{0};
+  /// Longer than a year counts as a year; zero or negative fails with `invalid_timeout`.
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 } // namespace agentrt

@@ -13,36 +13,32 @@
 // and returns within the drain time plus a short grace, whatever blocking handlers do (one
 // that ignores its stop token is abandoned). A non-blocking handler runs on an actor
 // worker and must return: one that never does holds that worker, and shutdown with it.
+//
+// From inside a handler: `ask`, `describe` and `close` wait for a session, so made from a
+// handler of that same session (which the session is busy running) they fail at once with
+// `reentrant_call` instead of waiting forever. Use Turn::ask for sub-agents. `invoke` is
+// safe anywhere; waiting on the Call it returns, from a handler of its own session, is not.
 
 #include <agentrt/agent.hpp>
 #include <agentrt/call.hpp>
 #include <agentrt/config.hpp>
 #include <agentrt/reply.hpp>
 #include <agentrt/request.hpp>
+#include <agentrt/result.hpp>
 #include <agentrt/session_key.hpp>
 #include <agentrt/stats.hpp>
 #include <agentrt/tool.hpp>
 
 #include <chrono>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 
 namespace agentrt {
 
 namespace detail {
 class RuntimeCore;
 } // namespace detail
-
-/// What `Runtime::session_for` found or made.
-struct OwnerSession {
-  std::string session_id;
-  /// True when this call created the owner's session id.
-  bool created = false;
-  std::error_code error;
-};
 
 class Runtime {
 public:
@@ -72,32 +68,34 @@ public:
 
   // -- calls ------------------------------------------------------------------------------
 
-  /// Starts a call and returns at once. Bad input (unknown agent, malformed session id,
-  /// input too large) and calls after shutdown return a Call that has already failed with
-  /// the matching error; nothing else changes.
-  Call invoke(Request request);
+  /// Starts a call and returns its handle at once. A request refused before it reaches a
+  /// session (unknown agent, malformed session id, input too large, a bad timeout, the
+  /// session being closed, shutdown) is an Error, and changes nothing. What the session
+  /// decides (busy, overloaded, the turn's outcome) comes through the Call.
+  Result<Call> invoke(Request request);
 
-  /// `invoke(request).take()`: blocks until the call's outcome.
-  Reply call(Request request);
+  /// Runs one call to its end: `invoke(request)`, then waits for the reply. A refusal is a
+  /// Reply with the error too, so there is one outcome to read.
+  Reply ask(Request request);
 
   /// The one active session id of `owner` (a user id, say) for `agent`, minted atomically
   /// on first use: concurrent callers for one owner all get the same id, also across
   /// processes sharing a SQLite store. It stays the owner's until the session is closed or
   /// passes max_lifetime.
-  OwnerSession session_for(std::string_view agent, std::string_view owner);
+  Result<OwnerSession> session_for(std::string_view agent, std::string_view owner);
 
   // -- sessions ---------------------------------------------------------------------------
 
   /// Ends a session now: its queued calls and running turn end with `session_closed`, its
   /// history and state are dropped (also from the store), and the next call for the key
   /// starts afresh. Calls racing with close fail with `session_closed`. Blocks until the
-  /// stored data is erased, so it must not be called from a handler or completion callback
-  /// of the session it closes. Returns false when no session was live for the key (its stored
-  /// data, if any, is erased all the same).
-  bool close(const SessionKey& key);
+  /// stored data is erased. The value says whether a session was live (its stored data, if
+  /// any, is erased either way); `store_failed` if the store could not erase it (the
+  /// stored session is then left as it was: close again).
+  Result<bool> close(const SessionKey& key);
 
-  /// A live session's vital signs, or nullopt when it is not live.
-  std::optional<SessionInfo> describe(const SessionKey& key) const;
+  /// A live session's vital signs; `not_found` when it is not live.
+  Result<SessionInfo> describe(const SessionKey& key) const;
 
   RuntimeStats stats() const;
 

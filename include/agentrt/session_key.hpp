@@ -16,4 +16,11 @@ struct SessionKey {
   friend auto operator<=>(const SessionKey&, const SessionKey&) = default;
 };
 
+/// An owner's (a user's) one active session of an agent type: see Runtime::session_for.
+struct OwnerSession {
+  std::string session_id;
+  /// True when this request made the mapping (the id is new).
+  bool created = false;
+};
+
 } // namespace agentrt

@@ -1,20 +1,21 @@
 #pragma once
 
-// SessionStore: where sessions live when no actor holds them, so a conversation continues
+// Session stores: where sessions live when no actor holds them, so a conversation continues
 // after its session expired for idleness, and (with a durable store) after the host
-// process restarts or crashes.
+// process restarts or crashes. Two kinds, each with what it needs:
 //
-// Two kinds of store:
-//   - passivating (the in-memory store, the default): the runtime hands a session over
-//     when it expires and takes it back on the next call. Nothing per turn.
-//   - write-through (SQLite): every committed turn is saved before its reply is released,
-//     so a reply the host received is never lost, even if the process is killed.
+//   - PassivatingStore (the in-memory store, the default): a session is handed over when it
+//     expires (`put`) and taken back (`load`) on its next call. Nothing per turn.
+//   - DurableStore (SQLite): every committed turn is written (`commit`) before its reply is
+//     released, so a reply the host received is never lost, even if the process is killed.
 //
 // Thread-safety: implementations must allow concurrent calls from several threads.
-// Failures: return an error code. A store that throws is tolerated (the runtime treats the
-// exception as `store_failed` for the operation concerned and logs its text), not invited.
+// Failures: return an Error (errc::store_failed, or the store's own code, with a message
+// naming what failed). A store that throws is tolerated (the runtime treats the exception
+// as store_failed for the operation concerned and logs its text), not invited.
 
 #include <agentrt/history.hpp>
+#include <agentrt/result.hpp>
 #include <agentrt/session_key.hpp>
 
 #include <chrono>
@@ -24,7 +25,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -40,7 +40,7 @@ struct StoredSession {
   std::chrono::system_clock::time_point last_activity;
 };
 
-/// One committed turn: what a write-through store appends.
+/// One committed turn: what a durable store appends.
 struct TurnRecord {
   SessionKey key;
   /// The session's committed turns after this one.
@@ -55,60 +55,59 @@ struct TurnRecord {
   std::chrono::system_clock::time_point last_activity;
 };
 
+/// What every store does.
 class SessionStore {
 public:
   virtual ~SessionStore() = default;
 
-  /// True if every committed turn must be saved (`save`) before its reply is released;
-  /// false if sessions are handed over only when they expire (`put`).
-  virtual bool write_through() const noexcept = 0;
-
-  /// The stored session of `key`: `out` is left empty when there is none. An error means
-  /// the store could not be read (the call fails with `store_failed`).
-  virtual std::error_code load(const SessionKey& key, std::optional<StoredSession>& out) = 0;
-
-  /// Applies one committed turn, all or nothing.
-  virtual std::error_code save(const TurnRecord& record) = 0;
-
-  /// Saves `record` and then calls `done` with the outcome, possibly on another thread and
-  /// together with other sessions' turns in one commit. `record` must stay unchanged until
-  /// `done` runs. The default saves at once, on the calling thread.
-  virtual void save_async(std::shared_ptr<const TurnRecord> record,
-                          std::function<void(std::error_code)> done) {
-    done(save(*record));
-  }
-
-  /// Stores a whole session, replacing what was stored for its key (its owner mapping
-  /// stays). On success the store may have moved from `session`; on failure it is untouched.
-  virtual std::error_code put(StoredSession& session) = 0;
+  /// The stored session of `key`, or nullopt when there is none.
+  virtual Result<std::optional<StoredSession>> load(const SessionKey& key) = 0;
 
   /// Removes the session of `key` (history, state, and its owner mapping), after any turn
-  /// of it that was handed to `save_async` before.
-  virtual std::error_code erase(const SessionKey& key) = 0;
+  /// of it handed to `commit` before.
+  virtual Result<void> erase(const SessionKey& key) = 0;
 
-  /// The session id of `owner` for `agent`; when it has none, `candidate` becomes it. Atomic,
-  /// also across processes sharing a durable store: racing callers all get one id.
-  /// `created` tells whether `candidate` was taken.
-  virtual std::error_code owner_session(std::string_view agent, std::string_view owner,
-                                        const std::string& candidate, std::string& out,
-                                        bool& created) = 0;
+  /// The session id of `owner` for `agent`; when it has none, `candidate` becomes it
+  /// (`created` says so). Atomic, also across processes sharing a durable store: racing
+  /// callers all get one id.
+  virtual Result<OwnerSession> owner_session(std::string_view agent, std::string_view owner,
+                                             const std::string& candidate) = 0;
 
-  /// The stored sessions of `owner` (one per agent type).
-  virtual std::error_code list_by_owner(std::string_view owner, std::vector<SessionKey>& out) = 0;
-
-  /// The stored sessions created before `created_before` and last active before
-  /// `active_before`: past their lifetime. The runtime erases those no live session holds.
-  virtual std::error_code expired(std::chrono::system_clock::time_point created_before,
-                                  std::chrono::system_clock::time_point active_before,
-                                  std::vector<SessionKey>& out) = 0;
+  /// Stored sessions created before `created_before` and last active before
+  /// `active_before`, and owner mappings made before `created_before` whose session was
+  /// never stored: past their lifetime. The runtime erases those no live session holds.
+  virtual Result<std::vector<SessionKey>>
+  expired(std::chrono::system_clock::time_point created_before,
+          std::chrono::system_clock::time_point active_before) = 0;
 };
 
-/// The in-memory store (passivating): what a Runtime uses when none is configured.
-std::shared_ptr<SessionStore> make_memory_store();
+/// A store that receives sessions when they expire and hands them back on their next call.
+class PassivatingStore : public SessionStore {
+public:
+  /// Stores a whole session, replacing what was stored for its key (its owner mapping
+  /// stays). On success the store may have moved from `session`; on failure it is
+  /// untouched (the runtime keeps the session live).
+  virtual Result<void> put(StoredSession& session) = 0;
+};
 
-/// Opens (creating if needed) a SQLite session store at `path`: WAL mode, schema created on
-/// first open. Throws std::runtime_error with a message naming the file and the problem
-/// when it cannot be opened or written, is not a database, or has a newer schema.
-std::shared_ptr<SessionStore> open_sqlite_store(const std::string& path);
+/// A store that writes every committed turn before its reply is released.
+class DurableStore : public SessionStore {
+public:
+  /// Writes `record` (all or nothing) and then calls `done` with the outcome, possibly on
+  /// another thread and together with other sessions' turns in one transaction. `record`
+  /// must stay unchanged until `done` runs. A turn whose predecessor is not stored, or
+  /// that was stored already, fails.
+  virtual void commit(std::shared_ptr<const TurnRecord> record,
+                      std::function<void(Result<void>)> done) = 0;
+};
+
+/// The in-memory store: what a Runtime uses when none is configured.
+std::shared_ptr<PassivatingStore> make_memory_store();
+
+/// Opens (creating if needed) a SQLite store at `path`: WAL mode, schema created on first
+/// open and migrated from older versions. Throws std::runtime_error with a message naming
+/// the file and the problem when it cannot be opened or written, is not a database, or has
+/// a newer schema.
+std::shared_ptr<DurableStore> open_sqlite_store(const std::string& path);
 
 } // namespace agentrt

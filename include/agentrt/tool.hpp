@@ -3,12 +3,14 @@
 // Tools: host functions an agent calls during a turn (search flights, read a file, ...).
 // Every tool call carries the session it serves, and is recorded in that session's history.
 
+#include <agentrt/result.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stop_token>
 #include <string>
-#include <system_error>
 
 namespace agentrt {
 
@@ -29,27 +31,21 @@ struct ToolRequest {
   std::stop_token stop;
 };
 
-/// What a tool returns. The runtime fills `session_id` with the request's.
-struct ToolResponse {
-  bool ok = true;
-  std::string result;
-  /// Why it failed, when !ok.
-  std::string error;
-  /// `unknown_tool`, `tool_failed`, `timeout` or `blocking_required` when !ok.
-  std::error_code code;
-  std::string session_id;
-};
+/// What a tool returns: its result, or an Error. A tool's own error code (any category)
+/// reaches the calling turn unchanged; `errc::tool_failed` is the usual one. What the tool
+/// throws becomes `tool_failed` with the exception's text.
+using ToolResult = Result<std::string>;
 
 /// A tool handler. It may run concurrently for different sessions.
-using ToolHandler = std::function<ToolResponse(const ToolRequest& request)>;
+using ToolHandler = std::function<ToolResult(const ToolRequest& request)>;
 
 struct ToolOptions {
   /// True when the handler blocks (network, disk): it runs on the blocking pool and can be
   /// timed out; only blocking agents may call it. Non-blocking tools run on the caller's
   /// thread.
   bool blocking = false;
-  /// Longest a call may take; 0 means the calling turn's remaining time.
-  std::chrono::milliseconds timeout{0};
+  /// Longest a call may take; unset: the calling turn's remaining time.
+  std::optional<std::chrono::milliseconds> timeout;
 };
 
 } // namespace agentrt

@@ -112,16 +112,18 @@ public:
   /// Calls a registered tool for this session. The call and its result are appended to
   /// this turn's history (roles `tool_call` and `tool_result`, named after the tool, so
   /// later turns find them in `history()`) and reported as `tool_call` / `tool_result`
-  /// events on this call's stream. Failures come back as a response with `ok == false`
-  /// (`unknown_tool`, `tool_failed`, `timeout`, `blocking_required`), never as exceptions.
-  ToolResponse call_tool(const std::string& tool, std::string arguments,
-                         std::string operation = {});
+  /// events on this call's stream. Failures come back as an Error, never as exceptions:
+  /// the tool's own, or `unknown_tool`, `tool_failed` (it threw), `timeout`, `cancelled`,
+  /// `blocking_required`.
+  ToolResult call_tool(const std::string& tool, std::string arguments,
+                       std::string operation = {});
 
   /// Runs a turn of `agent` in the same conversation: the session (agent, this session id).
   /// Blocks until it is done and returns its reply. The sub-call inherits this call's
-  /// deadline and stop token (cancelling this call cancels it); its events are forwarded to
-  /// this call's stream, tagged with `agent`. A call chain that would come back to a
-  /// session already in it fails at once with `reentrant_call`. Requires a blocking agent.
+  /// deadline and stop token (cancelling this call cancels it); its body events are
+  /// forwarded to this call's stream, tagged with `agent`. A call chain that would come
+  /// back to a session already in it fails at once with `reentrant_call`. Requires a
+  /// blocking agent (`blocking_required`). Use this, not Runtime::ask, from a handler.
   Reply ask(const std::string& agent, std::string input, Params params = {});
 
   /// Runs several sub-agents in parallel and returns when all are done (replies in the

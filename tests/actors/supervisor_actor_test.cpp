@@ -1,7 +1,7 @@
 // The supervisor shard on CAF's test_coordinator: idle expiry timing, sessions with work
 // never expiring, max_lifetime, and the max_sessions cap expiring the least recently used.
 
-#include "actors/fixture.hpp"
+#include "support/actor_fixture.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -14,7 +14,7 @@ RuntimeConfig expiry_config() {
   c.idle_timeout = 10s;
   c.max_lifetime = 1h;
   c.expiry_interval = 1s;
-  c.max_sessions = 0;
+  c.max_sessions = std::nullopt;
   return c;
 }
 

@@ -6,7 +6,7 @@
 int main() {
   agentrt::Runtime rt;
   rt.register_handler("echo", [](agentrt::Turn& t) { return "echo: " + t.input(); });
-  auto reply = rt.call({.agent = "echo", .session_id = "s1", .input = "hi"});
+  auto reply = rt.ask({.agent = "echo", .session_id = "s1", .input = "hi"});
   if (!reply.ok() || reply.output != "echo: hi") {
     std::fprintf(stderr, "unexpected reply: %s / %s\n", reply.output.c_str(),
                  reply.message.c_str());

@@ -57,7 +57,7 @@ TEST_CASE("1000 threads racing to create one session get one session and one age
     for (int i = 0; i < n; ++i)
       threads.emplace_back([&, i] {
         go.arrive_and_wait();
-        replies[i] = rt.call({.agent = "chat", .session_id = "user-1", .input = "hi"});
+        replies[i] = rt.ask({.agent = "chat", .session_id = "user-1", .input = "hi"});
       });
     for (auto& t : threads)
       t.join();
@@ -109,19 +109,19 @@ TEST_CASE("10,000 concurrent calls on one session run one at a time, FIFO per ca
                                         .session_id = "hot",
                                         .input = "x",
                                         .params = {{"caller", std::to_string(c)},
-                                                   {"seq", std::to_string(i)}}}));
+                                                   {"seq", std::to_string(i)}}}).value());
       });
     for (auto& t : threads)
       t.join();
     std::set<std::uint64_t> turns;
     for (auto& per : calls)
       for (auto& call : per) {
-        REQUIRE(call.get().ok());
-        turns.insert(call.get().turn);
+        REQUIRE(call.reply().ok());
+        turns.insert(call.reply().turn);
       }
     CHECK(turns.size() == callers * per_caller);
     CHECK(reentered.load() == 0);
-    CHECK(rt.call({.agent = "counter", .session_id = "hot", .input = "x",
+    CHECK(rt.ask({.agent = "counter", .session_id = "hot", .input = "x",
                    .params = {{"caller", "0"}, {"seq", "1000"}}})
             .output
           == std::to_string(callers * per_caller + 1));
@@ -156,7 +156,7 @@ TEST_CASE("10 streaming sessions with 1 s blocking handlers stay isolated and ru
     auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < n; ++i)
       calls.push_back(rt.invoke({.agent = "llm", .session_id = "user-" + std::to_string(i),
-                                 .input = "plan my trip"}));
+                                 .input = "plan my trip"}).value());
     std::vector<std::vector<Event>> streams(n);
     std::vector<std::thread> readers;
     for (int i = 0; i < n; ++i)
@@ -212,7 +212,7 @@ TEST_CASE("no call is lost or doubled while sessions expire under traffic",
         for (int i = 0; i < per_thread; ++i) {
           auto sid = "s" + std::to_string(rng() % 8);
           auto input = std::to_string(t) + "/" + std::to_string(i);
-          auto r = rt.call({.agent = "echo", .session_id = sid, .input = input});
+          auto r = rt.ask({.agent = "echo", .session_id = sid, .input = input});
           (r.ok() && r.output == input ? ok : wrong).fetch_add(1);
           if (rng() % 10 == 0)
             std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 40)); // go idle
@@ -259,16 +259,16 @@ TEST_CASE("many sessions under concurrent load never see each other's state",
         for (int i = t; i < sessions * per_session; i += 8)
           calls.push_back(
             rt.invoke({.agent = "acc", .session_id = "u" + std::to_string(i % sessions),
-                       .input = "x"}));
+                       .input = "x"}).value());
         for (auto& c : calls)
-          if (c.get().output == "LEAK" || !c.get().ok())
+          if (c.reply().output == "LEAK" || !c.reply().ok())
             leaks.fetch_add(1);
       });
     for (auto& t : threads)
       t.join();
     CHECK(leaks.load() == 0);
     for (int i = 0; i < sessions; ++i) {
-      auto r = rt.call({.agent = "acc", .session_id = "u" + std::to_string(i), .input = "x"});
+      auto r = rt.ask({.agent = "acc", .session_id = "u" + std::to_string(i), .input = "x"});
       CHECK(r.output == std::to_string(per_session + 1));
     }
   });

@@ -47,9 +47,9 @@ TEST_CASE("a tool's result is in the history of the session's next turn", "[tool
   run_with_time_limit(30s, "tool history", [] {
     Runtime rt{config()};
     Seen seen;
-    rt.register_tool("flights", [&](const ToolRequest& r) {
+    rt.register_tool("flights", [&](const ToolRequest& r) -> ToolResult {
       seen.add(r.session_id + "/" + std::to_string(r.call_id));
-      return ToolResponse{true, "[{\"to\":\"" + r.arguments + "\",\"eur\":420}]", {}, {}, {}};
+      return "[{\"to\":\"" + r.arguments + "\",\"eur\":420}]";
     });
     rt.register_handler("planner", [](Turn& t) -> std::string {
       if (t.input() == "show me cheaper flights") {
@@ -59,9 +59,9 @@ TEST_CASE("a tool's result is in the history of the session's next turn", "[tool
         return "no earlier search";
       }
       auto r = t.call_tool("flights", t.input(), "search");
-      return r.ok ? "found " + r.result : "error " + r.error;
+      return r ? "found " + *r : "error " + r.error().message;
     });
-    auto first = rt.invoke({.agent = "planner", .session_id = "trip-1", .input = "Rome"});
+    auto first = rt.invoke({.agent = "planner", .session_id = "trip-1", .input = "Rome"}).value();
     auto events = read_all(first);
     REQUIRE(events.size() == 4);
     CHECK(events[1].kind == EventKind::tool_call);
@@ -69,11 +69,11 @@ TEST_CASE("a tool's result is in the history of the session's next turn", "[tool
     CHECK(events[1].data == "Rome");
     CHECK(events[2].kind == EventKind::tool_result);
     CHECK(events[2].data == "[{\"to\":\"Rome\",\"eur\":420}]");
-    CHECK(first.get().output == "found [{\"to\":\"Rome\",\"eur\":420}]");
-    auto follow = rt.call({.agent = "planner", .session_id = "trip-1", .input = "show me cheaper flights"});
+    CHECK(first.reply().output == "found [{\"to\":\"Rome\",\"eur\":420}]");
+    auto follow = rt.ask({.agent = "planner", .session_id = "trip-1", .input = "show me cheaper flights"});
     CHECK(follow.output == "earlier: [{\"to\":\"Rome\",\"eur\":420}]");
     // Another session does not see it.
-    auto other = rt.call({.agent = "planner", .session_id = "trip-2", .input = "show me cheaper flights"});
+    auto other = rt.ask({.agent = "planner", .session_id = "trip-2", .input = "show me cheaper flights"});
     CHECK(other.output == "no earlier search");
     CHECK(seen.entries == std::multiset<std::string>{"trip-1/" + std::to_string(first.id())});
     auto info = rt.describe({"planner", "trip-1"});
@@ -84,11 +84,15 @@ TEST_CASE("a tool's result is in the history of the session's next turn", "[tool
 TEST_CASE("tool failures come back to the agent as errors, not crashes", "[tools]") {
   run_with_time_limit(30s, "tool errors", [] {
     Runtime rt{config()};
-    rt.register_tool("thrower", [](const ToolRequest&) -> ToolResponse {
+    rt.register_tool("thrower", [](const ToolRequest&) -> ToolResult {
       throw std::runtime_error("disk on fire");
     });
-    rt.register_tool("refuser", [](const ToolRequest&) {
-      return ToolResponse{false, {}, "quota exceeded", {}, {}};
+    rt.register_tool("refuser", [](const ToolRequest&) -> ToolResult {
+      return Error{errc::tool_failed, "quota exceeded"};
+    });
+    // A tool's own error code (any category) reaches the agent unchanged.
+    rt.register_tool("denier", [](const ToolRequest&) -> ToolResult {
+      return Error{std::make_error_code(std::errc::permission_denied), "no access to the file"};
     });
     rt.register_tool(
       "sleeper",
@@ -97,35 +101,41 @@ TEST_CASE("tool failures come back to the agent as errors, not crashes", "[tools
         std::condition_variable_any cv;
         std::unique_lock l{m};
         cv.wait_for(l, r.stop, 10s, [] { return false; }); // until stopped
-        return ToolResponse{true, "late", {}, {}, {}};
+        return ToolResult{"late"};
       },
       ToolOptions{.blocking = true, .timeout = 100ms});
     rt.register_handler(
       "agent",
       [](Turn& t) {
         auto r = t.call_tool(t.input(), "x");
-        return std::string{to_string(static_cast<errc>(r.code.value()))} + ": " + r.error + " ["
-               + r.session_id + "]";
+        if (r)
+          return "ok: " + *r;
+        auto& code = r.error().code;
+        auto name = code.category() == error_category()
+                      ? std::string{to_string(static_cast<errc>(code.value()))}
+                      : std::string{code.category().name()} + ":" + std::to_string(code.value());
+        return name + ": " + r.error().message + " [" + t.session_id() + "]";
       },
       blocking);
     rt.register_handler("inline", [](Turn& t) {
       auto r = t.call_tool("sleeper", "x");
-      return std::string{to_string(static_cast<errc>(r.code.value()))};
+      return std::string{to_string(static_cast<errc>(r.error().code.value()))};
     });
     auto ask = [&](const std::string& tool) {
-      return rt.call({.agent = "agent", .session_id = "s", .input = tool}).output;
+      return rt.ask({.agent = "agent", .session_id = "s", .input = tool}).output;
     };
     CHECK(ask("nope") == "unknown_tool: unknown tool 'nope' [s]");
     CHECK(ask("thrower") == "tool_failed: the tool threw: disk on fire [s]");
     CHECK(ask("refuser") == "tool_failed: quota exceeded [s]");
+    CHECK(ask("denier") == "generic:" + std::to_string(EACCES) + ": no access to the file [s]");
     auto start = std::chrono::steady_clock::now();
     CHECK(ask("sleeper") == "timeout: tool 'sleeper' did not finish before its deadline [s]");
     CHECK(std::chrono::steady_clock::now() - start < 5s);
-    CHECK(rt.call({.agent = "inline", .session_id = "s", .input = "x"}).output
+    CHECK(rt.ask({.agent = "inline", .session_id = "s", .input = "x"}).output
           == "blocking_required");
     // The failures are in the history too, so the next turn can see what went wrong.
     auto info = rt.describe({"agent", "s"});
-    CHECK(info->history_size == 16);
+    CHECK(info->history_size == 20);
   });
 }
 
@@ -133,9 +143,9 @@ TEST_CASE("every tool and sub-agent sees the caller's session id", "[subagents]"
   run_with_time_limit(30s, "session ids", [] {
     Runtime rt{config()};
     Seen seen;
-    rt.register_tool("weather", [&](const ToolRequest& r) {
+    rt.register_tool("weather", [&](const ToolRequest& r) -> ToolResult {
       seen.add("weather:" + r.session_id);
-      return ToolResponse{true, "sunny", {}, {}, {}};
+      return "sunny";
     });
     for (auto name : {"flight", "hotel"})
       rt.register_handler(
@@ -157,7 +167,7 @@ TEST_CASE("every tool and sub-agent sees the caller's session id", "[subagents]"
         return out;
       },
       blocking);
-    auto reply = rt.call({.agent = "planner", .session_id = "conv-7", .input = "trip"});
+    auto reply = rt.ask({.agent = "planner", .session_id = "conv-7", .input = "trip"});
     CHECK(reply.output == "flight ok(conv-7) hotel ok(conv-7) ");
     CHECK(seen.entries
           == std::multiset<std::string>{"planner:conv-7", "flight:conv-7", "hotel:conv-7",
@@ -190,16 +200,16 @@ TEST_CASE("a chain that comes back to a waiting session fails at once, naming th
       blocking);
     rt.register_handler("c", [](Turn&) { return std::string{"c fine"}; }, blocking);
     auto start = std::chrono::steady_clock::now();
-    auto r = rt.call({.agent = "a", .session_id = "s1", .input = "go"});
+    auto r = rt.ask({.agent = "a", .session_id = "s1", .input = "go"});
     CHECK(r.output
           == "reentrant_call | reentrant call a/s1 -> b/s1 -> a/s1: a/s1 is already waiting in "
              "this chain");
-    auto self = rt.call({.agent = "a", .session_id = "s2", .input = "self"});
+    auto self = rt.ask({.agent = "a", .session_id = "s2", .input = "self"});
     CHECK(self.output == "reentrant call a/s2 -> a/s2: a/s2 is already waiting in this chain");
     CHECK(std::chrono::steady_clock::now() - start < 2s); // no timeout was needed
     // Sessions not in the chain kept working, and the chain's sessions too.
-    CHECK(rt.call({.agent = "c", .session_id = "s1", .input = "x"}).output == "c fine");
-    CHECK(rt.call({.agent = "b", .session_id = "other", .input = "x"}).ok());
+    CHECK(rt.ask({.agent = "c", .session_id = "s1", .input = "x"}).output == "c fine");
+    CHECK(rt.ask({.agent = "b", .session_id = "other", .input = "x"}).ok());
   });
 }
 
@@ -239,12 +249,12 @@ TEST_CASE("ask_all runs sub-agents in parallel: wall time is the slowest, not th
       },
       blocking);
     auto start = std::chrono::steady_clock::now();
-    auto call = rt.invoke({.agent = "planner", .session_id = "s", .input = "Rome"});
+    auto call = rt.invoke({.agent = "planner", .session_id = "s", .input = "Rome"}).value();
     auto events = read_all(call);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::steady_clock::now() - start)
                 .count();
-    CHECK(call.get().output
+    CHECK(call.reply().output
           == "flight with the others for Rome, hotel with the others for Rome, visa with the "
              "others for Rome");
     std::printf("fan-out of 300/250/200 ms sub-agents: %lld ms (the sum would be 750)\n",
@@ -297,10 +307,10 @@ TEST_CASE("cancelling the parent cancels its sub-turns", "[subagents][cancel]") 
         return std::string{to_string(static_cast<errc>(r[0].error.value()))};
       },
       blocking);
-    auto call = rt.invoke({.agent = "boss", .session_id = "s", .input = "go"});
+    auto call = rt.invoke({.agent = "boss", .session_id = "s", .input = "go"}).value();
     first_worker.wait_arrivals(1); // a sub-turn is running
     CHECK(call.cancel());
-    CHECK(call.get().error == errc::cancelled);
+    CHECK(call.reply().error == errc::cancelled);
     while (rt.stats().running_turns > 0)
       std::this_thread::sleep_for(1ms);
     // Every sub-turn that started saw its stop token (the second may or may not have started
@@ -327,7 +337,7 @@ TEST_CASE("a parent's timeout bounds its sub-calls", "[subagents][timeout]") {
       blocking);
     rt.register_handler("boss", [](Turn& t) { return t.ask("slow", "x").message; }, blocking);
     auto start = std::chrono::steady_clock::now();
-    auto r = rt.call({.agent = "boss", .session_id = "s", .input = "go", .timeout = 200ms});
+    auto r = rt.ask({.agent = "boss", .session_id = "s", .input = "go", .timeout = 200ms});
     CHECK(r.error == errc::timeout);
     CHECK(std::chrono::steady_clock::now() - start < 5s);
   });
@@ -341,7 +351,7 @@ TEST_CASE("ask from a non-blocking agent is refused clearly", "[subagents]") {
       auto r = t.ask("helper", "x");
       return std::string{to_string(static_cast<errc>(r.error.value()))} + ": " + r.message;
     });
-    CHECK(rt.call({.agent = "quick", .session_id = "s", .input = "x"}).output
+    CHECK(rt.ask({.agent = "quick", .session_id = "s", .input = "x"}).output
           == "blocking_required: Turn::ask needs the calling agent 'quick' to be registered "
              "with AgentOptions::blocking = true");
   });
@@ -368,9 +378,9 @@ TEST_CASE("orchestrators filling the pool do not starve their sub-agents", "[sub
       blocking);
     std::vector<Call> calls;
     for (int i = 0; i < 6; ++i) // 6 roots on a pool of 2
-      calls.push_back(rt.invoke({.agent = "root", .session_id = "s" + std::to_string(i), .input = "x"}));
+      calls.push_back(rt.invoke({.agent = "root", .session_id = "s" + std::to_string(i), .input = "x"}).value());
     for (auto& c : calls)
-      CHECK(c.get().output == "leaf a+leaf b");
+      CHECK(c.reply().output == "leaf a+leaf b");
   });
 }
 
@@ -380,19 +390,19 @@ TEST_CASE("10 concurrent orchestrated conversations keep their tool results apar
     Runtime rt{config()};
     rt.register_tool(
       "quote",
-      [](const ToolRequest& r) {
+      [](const ToolRequest& r) -> ToolResult {
         std::this_thread::sleep_for(5ms);
-        return ToolResponse{true, "quote-for-" + r.session_id, {}, {}, {}};
+        return "quote-for-" + r.session_id;
       },
       ToolOptions{.blocking = true});
     rt.register_handler(
       "flight",
-      [](Turn& t) { return t.call_tool("quote", "flight").result; },
+      [](Turn& t) { return t.call_tool("quote", "flight").value(); },
       blocking);
     rt.register_handler(
       "planner",
       [](Turn& t) {
-        auto own = t.call_tool("quote", "plan").result;
+        auto own = t.call_tool("quote", "plan").value();
         auto sub = t.ask("flight", "x").output;
         return own + "|" + sub;
       },
@@ -403,7 +413,7 @@ TEST_CASE("10 concurrent orchestrated conversations keep their tool results apar
       threads.emplace_back([&, i] {
         auto sid = "conv-" + std::to_string(i);
         for (int k = 0; k < 5; ++k) {
-          auto r = rt.call({.agent = "planner", .session_id = sid, .input = "go"});
+          auto r = rt.ask({.agent = "planner", .session_id = sid, .input = "go"});
           if (r.output != "quote-for-" + sid + "|quote-for-" + sid)
             wrong.fetch_add(1);
         }

@@ -43,7 +43,7 @@ TEST_CASE("a call returns the handler's output with its session and call ids", "
   run_with_time_limit(30s, "basic call", [] {
     Runtime rt{small_config()};
     rt.register_handler("echo", [](Turn& t) { return "echo:" + t.input(); });
-    auto reply = rt.call({.agent = "echo", .session_id = "s1", .input = "hi"});
+    auto reply = rt.ask({.agent = "echo", .session_id = "s1", .input = "hi"});
     REQUIRE(reply.ok());
     CHECK(reply.output == "echo:hi");
     CHECK(reply.session_id == "s1");
@@ -57,16 +57,16 @@ TEST_CASE("an empty session id mints a UUID v4 that is echoed everywhere", "[run
   run_with_time_limit(30s, "one-shot ids", [] {
     Runtime rt{small_config()};
     rt.register_handler("echo", [](Turn& t) { return t.session_id(); });
-    auto call = rt.invoke({.agent = "echo", .input = "x"});
+    auto call = rt.invoke({.agent = "echo", .input = "x"}).value();
     const std::regex uuid4{"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"};
     REQUIRE(std::regex_match(call.session_id(), uuid4));
     auto events = read_all(call);
     REQUIRE(kinds_of(events) == std::vector<EventKind>{EventKind::started, EventKind::completed});
     for (auto& e : events)
       CHECK(e.session_id == call.session_id());
-    CHECK(call.get().session_id == call.session_id());
-    CHECK(call.get().output == call.session_id()); // the handler saw the same id
-    auto other = rt.call({.agent = "echo", .input = "x"});
+    CHECK(call.reply().session_id == call.session_id());
+    CHECK(call.reply().output == call.session_id()); // the handler saw the same id
+    auto other = rt.ask({.agent = "echo", .input = "x"});
     CHECK(other.session_id != call.session_id());
     CHECK(other.turn == 1); // a fresh session each time
   });
@@ -80,10 +80,10 @@ TEST_CASE("a follow-up keeps context; a new session starts fresh", "[runtime][co
       t.state().set("n", std::to_string(n));
       return "n=" + std::to_string(n) + " history=" + std::to_string(t.history().size());
     });
-    CHECK(rt.call({.agent = "counter", .session_id = "a", .input = "1"}).output == "n=1 history=0");
-    CHECK(rt.call({.agent = "counter", .session_id = "a", .input = "2"}).output == "n=2 history=2");
-    CHECK(rt.call({.agent = "counter", .session_id = "b", .input = "1"}).output == "n=1 history=0");
-    CHECK(rt.call({.agent = "counter", .session_id = "a", .input = "3"}).output == "n=3 history=4");
+    CHECK(rt.ask({.agent = "counter", .session_id = "a", .input = "1"}).output == "n=1 history=0");
+    CHECK(rt.ask({.agent = "counter", .session_id = "a", .input = "2"}).output == "n=2 history=2");
+    CHECK(rt.ask({.agent = "counter", .session_id = "b", .input = "1"}).output == "n=1 history=0");
+    CHECK(rt.ask({.agent = "counter", .session_id = "a", .input = "3"}).output == "n=3 history=4");
   });
 }
 
@@ -94,36 +94,40 @@ TEST_CASE("bad input gets a clear error and changes nothing", "[runtime][errors]
     Runtime rt{cfg};
     rt.register_handler("echo", [](Turn& t) { return t.input(); });
 
-    auto unknown = rt.call({.agent = "nobody", .session_id = "s", .input = "x"});
+    auto unknown = rt.ask({.agent = "nobody", .session_id = "s", .input = "x"});
     CHECK(unknown.error == errc::unknown_agent);
     CHECK(unknown.message == "unknown agent type 'nobody'");
 
     for (const std::string& bad : std::vector<std::string>{"has space", "a/b", std::string(129, 'x'), std::string("\0", 1)}) {
-      auto r = rt.call({.agent = "echo", .session_id = bad, .input = "x"});
+      auto r = rt.ask({.agent = "echo", .session_id = bad, .input = "x"});
       CHECK(r.error == errc::invalid_session_id);
       CHECK(r.message.find("is not 1-128 characters") != std::string::npos);
     }
 
-    auto big = rt.call({.agent = "echo", .session_id = "s", .input = std::string(17, 'x')});
+    auto big = rt.ask({.agent = "echo", .session_id = "s", .input = std::string(17, 'x')});
     CHECK(big.error == errc::input_too_large);
     CHECK(big.message == "input is 17 bytes; the limit is 16");
-    auto call = rt.invoke({.agent = "echo", .session_id = "s", .input = std::string(17, 'x')});
-    auto events = read_all(call);
-    REQUIRE(events.size() == 1);
-    CHECK(events[0].kind == EventKind::failed);
-    CHECK(events[0].error == errc::input_too_large);
+    // invoke says so before there is a call: no handle, no stream.
+    auto refused = rt.invoke({.agent = "echo", .session_id = "s", .input = std::string(17, 'x')});
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == errc::input_too_large);
+    CHECK(refused.error().code == condition::too_large);
+    auto no_timeout = rt.invoke({.agent = "echo", .session_id = "s", .input = "x", .timeout = 0ms});
+    REQUIRE_FALSE(no_timeout);
+    CHECK(no_timeout.error().code == errc::invalid_timeout);
+    CHECK(no_timeout.error().message == "the request's timeout must be positive (or unset)");
 
     auto stats = rt.stats();
     CHECK(stats.live_sessions == 0); // nothing was created
     CHECK(stats.activations == 0);
-    CHECK(stats.calls_rejected == 7);
+    CHECK(stats.calls_rejected == 8);
     CHECK(stats.turns_completed == 0);
     CHECK_FALSE(rt.describe({"echo", "s"}));
 
     rt.shutdown(1s);
-    auto late = rt.call({.agent = "echo", .session_id = "s", .input = "x"});
+    auto late = rt.ask({.agent = "echo", .session_id = "s", .input = "x"});
     CHECK(late.error == errc::shutting_down);
-    CHECK(rt.session_for("echo", "u").error == errc::shutting_down);
+    CHECK(rt.session_for("echo", "u").error().code == errc::shutting_down);
   });
 }
 
@@ -154,7 +158,7 @@ TEST_CASE("a stream carries phase, thought and chunks in order, then completed",
         return std::string{"Hello, world"};
       },
       AgentOptions{.blocking = true});
-    auto call = rt.invoke({.agent = "writer", .session_id = "w", .input = "greet"});
+    auto call = rt.invoke({.agent = "writer", .session_id = "w", .input = "greet"}).value();
     auto events = read_all(call);
     REQUIRE(kinds_of(events)
             == std::vector<EventKind>{EventKind::started, EventKind::phase, EventKind::thought,
@@ -190,11 +194,11 @@ TEST_CASE("a failed turn changes nothing and a retry succeeds", "[runtime][tx]")
       a->attempts = &attempts;
       return a;
     });
-    CHECK(rt.call({.agent = "flaky", .session_id = "s", .input = "1"}).output == "ok 0");
-    auto failed = rt.call({.agent = "flaky", .session_id = "s", .input = "2"});
+    CHECK(rt.ask({.agent = "flaky", .session_id = "s", .input = "1"}).output == "ok 0");
+    auto failed = rt.ask({.agent = "flaky", .session_id = "s", .input = "2"});
     CHECK(failed.error == errc::agent_failed);
     CHECK(failed.message == "upstream 503");
-    auto retry = rt.call({.agent = "flaky", .session_id = "s", .input = "2"});
+    auto retry = rt.ask({.agent = "flaky", .session_id = "s", .input = "2"});
     CHECK(retry.output == "ok 2"); // the failed turn left no history
     CHECK(retry.turn == 2);
     CHECK(rt.stats().turns_failed == 1);
@@ -219,13 +223,13 @@ TEST_CASE("busy policies on a blocking session, on real threads", "[runtime][pol
       },
       AgentOptions{.blocking = true, .max_queue_depth = 2});
     // Session s: a held turn, then each policy against it.
-    auto hold = rt.invoke({.agent = "slow", .session_id = "s", .input = "hold"});
+    auto hold = rt.invoke({.agent = "slow", .session_id = "s", .input = "hold"}).value();
     gate_s.wait_arrivals(1);
-    auto rejected = rt.call(
+    auto rejected = rt.ask(
       {.agent = "slow", .session_id = "s", .input = "r", .on_busy = BusyPolicy::reject});
     CHECK(rejected.error == errc::session_busy);
-    auto q1 = rt.invoke({.agent = "slow", .session_id = "s", .input = "q1"});
-    auto q2 = rt.invoke({.agent = "slow", .session_id = "s", .input = "q2"});
+    auto q1 = rt.invoke({.agent = "slow", .session_id = "s", .input = "q1"}).value();
+    auto q2 = rt.invoke({.agent = "slow", .session_id = "s", .input = "q2"}).value();
     auto e1 = q1.next_event();
     auto e2 = q2.next_event();
     REQUIRE((e1 && e2));
@@ -233,26 +237,26 @@ TEST_CASE("busy policies on a blocking session, on real threads", "[runtime][pol
     CHECK(e1->queue_position == 1);
     CHECK(e2->queue_position == 2);
     // The queue (depth 2) is full; the bound holds for every policy.
-    CHECK(rt.call({.agent = "slow", .session_id = "s", .input = "o"}).error == errc::overloaded);
-    CHECK(rt.call({.agent = "slow", .session_id = "s", .input = "x", .on_busy = BusyPolicy::interrupt})
+    CHECK(rt.ask({.agent = "slow", .session_id = "s", .input = "o"}).error == errc::overloaded);
+    CHECK(rt.ask({.agent = "slow", .session_id = "s", .input = "x", .on_busy = BusyPolicy::interrupt})
             .error
           == errc::overloaded);
     gate_s.open();
-    CHECK(hold.get().output == "done:hold");
-    CHECK(q1.get().turn == 2);
-    CHECK(q2.get().turn == 3);
+    CHECK(hold.reply().output == "done:hold");
+    CHECK(q1.reply().turn == 2);
+    CHECK(q2.reply().turn == 3);
     // Session t: an interrupt stops the held turn, keeps what it produced, runs first.
-    auto hold_t = rt.invoke({.agent = "slow", .session_id = "t", .input = "hold"});
+    auto hold_t = rt.invoke({.agent = "slow", .session_id = "t", .input = "hold"}).value();
     gate_t.wait_arrivals(1);
-    auto queued = rt.invoke({.agent = "slow", .session_id = "t", .input = "q"});
+    auto queued = rt.invoke({.agent = "slow", .session_id = "t", .input = "q"}).value();
     queued.next_event(); // queued
     auto interrupter = rt.invoke(
-      {.agent = "slow", .session_id = "t", .input = "i", .on_busy = BusyPolicy::interrupt});
-    CHECK(hold_t.get().error == errc::interrupted);
-    CHECK(hold_t.get().output == "stopped");
-    CHECK(interrupter.get().output == "done:i");
-    CHECK(interrupter.get().turn == 2); // hold (kept) 1, i 2, q 3
-    CHECK(queued.get().turn == 3);
+      {.agent = "slow", .session_id = "t", .input = "i", .on_busy = BusyPolicy::interrupt}).value();
+    CHECK(hold_t.reply().error == errc::interrupted);
+    CHECK(hold_t.reply().output == "stopped");
+    CHECK(interrupter.reply().output == "done:i");
+    CHECK(interrupter.reply().turn == 2); // hold (kept) 1, i 2, q 3
+    CHECK(queued.reply().turn == 3);
   });
 }
 
@@ -271,7 +275,7 @@ TEST_CASE("cancel mid-stream stops the turn, frees everything, and the session s
         return "tokens: " + std::to_string(n);
       },
       AgentOptions{.blocking = true});
-    auto call = rt.invoke({.agent = "streamer", .session_id = "s", .input = "go"});
+    auto call = rt.invoke({.agent = "streamer", .session_id = "s", .input = "go"}).value();
     auto e1 = call.next_event();
     auto e2 = call.next_event();
     REQUIRE(e2);
@@ -281,9 +285,9 @@ TEST_CASE("cancel mid-stream stops the turn, frees everything, and the session s
     REQUIRE_FALSE(rest.empty());
     CHECK(rest.back().kind == EventKind::cancelled);
     CHECK(rest.back().error == errc::cancelled);
-    CHECK(call.get().error == errc::cancelled);
+    CHECK(call.reply().error == errc::cancelled);
     eventually([&] { return rt.stats().running_turns == 0; });
-    auto after = rt.call({.agent = "streamer", .session_id = "s", .input = "again",
+    auto after = rt.ask({.agent = "streamer", .session_id = "s", .input = "again",
                           .timeout = 50ms});
     // The cancelled turn left no trace: this is turn 1 again, and it is cut by its timeout.
     CHECK(after.error == errc::timeout);
@@ -312,15 +316,15 @@ TEST_CASE("a call that waits past its timeout fails with timeout", "[runtime][ti
         return std::string{"late"};
       },
       AgentOptions{.blocking = true});
-    auto running = rt.invoke({.agent = "slow", .session_id = "s", .input = "a", .timeout = 10s});
+    auto running = rt.invoke({.agent = "slow", .session_id = "s", .input = "a", .timeout = 10s}).value();
     gate.wait_arrivals(1);
-    auto waiting = rt.invoke({.agent = "slow", .session_id = "s", .input = "b"}); // default 100ms
+    auto waiting = rt.invoke({.agent = "slow", .session_id = "s", .input = "b"}).value(); // default 100ms
     auto start = std::chrono::steady_clock::now();
-    CHECK(waiting.get().error == errc::timeout);
+    CHECK(waiting.reply().error == errc::timeout);
     CHECK(std::chrono::steady_clock::now() - start < 5s);
     CHECK_FALSE(running.done());
     gate.open();
-    CHECK(running.get().ok());
+    CHECK(running.reply().ok());
   });
 }
 
@@ -328,13 +332,13 @@ TEST_CASE("close ends a session; the next call starts afresh", "[runtime][close]
   run_with_time_limit(30s, "close", [] {
     Runtime rt{small_config()};
     rt.register_handler("echo", [](Turn& t) { return std::to_string(t.number()); });
-    rt.call({.agent = "echo", .session_id = "s", .input = "1"});
-    rt.call({.agent = "echo", .session_id = "s", .input = "2"});
+    rt.ask({.agent = "echo", .session_id = "s", .input = "1"});
+    rt.ask({.agent = "echo", .session_id = "s", .input = "2"});
     CHECK(rt.describe({"echo", "s"})->turns == 2);
-    CHECK(rt.close({"echo", "s"}));
-    CHECK_FALSE(rt.close({"echo", "s"}));
+    CHECK(rt.close({"echo", "s"}).value());
+    CHECK_FALSE(rt.close({"echo", "s"}).value());
     CHECK_FALSE(rt.describe({"echo", "s"}));
-    CHECK(rt.call({.agent = "echo", .session_id = "s", .input = "3"}).output == "1");
+    CHECK(rt.ask({.agent = "echo", .session_id = "s", .input = "3"}).output == "1");
     eventually([&] { return rt.stats().live_sessions == 1; });
     CHECK(rt.stats().activations == 2);
   });
@@ -345,8 +349,8 @@ TEST_CASE("describe reports a live session", "[runtime][describe]") {
     Runtime rt{small_config()};
     rt.register_handler("echo", [](Turn& t) { return t.input(); });
     auto before = std::chrono::system_clock::now();
-    rt.call({.agent = "echo", .session_id = "s", .input = "a"});
-    rt.call({.agent = "echo", .session_id = "s", .input = "b"});
+    rt.ask({.agent = "echo", .session_id = "s", .input = "a"});
+    rt.ask({.agent = "echo", .session_id = "s", .input = "b"});
     auto info = rt.describe({"echo", "s"});
     REQUIRE(info);
     CHECK(info->key == SessionKey{"echo", "s"});
@@ -367,25 +371,25 @@ TEST_CASE("session_for gives one session per owner, atomically", "[runtime][owne
     std::vector<std::string> ids(16);
     std::vector<std::thread> threads;
     for (std::size_t i = 0; i < ids.size(); ++i)
-      threads.emplace_back([&, i] { ids[i] = rt.session_for("chat", "alice@example.com").session_id; });
+      threads.emplace_back([&, i] { ids[i] = rt.session_for("chat", "alice@example.com")->session_id; });
     for (auto& t : threads)
       t.join();
     for (auto& id : ids)
       CHECK(id == ids[0]);
     CHECK(ids[0].size() == 36);
     auto bob = rt.session_for("chat", "bob");
-    CHECK(bob.created);
-    CHECK(bob.session_id != ids[0]);
-    CHECK_FALSE(rt.session_for("chat", "bob").created);
-    CHECK(rt.session_for("chat", "").error == errc::invalid_owner);
-    CHECK(rt.session_for("chat", std::string(257, 'x')).error == errc::invalid_owner);
-    CHECK(rt.session_for("nobody", "bob").error == errc::unknown_agent);
-    CHECK(rt.call({.agent = "chat", .session_id = ids[0], .input = "x"}).output == "1");
-    CHECK(rt.call({.agent = "chat", .session_id = ids[0], .input = "y"}).output == "2");
-    rt.close({"chat", ids[0]});
+    CHECK(bob->created);
+    CHECK(bob->session_id != ids[0]);
+    CHECK_FALSE(rt.session_for("chat", "bob")->created);
+    CHECK(rt.session_for("chat", "").error().code == errc::invalid_owner);
+    CHECK(rt.session_for("chat", std::string(257, 'x')).error().code == errc::invalid_owner);
+    CHECK(rt.session_for("nobody", "bob").error().code == errc::unknown_agent);
+    CHECK(rt.ask({.agent = "chat", .session_id = ids[0], .input = "x"}).output == "1");
+    CHECK(rt.ask({.agent = "chat", .session_id = ids[0], .input = "y"}).output == "2");
+    CHECK(rt.close({"chat", ids[0]}).value());
     auto fresh = rt.session_for("chat", "alice@example.com");
-    CHECK(fresh.created);
-    CHECK(fresh.session_id != ids[0]);
+    CHECK(fresh->created);
+    CHECK(fresh->session_id != ids[0]);
   });
 }
 
@@ -397,7 +401,7 @@ TEST_CASE("an idle session expires and the next call recreates it with its conte
     cfg.expiry_interval = 10ms;
     Runtime rt{cfg};
     rt.register_handler("echo", [](Turn& t) { return std::to_string(t.number()); });
-    CHECK(rt.call({.agent = "echo", .session_id = "s", .input = "1"}).output == "1");
+    CHECK(rt.ask({.agent = "echo", .session_id = "s", .input = "1"}).output == "1");
     // The expiration is counted before the actor is gone: wait for both.
     eventually([&] {
       auto st = rt.stats();
@@ -405,7 +409,7 @@ TEST_CASE("an idle session expires and the next call recreates it with its conte
     });
     CHECK_FALSE(rt.describe({"echo", "s"}));
     // Turn 2: the context came back from the store.
-    CHECK(rt.call({.agent = "echo", .session_id = "s", .input = "2"}).output == "2");
+    CHECK(rt.ask({.agent = "echo", .session_id = "s", .input = "2"}).output == "2");
     CHECK(rt.stats().activations == 2);
   });
 }
@@ -425,8 +429,8 @@ TEST_CASE("every log line about a session carries [session/call]", "[runtime][lo
           throw std::runtime_error("kaput");
         return t.input();
       });
-      auto ok = rt.call({.agent = "echo", .session_id = "s1", .input = "x"});
-      auto bad = rt.call({.agent = "echo", .session_id = "s1", .input = "boom"});
+      auto ok = rt.ask({.agent = "echo", .session_id = "s1", .input = "x"});
+      auto bad = rt.ask({.agent = "echo", .session_id = "s1", .input = "boom"});
       std::istringstream lines{out->str()};
       std::string line;
       int about_calls = 0;
@@ -468,11 +472,11 @@ TEST_CASE("on_done runs once with the outcome, on whichever side finishes last",
       cv.notify_all();
     };
     // Registered while the turn is held: runs on the thread that completes the call.
-    auto held = rt.invoke({.agent = "held", .session_id = "h", .input = "held"});
+    auto held = rt.invoke({.agent = "held", .session_id = "h", .input = "held"}).value();
     held.on_done(record);
     gate.open();
     // Registered after completion: runs at once, on this thread.
-    auto done = rt.invoke({.agent = "echo", .session_id = "e", .input = "done"});
+    auto done = rt.invoke({.agent = "echo", .session_id = "e", .input = "done"}).value();
     done.wait_for(10s);
     done.on_done(record);
     std::unique_lock l{mu};
@@ -527,14 +531,14 @@ TEST_CASE("shutdown lets running turns finish within the drain and fails the res
         return std::string{"finished"};
       },
       AgentOptions{.blocking = true});
-    auto running = rt.invoke({.agent = "slow", .session_id = "s", .input = "a"});
+    auto running = rt.invoke({.agent = "slow", .session_id = "s", .input = "a"}).value();
     gate.wait_arrivals(1);
-    auto queued = rt.invoke({.agent = "slow", .session_id = "s", .input = "b"});
+    auto queued = rt.invoke({.agent = "slow", .session_id = "s", .input = "b"}).value();
     queued.next_event(); // queued
     rt.shutdown(5s);
-    CHECK(running.get().ok());
-    CHECK(running.get().output == "finished");
-    CHECK(queued.get().error == errc::shutting_down);
+    CHECK(running.reply().ok());
+    CHECK(running.reply().output == "finished");
+    CHECK(queued.reply().error == errc::shutting_down);
     CHECK(rt.stats().live_sessions == 0);
     CHECK(rt.stats().turns_completed == 1);
   });
@@ -556,9 +560,7 @@ TEST_CASE("the destructor returns within the drain when a handler ignores its st
       auto cfg = small_config();
       cfg.shutdown_drain = 200ms;
       Runtime rt{cfg};
-      rt.register_tool("echo", [](const ToolRequest& r) {
-        return ToolResponse{true, r.arguments, {}, {}, {}};
-      });
+      rt.register_tool("echo", [](const ToolRequest& r) -> ToolResult { return r.arguments; });
       rt.register_handler("other", [](Turn&) { return std::string{"o"}; });
       rt.register_handler(
         "stubborn",
@@ -566,17 +568,17 @@ TEST_CASE("the destructor returns within the drain when a handler ignores its st
           while (!late->release.load()) // ignores its stop token
             std::this_thread::sleep_for(1ms);
           // The runtime is gone by now: tools and sub-agents answer, nothing crashes.
-          late->tool_ok = t.call_tool("echo", "x").ok;
+          late->tool_ok = t.call_tool("echo", "x").has_value();
           late->ask_error = t.ask("other", "x").error;
           late->finished.store(true);
           return std::string{"never seen"};
         },
         AgentOptions{.blocking = true});
-      call = rt.invoke({.agent = "stubborn", .session_id = "s", .input = "x"});
+      call = rt.invoke({.agent = "stubborn", .session_id = "s", .input = "x"}).value();
       call.next_event(); // started
     }
     CHECK(std::chrono::steady_clock::now() - start < 5s);
-    CHECK(call.get().error == errc::shutting_down);
+    CHECK(call.reply().error == errc::shutting_down);
     CHECK_FALSE(call.cancel()); // a Call outlives its Runtime and stays readable
     late->release.store(true);  // let the abandoned handler go on
     while (!late->finished.load())
@@ -590,10 +592,10 @@ TEST_CASE("a completion callback that throws does not harm the session", "[runti
   run_with_time_limit(30s, "throwing callback", [] {
     Runtime rt{small_config()};
     rt.register_handler("echo", [](Turn& t) { return std::to_string(t.number()); });
-    auto call = rt.invoke({.agent = "echo", .session_id = "s", .input = "x"});
+    auto call = rt.invoke({.agent = "echo", .session_id = "s", .input = "x"}).value();
     call.on_done([](const Reply&) { throw std::runtime_error("host bug"); });
     call.wait_for(10s);
-    CHECK(rt.call({.agent = "echo", .session_id = "s", .input = "y"}).output == "2");
+    CHECK(rt.ask({.agent = "echo", .session_id = "s", .input = "y"}).output == "2");
   });
 }
 
@@ -607,7 +609,7 @@ TEST_CASE("a runtime can be destroyed on another thread while its callers live o
     std::promise<void> called;
     std::promise<void> release;
     std::thread caller{[&] {
-      rt->call({.agent = "echo", .session_id = "s1", .input = "x"}); // spawns a session
+      rt->ask({.agent = "echo", .session_id = "s1", .input = "x"}); // spawns a session
       called.set_value();
       release.get_future().wait(); // stays alive past the destruction
     }};

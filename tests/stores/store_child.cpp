@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
     int n = argc > 3 ? std::stoi(argv[3]) : 10;
     for (int i = 0; i < n; ++i) {
       auto s = rt.session_for("chat", "user-" + std::to_string(i));
-      std::printf("%s\n", s.error ? "error" : s.session_id.c_str());
+      std::printf("%s\n", s ? s->session_id.c_str() : "error");
     }
     return 0;
   }
@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
       for (long i = 0;; ++i) {
         auto sid = "s" + std::to_string((i * 4 + t) % 40);
         auto input = "in-" + std::to_string(t) + "-" + std::to_string(i);
-        auto r = rt.call({.agent = "chat", .session_id = sid, .input = input});
+        auto r = rt.ask({.agent = "chat", .session_id = sid, .input = input});
         if (!r.ok())
           continue;
         std::lock_guard g{out};

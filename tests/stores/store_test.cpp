@@ -2,6 +2,7 @@
 // a store that fails, files that cannot be used, and real processes: one killed mid-work,
 // two racing for the same owners.
 
+#include "support/stores.hpp"
 #include "support/time_limit.hpp"
 
 #include <agentrt/agentrt.hpp>
@@ -23,6 +24,8 @@
 
 using namespace agentrt;
 using namespace std::chrono_literals;
+using agentrt_test::commit_and_wait;
+using agentrt_test::FaultyDurableStore;
 using agentrt_test::run_with_time_limit;
 namespace fs = std::filesystem;
 
@@ -94,57 +97,55 @@ std::pair<std::vector<std::string>, int> run_child(const std::vector<std::string
 TEST_CASE("the memory store hands sessions over and back, and maps owners atomically", "[store]") {
   run_with_time_limit(60s, "the memory store hands sessions over and back, and maps owners atomically", [] {
     auto store = make_memory_store();
-    CHECK_FALSE(store->write_through());
     StoredSession s{SessionKey{"a", "s1"}, {Message{Role::user, "hi", {}}}, {{"k", "v"}}, 1,
                     std::chrono::system_clock::now(), std::chrono::system_clock::now()};
     auto original = s;
-    REQUIRE_FALSE(store->put(s));
-    s = original;
-    std::optional<StoredSession> out;
-    REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, out));
+    REQUIRE(store->put(s));
+    auto out = store->load(SessionKey{"a", "s1"});
     REQUIRE(out);
-    CHECK(out->history == s.history);
-    CHECK(out->state == s.state);
-    std::optional<StoredSession> again;
-    REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, again));
-    CHECK_FALSE(again); // handed back: the live session holds it now
-    std::string id;
-    bool created = false;
-    REQUIRE_FALSE(store->owner_session("a", "alice", "id-1", id, created));
-    CHECK((id == "id-1" && created));
-    REQUIRE_FALSE(store->owner_session("a", "alice", "id-2", id, created));
-    CHECK((id == "id-1" && !created));
-    std::vector<SessionKey> keys;
-    REQUIRE_FALSE(store->list_by_owner("alice", keys));
-    CHECK(keys == std::vector<SessionKey>{{"a", "id-1"}});
+    REQUIRE(*out);
+    CHECK((*out)->history == original.history);
+    CHECK((*out)->state == original.state);
+    auto again = store->load(SessionKey{"a", "s1"});
+    REQUIRE(again);
+    CHECK_FALSE(*again); // handed back: the live session holds it now
+    auto first = store->owner_session("a", "alice", "id-1");
+    REQUIRE(first);
+    CHECK((first->session_id == "id-1" && first->created));
+    auto second = store->owner_session("a", "alice", "id-2");
+    REQUIRE(second);
+    CHECK((second->session_id == "id-1" && !second->created));
   });
 }
 
-TEST_CASE("the SQLite store saves turns, loads them back and refuses a turn saved twice", "[store][sqlite]") {
-  run_with_time_limit(60s, "the SQLite store saves turns, loads them back and refuses a turn saved twice", [] {
+TEST_CASE("the SQLite store commits turns, loads them back and refuses a turn committed twice",
+          "[store][sqlite]") {
+  run_with_time_limit(60s, "sqlite turns", [] {
     TempDir dir;
     auto store = open_sqlite_store(dir.file("s.db"));
-    CHECK(store->write_through());
     auto r1 = record("s1", 1, 0, {{Role::user, "hi", {}}, {Role::assistant, "hello", {}}});
     r1.state_writes = {{"name", std::string{"Ada"}}, {"tmp", std::string{"x"}}};
-    REQUIRE_FALSE(store->save(r1));
+    REQUIRE(commit_and_wait(*store, r1));
     auto r2 = record("s1", 2, 2,
                      {{Role::user, "weather?", {}}, {Role::tool_call, "Rome", "weather"},
                       {Role::tool_result, "sunny", "weather"}, {Role::assistant, "Sunny.", {}}});
     r2.state_writes = {{"tmp", std::nullopt}};
-    REQUIRE_FALSE(store->save(r2));
-    CHECK(store->save(r2)); // the same entries again: an error, never a duplicate
-    std::optional<StoredSession> out;
-    REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, out));
+    REQUIRE(commit_and_wait(*store, r2));
+    auto twice = commit_and_wait(*store, r2); // the same entries again: an error, never a duplicate
+    REQUIRE_FALSE(twice);
+    CHECK(twice.error().code.category().name() == std::string{"sqlite"});
+    auto out = store->load(SessionKey{"a", "s1"});
     REQUIRE(out);
-    CHECK(out->turns == 2);
-    REQUIRE(out->history.size() == 6);
-    CHECK(out->history[3] == Message{Role::tool_call, "Rome", "weather"});
-    CHECK(out->state == StateMap{{"name", "Ada"}});
-    REQUIRE_FALSE(store->erase(SessionKey{"a", "s1"}));
-    std::optional<StoredSession> gone;
-    REQUIRE_FALSE(store->load(SessionKey{"a", "s1"}, gone));
-    CHECK_FALSE(gone);
+    REQUIRE(*out);
+    auto& loaded = **out;
+    CHECK(loaded.turns == 2);
+    REQUIRE(loaded.history.size() == 6);
+    CHECK(loaded.history[3] == Message{Role::tool_call, "Rome", "weather"});
+    CHECK(loaded.state == StateMap{{"name", "Ada"}});
+    REQUIRE(store->erase(SessionKey{"a", "s1"}));
+    auto gone = store->load(SessionKey{"a", "s1"});
+    REQUIRE(gone);
+    CHECK_FALSE(*gone);
   });
 }
 
@@ -158,12 +159,12 @@ TEST_CASE("the SQLite store lists old inactive sessions only", "[store][sqlite]"
     old.last_activity = now - 2h;
     auto busy = record("busy", 1, 0, {{Role::user, "x", {}}});
     busy.created = now - 10h; // old, but active a moment ago
-    REQUIRE_FALSE(store->save(old));
-    REQUIRE_FALSE(store->save(busy));
-    REQUIRE_FALSE(store->save(record("new", 1, 0, {{Role::user, "x", {}}})));
-    std::vector<SessionKey> expired;
-    REQUIRE_FALSE(store->expired(now - 8h, now - 15min, expired));
-    CHECK(expired == std::vector<SessionKey>{{"a", "old"}});
+    REQUIRE(commit_and_wait(*store, old));
+    REQUIRE(commit_and_wait(*store, busy));
+    REQUIRE(commit_and_wait(*store, record("new", 1, 0, {{Role::user, "x", {}}})));
+    auto expired = store->expired(now - 8h, now - 15min);
+    REQUIRE(expired);
+    CHECK(*expired == std::vector<SessionKey>{{"a", "old"}});
   });
 }
 
@@ -172,12 +173,14 @@ TEST_CASE("the SQLite store refuses a turn whose predecessor is not stored", "[s
     TempDir dir;
     auto store = open_sqlite_store(dir.file("s.db"));
     // Turn 3 of a session the store does not have (erased meanwhile): never a torn session.
-    CHECK(store->save(record("s", 3, 4, {{Role::user, "x", {}}, {Role::assistant, "y", {}}})));
-    std::optional<StoredSession> out;
-    REQUIRE_FALSE(store->load(SessionKey{"a", "s"}, out));
-    CHECK_FALSE(out);
-    REQUIRE_FALSE(store->save(record("s", 1, 0, {{Role::user, "x", {}}})));
-    CHECK(store->save(record("s", 3, 1, {{Role::user, "z", {}}}))); // turn 2 is missing
+    auto torn = commit_and_wait(*store, record("s", 3, 4, {{Role::user, "x", {}}, {Role::assistant, "y", {}}}));
+    REQUIRE_FALSE(torn);
+    CHECK(torn.error().message == "turn 3 of a/s does not follow a stored turn");
+    auto out = store->load(SessionKey{"a", "s"});
+    REQUIRE(out);
+    CHECK_FALSE(*out);
+    REQUIRE(commit_and_wait(*store, record("s", 1, 0, {{Role::user, "x", {}}})));
+    CHECK_FALSE(commit_and_wait(*store, record("s", 3, 1, {{Role::user, "z", {}}}))); // turn 2 is missing
   });
 }
 
@@ -188,16 +191,16 @@ TEST_CASE("an erase runs after the turns queued before it", "[store][sqlite]") {
     std::atomic<int> saved{0};
     for (std::uint64_t t = 1; t <= 50; ++t) {
       auto r = std::make_shared<TurnRecord>(record("s", t, t - 1, {{Role::user, "x", {}}}));
-      store->save_async(r, [&](std::error_code ec) {
-        if (!ec)
+      store->commit(r, [&](Result<void> ok) {
+        if (ok)
           saved.fetch_add(1);
       });
     }
-    REQUIRE_FALSE(store->erase(SessionKey{"a", "s"}));
+    REQUIRE(store->erase(SessionKey{"a", "s"}));
     CHECK(saved.load() == 50); // all written before the erase returned...
-    std::optional<StoredSession> out;
-    REQUIRE_FALSE(store->load(SessionKey{"a", "s"}, out));
-    CHECK_FALSE(out); // ...and the erase came after them
+    auto out = store->load(SessionKey{"a", "s"});
+    REQUIRE(out);
+    CHECK_FALSE(*out); // ...and the erase came after them
   });
 }
 
@@ -270,10 +273,10 @@ TEST_CASE("a version 1 database is migrated and keeps its sessions and owners",
       cfg.store_path = path;
       Runtime rt{cfg};
       rt.register_handler("counter", counter);
-      auto owned = rt.session_for("counter", "alice");
+      auto owned = rt.session_for("counter", "alice").value();
       CHECK(owned.session_id == "u1");
       CHECK_FALSE(owned.created);
-      CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "x"}).output
+      CHECK(rt.ask({.agent = "counter", .session_id = "u1", .input = "x"}).output
             == "n=2 history=2");
     }
     REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
@@ -302,12 +305,12 @@ TEST_CASE("an expired session continues with its context from SQLite", "[store][
     cfg.expiry_interval = 10ms;
     Runtime rt{cfg};
     rt.register_handler("counter", counter);
-    CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "a"}).output == "n=1 history=0");
-    CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "b"}).output == "n=2 history=2");
+    CHECK(rt.ask({.agent = "counter", .session_id = "u1", .input = "a"}).output == "n=1 history=0");
+    CHECK(rt.ask({.agent = "counter", .session_id = "u1", .input = "b"}).output == "n=2 history=2");
     // The expiration is counted before the actor is gone: wait for both.
     for (auto st = rt.stats(); st.expirations == 0 || st.live_sessions != 0; st = rt.stats())
       std::this_thread::sleep_for(1ms);
-    CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "c"}).output == "n=3 history=4");
+    CHECK(rt.ask({.agent = "counter", .session_id = "u1", .input = "c"}).output == "n=3 history=4");
   });
 }
 
@@ -322,97 +325,50 @@ TEST_CASE("a new Runtime on the same file continues every session", "[store][run
       Runtime rt{cfg};
       rt.register_handler("counter", counter);
       for (int i = 0; i < 3; ++i)
-        rt.call({.agent = "counter", .session_id = "u1", .input = "x"});
-      rt.call({.agent = "counter", .session_id = "u2", .input = "x"});
-      owner_id = rt.session_for("counter", "alice").session_id;
+        rt.ask({.agent = "counter", .session_id = "u1", .input = "x"});
+      rt.ask({.agent = "counter", .session_id = "u2", .input = "x"});
+      owner_id = rt.session_for("counter", "alice")->session_id;
     }
     RuntimeConfig cfg;
     cfg.store_path = path;
     Runtime rt{cfg};
     rt.register_handler("counter", counter);
-    CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "x"}).output == "n=4 history=6");
-    CHECK(rt.call({.agent = "counter", .session_id = "u2", .input = "x"}).output == "n=2 history=2");
-    CHECK(rt.session_for("counter", "alice").session_id == owner_id);
-    CHECK_FALSE(rt.session_for("counter", "alice").created);
+    CHECK(rt.ask({.agent = "counter", .session_id = "u1", .input = "x"}).output == "n=4 history=6");
+    CHECK(rt.ask({.agent = "counter", .session_id = "u2", .input = "x"}).output == "n=2 history=2");
+    CHECK(rt.session_for("counter", "alice")->session_id == owner_id);
+    CHECK_FALSE(rt.session_for("counter", "alice")->created);
     // close erases it from the file too
-    CHECK(rt.close({"counter", "u1"}));
-    CHECK(rt.call({.agent = "counter", .session_id = "u1", .input = "x"}).output == "n=1 history=0");
+    CHECK(rt.close({"counter", "u1"}).value());
+    CHECK(rt.ask({.agent = "counter", .session_id = "u1", .input = "x"}).output == "n=1 history=0");
   });
 }
-
-namespace {
-
-/// A store that fails on demand, for the transaction rules.
-class FlakyStore final : public SessionStore {
-public:
-  explicit FlakyStore(std::shared_ptr<SessionStore> inner) : inner_(std::move(inner)) {
-  }
-  std::atomic<bool> fail_saves{false};
-  std::atomic<bool> fail_loads{false};
-  bool write_through() const noexcept override {
-    return true;
-  }
-  std::error_code load(const SessionKey& k, std::optional<StoredSession>& out) override {
-    if (fail_loads)
-      return std::make_error_code(std::errc::io_error);
-    return inner_->load(k, out);
-  }
-  std::error_code save(const TurnRecord& r) override {
-    if (fail_saves)
-      return std::make_error_code(std::errc::no_space_on_device);
-    return inner_->save(r);
-  }
-  std::error_code put(StoredSession& s) override {
-    return inner_->put(s);
-  }
-  std::error_code erase(const SessionKey& k) override {
-    return inner_->erase(k);
-  }
-  std::error_code owner_session(std::string_view a, std::string_view o, const std::string& c,
-                                std::string& out, bool& created) override {
-    return inner_->owner_session(a, o, c, out, created);
-  }
-  std::error_code list_by_owner(std::string_view o, std::vector<SessionKey>& out) override {
-    return inner_->list_by_owner(o, out);
-  }
-  std::error_code expired(std::chrono::system_clock::time_point c,
-                          std::chrono::system_clock::time_point a,
-                          std::vector<SessionKey>& out) override {
-    return inner_->expired(c, a, out);
-  }
-
-private:
-  std::shared_ptr<SessionStore> inner_;
-};
-
-} // namespace
 
 TEST_CASE("a failed save fails the call with store_failed and changes nothing",
           "[store][runtime]") {
   run_with_time_limit(30s, "store failure", [] {
     TempDir dir;
-    auto flaky = std::make_shared<FlakyStore>(open_sqlite_store(dir.file("s.db")));
+    auto flaky = std::make_shared<FaultyDurableStore>(open_sqlite_store(dir.file("s.db")));
     Runtime rt{config_with(flaky)};
     rt.register_handler("counter", counter);
-    CHECK(rt.call({.agent = "counter", .session_id = "u", .input = "a"}).ok());
-    flaky->fail_saves = true;
-    auto failed = rt.invoke({.agent = "counter", .session_id = "u", .input = "b"});
+    CHECK(rt.ask({.agent = "counter", .session_id = "u", .input = "a"}).ok());
+    flaky->fail_commit = true;
+    auto failed = rt.invoke({.agent = "counter", .session_id = "u", .input = "b"}).value();
     std::vector<EventKind> kinds;
     while (auto e = failed.next_event())
       kinds.push_back(e->kind);
     CHECK(kinds == std::vector<EventKind>{EventKind::started, EventKind::failed});
-    CHECK(failed.get().error == errc::store_failed);
-    CHECK(failed.get().message
+    CHECK(failed.reply().error == errc::store_failed);
+    CHECK(failed.reply().message
           == "the session store could not save the turn: No space left on device");
     CHECK(rt.describe({"counter", "u"})->history_size == 2); // memory agrees with disk
-    flaky->fail_saves = false;
-    CHECK(rt.call({.agent = "counter", .session_id = "u", .input = "c"}).output == "n=2 history=2");
+    flaky->fail_commit = false;
+    CHECK(rt.ask({.agent = "counter", .session_id = "u", .input = "c"}).output == "n=2 history=2");
     // A session whose context cannot be loaded refuses its first call, then recovers.
-    flaky->fail_loads = true;
-    auto r = rt.call({.agent = "counter", .session_id = "v", .input = "x"});
+    flaky->fail_load = true;
+    auto r = rt.ask({.agent = "counter", .session_id = "v", .input = "x"});
     CHECK(r.error == errc::store_failed);
-    flaky->fail_loads = false;
-    CHECK(rt.call({.agent = "counter", .session_id = "v", .input = "x"}).ok());
+    flaky->fail_load = false;
+    CHECK(rt.ask({.agent = "counter", .session_id = "v", .input = "x"}).ok());
   });
 }
 
@@ -467,8 +423,9 @@ TEST_CASE("a process killed mid-work loses no reply it gave and doubles none",
       ls >> ok >> sid >> input;
       REQUIRE(ok == "ok");
       if (!inputs.count(sid)) {
-        std::optional<StoredSession> s;
-        REQUIRE_FALSE(store->load(SessionKey{"chat", sid}, s));
+        auto loaded = store->load(SessionKey{"chat", sid});
+        REQUIRE(loaded);
+        auto& s = *loaded;
         REQUIRE(s);
         for (auto& m : s->history)
           if (m.role == Role::user)

@@ -13,6 +13,7 @@
 #include "core/call_state.hpp"
 #include "core/executor.hpp"
 #include "core/metrics.hpp"
+#include "stores/guarded_store.hpp"
 
 #include <agentrt/agentrt.hpp>
 #include <agentrt/session_store.hpp>
@@ -71,13 +72,12 @@ public:
     sys = std::make_unique<caf::actor_system>(cfg);
     sched = &dynamic_cast<caf::scheduler::test_coordinator&>(sys->scheduler());
     svc.config = config;
-    svc.log = std::make_shared<spdlog::logger>("test",
-                                               std::make_shared<spdlog::sinks::null_sink_mt>());
+    svc.log = log;
     svc.executor = &executor;
     svc.gate = std::make_shared<ResultGate>();
     svc.metrics = &metrics;
     svc.directory = &directory;
-    svc.store = store.get();
+    svc.store = &store;
   }
 
   ~ActorFixture() {
@@ -127,7 +127,9 @@ public:
     r.session_id = std::move(session);
     r.input = std::move(input);
     r.on_busy = policy;
-    return std::make_shared<CallState>(next_id++, std::move(r), sys->clock().now(), timeout);
+    auto& stripe = metrics.stripe(key_hash(r.agent, r.session_id));
+    return std::make_shared<CallState>(next_id++, std::move(r), sys->clock().now(), timeout,
+                                       &stripe);
   }
 
   /// Sends `c` the way Runtime::invoke does (through the directory) and runs the world.
@@ -183,7 +185,9 @@ public:
   ManualExecutor executor;
   Metrics metrics;
   SessionDirectory directory;
-  std::shared_ptr<SessionStore> store = make_memory_store();
+  std::shared_ptr<spdlog::logger> log = std::make_shared<spdlog::logger>(
+    "test", std::make_shared<spdlog::sinks::null_sink_mt>());
+  GuardedStore store{make_memory_store(), log};
   AgentRegistry registry;
   Services svc;
   std::uint64_t next_id = 1;

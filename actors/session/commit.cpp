@@ -1,0 +1,102 @@
+// A session's durable commit: with a write-through store, the session claims the call (no
+// cancel or timeout can end it now), hands the turn's record to the store and stays busy
+// until `persisted` comes back; only then is the turn applied in memory and the reply
+// released. The store may commit many sessions' turns in one transaction.
+
+#include "actors/session/steps.hpp"
+
+#include "actors/services.hpp"
+#include "core/executor.hpp"
+#include "core/metrics.hpp"
+
+#include "stores/guarded_store.hpp"
+
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <spdlog/logger.h>
+
+namespace agentrt::detail {
+
+void release_gauge(SessionState& st, TurnJob& job) noexcept {
+  if (job.holds_gauge) {
+    st.stripe->running.fetch_sub(1, relaxed);
+    job.holds_gauge = false;
+  }
+}
+
+void persist(session_pointer self, TurnJobPtr job, TurnContext& ctx, Reply reply,
+             EventKind terminal, bool holds_gauge) {
+  auto& st = self->state;
+  if (!ctx.call->claim()) {
+    if (holds_gauge)
+      st.stripe->running.fetch_sub(1, relaxed);
+    st.svc->log->debug("[{}/{}] turn {} discarded: the call had already ended",
+                       ctx.call->session_id, ctx.call->id, ctx.number);
+    return;
+  }
+  if (!job)
+    job = std::make_shared<TurnJob>(std::move(ctx));
+  // Running from the claim on: whatever happens next, the session (or its destructor)
+  // still owns the claimed call and ends it.
+  job->holds_gauge = holds_gauge;
+  st.running = job;
+  update_busy(st);
+  try {
+    job->record = std::make_shared<TurnRecord>(make_record(*st.data, job->ctx));
+  } catch (const std::exception& e) {
+    release_gauge(st, *job);
+    job->ctx.call->end_claimed(errc::store_failed, e.what(), job->ctx.number);
+    st.running.reset();
+    return;
+  }
+  job->reply = std::move(reply);
+  job->terminal = terminal;
+  st.svc->store->commit(job->record, [job, addr = self->address(),
+                                      gate = st.svc->gate](Result<void> r) {
+    job->persisted = std::move(r);
+    gate->pass([&] {
+      if (auto hdl = caf::actor_cast<session_actor>(addr))
+        caf::anon_send(hdl, persisted_atom::value, job);
+    });
+  });
+}
+
+void on_persisted(session_pointer self, const TurnJobPtr& job) {
+  auto& st = self->state;
+  if (job != st.running)
+    return; // its call was already ended (close, shutdown)
+  st.running.reset();
+  release_gauge(st, *job);
+  auto& c = *job->ctx.call;
+  auto& log = *st.svc->log;
+  if (job->persisted) {
+    c.commit_claimed(
+      [&] {
+        apply_record(*st.data, std::move(*job->record));
+        log.debug("[{}/{}] turn {} committed", c.session_id, c.id, job->ctx.number);
+      },
+      std::move(job->reply), job->terminal);
+  } else {
+    auto why = job->persisted.error().message;
+    c.end_claimed(errc::store_failed, "the session store could not save the turn: " + why,
+                  job->ctx.number, [&] {
+                    log.warn("[{}/{}] turn {} not saved: {}", c.session_id, c.id,
+                             job->ctx.number, why);
+                  });
+  }
+  touch(st, self->clock().now());
+  after_turn(self);
+}
+
+/// If the write lands anyway, a close erases it after (its erase queues behind the write);
+/// at shutdown it may stay (documented).
+void abandon_persisting(session_pointer self, errc e, const std::string& message) {
+  auto& st = self->state;
+  auto& job = *st.running;
+  release_gauge(st, job);
+  job.ctx.call->end_claimed(e, message, job.ctx.number);
+}
+
+} // namespace agentrt::detail

@@ -1,0 +1,87 @@
+#pragma once
+
+// The steps of a session actor, shared by its parts (actors/session/*.cpp) and its
+// behavior (actors/session_actor.cpp). Each takes the actor and works on its state.
+
+#include "actors/session_actor.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace agentrt::detail {
+
+inline constexpr auto relaxed = std::memory_order_relaxed;
+
+inline std::int64_t to_ns(Clock::duration d) noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
+
+inline std::int64_t now_ns(session_pointer self) {
+  return to_ns(self->clock().now().time_since_epoch());
+}
+
+/// Publishes whether the session has work (the supervisor never expires a busy session).
+inline void update_busy(SessionState& st) noexcept {
+  st.activity->busy.store(st.running != nullptr || !st.queue.empty(), relaxed);
+}
+
+/// Publishes the session's last activity (the supervisor's idle clock).
+inline void touch(SessionState& st, Clock::time_point now) noexcept {
+  st.activity->last_active.store(to_ns(now.time_since_epoch()), relaxed);
+}
+
+// -- calls.cpp: a call arrives, waits, is withdrawn or times out -----------------------------
+
+void on_call(session_pointer self, const CallTicket& ticket);
+void on_withdraw(session_pointer self, std::uint64_t id);
+void on_deadline(session_pointer self, std::int64_t tick_ns);
+/// Makes sure a deadline timer fires by `deadline`.
+void arm_deadline(session_pointer self, Clock::time_point deadline);
+/// Starts queued calls while the session is free; a one-shot session ends once idle.
+void next(session_pointer self);
+/// Ends every queued call with `e` (close, shutdown).
+void end_queue(session_pointer self, errc e, const std::string& message);
+
+// -- turns.cpp: a turn runs and ends ----------------------------------------------------------
+
+/// Starts `c`'s turn now (the session runs none).
+void start(session_pointer self, const CallPtr& c);
+/// A blocking turn came back, or an inline turn's deferred end came round.
+void on_turn_done(session_pointer self, const TurnJobPtr& job);
+/// Ends the running turn's call with `e`; the turn itself is discarded when it ends.
+void end_running(session_pointer self, errc e, const std::string& message);
+
+// -- commit.cpp: a durable store writes the turn first ----------------------------------------
+
+/// Claims the call and hands the turn to the store; the session stays busy until
+/// `persisted`. `job` may be null (an inline turn: one is made from `ctx`); `holds_gauge`:
+/// the turn counts as running until it is settled.
+void persist(session_pointer self, TurnJobPtr job, TurnContext& ctx, Reply reply,
+             EventKind terminal, bool holds_gauge);
+void on_persisted(session_pointer self, const TurnJobPtr& job);
+/// Ends a turn the store is still writing (close, shutdown) with `e`.
+void abandon_persisting(session_pointer self, errc e, const std::string& message);
+/// Takes a job out of the running gauge, once.
+void release_gauge(SessionState& st, TurnJob& job) noexcept;
+
+// -- lifecycle.cpp: load, hand-over, expiry, close, drain --------------------------------------
+
+/// Brings the stored context back on the first call; false (and `c` failed) if the store
+/// could not be read.
+bool ensure_loaded(session_pointer self, const CallPtr& c);
+/// Hands the session to a passivating store; false if the store refused.
+bool passivate(session_pointer self);
+/// A turn is over and the session is free: start what is queued, or stop if ending.
+void after_turn(session_pointer self);
+/// A one-shot session is idle: it ends (nothing is kept).
+void end_one_shot(session_pointer self);
+void on_expire(session_pointer self, std::int64_t observed, ExpireReason why);
+void on_close(session_pointer self, const ClosePromise& closed);
+void on_drain(session_pointer self, std::int64_t drain_ns);
+void on_stop(session_pointer self);
+SessionInfo describe(session_pointer self);
+
+} // namespace agentrt::detail

@@ -1,0 +1,55 @@
+#include "runtime/refusals.hpp"
+
+namespace agentrt::detail {
+
+std::string clip(const std::string& s, std::size_t n) {
+  if (s.size() <= n)
+    return s;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80)
+    --n; // s[n] continues a character: cut before it starts
+  return s.substr(0, n) + "...";
+}
+
+Error unknown_agent(const std::string& agent) {
+  return {errc::unknown_agent, "unknown agent type '" + clip(agent, 80) + "'"};
+}
+
+Error invalid_session_id(const std::string& id) {
+  return {errc::invalid_session_id,
+          "session id '" + clip(id, 160) + "' is not 1-128 characters of [A-Za-z0-9._:-]"};
+}
+
+Error input_too_large(std::size_t size, std::size_t limit) {
+  return {errc::input_too_large, "input is " + std::to_string(size) + " bytes; the limit is "
+                                   + std::to_string(limit)};
+}
+
+Error invalid_timeout() {
+  return {errc::invalid_timeout, "the request's timeout must be positive (or unset)"};
+}
+
+Error shutting_down() {
+  return {errc::shutting_down, "the runtime is shutting down and takes no more calls"};
+}
+
+Error session_closing() {
+  return {errc::session_closed, "the session is being closed; call again to start a new one"};
+}
+
+Error reentrant_chain(const std::vector<SessionKey>& chain, const SessionKey& target) {
+  std::string path;
+  for (auto& k : chain)
+    path += k.agent + "/" + k.session_id + " -> ";
+  path += target.agent + "/" + target.session_id;
+  return {errc::reentrant_call, "reentrant call " + path + ": " + target.agent + "/"
+                                  + target.session_id + " is already waiting in this chain"};
+}
+
+Error waits_on_itself(const SessionKey& key, const char* what) {
+  return {errc::reentrant_call, std::string{what} + " from a handler of " + key.agent + "/"
+                                  + key.session_id
+                                  + " would wait on that same session, which is running the "
+                                    "handler: it would never end"};
+}
+
+} // namespace agentrt::detail

@@ -1,0 +1,29 @@
+#pragma once
+
+// The errors a call can be refused with before it reaches a session, each worded once.
+
+#include <agentrt/result.hpp>
+#include <agentrt/session_key.hpp>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace agentrt::detail {
+
+/// At most `n` bytes of `s`, cut at a UTF-8 character boundary, with "..." when cut (for
+/// messages that quote what the caller sent).
+std::string clip(const std::string& s, std::size_t n);
+
+Error unknown_agent(const std::string& agent);
+Error invalid_session_id(const std::string& id);
+Error input_too_large(std::size_t size, std::size_t limit);
+Error invalid_timeout();
+Error shutting_down();
+Error session_closing();
+/// `chain` waits on `target`, which is already in it.
+Error reentrant_chain(const std::vector<SessionKey>& chain, const SessionKey& target);
+/// A handler of `key` would wait on its own session (`what`: "ask", "describe", "close").
+Error waits_on_itself(const SessionKey& key, const char* what);
+
+} // namespace agentrt::detail

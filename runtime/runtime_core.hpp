@@ -1,0 +1,82 @@
+#pragma once
+
+// RuntimeCore: the composition root behind the public Runtime. It owns the actor system,
+// the directory, the supervisor shards, the store, the registries, the blocking pool and
+// the turn hub, and implements the Runtime's operations over them.
+//
+// Thread-safety: every member may be called from any thread, except the destructor.
+
+#include <agentrt/call.hpp>
+#include <agentrt/config.hpp>
+#include <agentrt/result.hpp>
+#include <agentrt/stats.hpp>
+#include <agentrt/turn.hpp>
+
+#include "actors/services.hpp"
+#include "actors/session_directory.hpp"
+#include "core/agent_registry.hpp"
+#include "core/metrics.hpp"
+#include "runtime/id_minter.hpp"
+
+#include <caf/actor_system_config.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+namespace caf {
+class actor_system;
+} // namespace caf
+
+namespace agentrt::detail {
+
+class BlockingPool;
+class GuardedStore;
+class TurnHub;
+
+/// A Call that has already failed with `error` (a refused sub-call: Turn::ask reads one
+/// shape of outcome). Not counted in any metrics.
+Call failed_call(std::string session_id, std::string agent, Error error);
+
+class RuntimeCore {
+public:
+  explicit RuntimeCore(RuntimeConfig cfg);
+  ~RuntimeCore();
+
+  Result<Call> invoke(Request&& request);
+  Reply ask(Request&& request);
+  /// A sub-call of `parent` (see TurnServices::start_child); a refusal is an ended Call.
+  Call start_child(const CallPtr& parent, SubRequest sub);
+  Result<OwnerSession> session_for(std::string_view agent, std::string_view owner);
+  Result<bool> close(const SessionKey& key);
+  Result<SessionInfo> describe(const SessionKey& key);
+  void shutdown(std::chrono::milliseconds drain);
+
+  const RuntimeConfig config;
+  AgentRegistry registry;
+  std::shared_ptr<ToolRegistry> tools;
+  Metrics metrics;
+
+private:
+  /// Counts and logs a refusal; returns `error`.
+  Error refuse(const std::string& session_id, Error error);
+  /// Sends a validated call to its session, spawning it if needed; an Error if it cannot.
+  std::optional<Error> dispatch(const CallPtr& call, std::size_t hash);
+
+  std::shared_ptr<ResultGate> gate_;
+  std::shared_ptr<BlockingPool> pool_;
+  std::shared_ptr<GuardedStore> store_;
+  std::shared_ptr<TurnHub> hub_;
+  IdMinter minter_;
+  SessionDirectory directory_;
+  Services services_;
+  std::atomic<std::uint64_t> next_call_id_{1};
+  std::atomic<bool> accepting_{true};
+  std::mutex shutdown_mu_;
+  std::mutex close_mu_; // closes run one at a time (see close)
+  // Declared last: destroyed first, while everything its actors point to still exists.
+  caf::actor_system_config caf_config_;
+  std::unique_ptr<caf::actor_system> system_;
+};
+
+} // namespace agentrt::detail

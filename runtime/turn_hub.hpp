@@ -1,0 +1,59 @@
+#pragma once
+
+// TurnHub: what turns reach outside their session: tools, sub-agents, the pool they wait on
+// (the runtime's TurnServices). Every blocking turn holds it (shared_ptr), so a handler
+// abandoned at shutdown that calls a tool or a sub-agent later finds it closed
+// (`shutting_down`), never freed: the tools, the pool and the logger are shared, and the
+// runtime itself is reached only between `attach` and `detach`, counted.
+//
+// Thread-safety: every member may be called from any thread.
+
+#include "core/fwd.hpp"
+#include "core/thread_annotations.hpp"
+#include "core/turn_services.hpp"
+
+#include <condition_variable>
+#include <memory>
+#include <string>
+
+namespace spdlog {
+class logger;
+} // namespace spdlog
+
+namespace agentrt::detail {
+
+class BlockingPool;
+class RuntimeCore;
+
+class TurnHub final : public TurnServices {
+public:
+  TurnHub(std::shared_ptr<ToolRegistry> tools, std::shared_ptr<BlockingPool> pool,
+          std::shared_ptr<spdlog::logger> log);
+
+  void attach(RuntimeCore* core);
+
+  /// After this, start_child refuses; waits for the ones in progress.
+  void detach();
+
+  Call start_child(const CallPtr& parent, SubRequest request) override;
+  ToolResult run_tool(TurnContext& ctx, const std::string& name, std::string arguments,
+                      std::string operation) override;
+  Executor& pool() override;
+
+private:
+  /// Runs a blocking tool on the pool while the turn waits, at most until `request`'s
+  /// deadline; past it, or when the call is stopped, the tool is asked to stop and
+  /// abandoned (its job owns all it touches).
+  ToolResult run_on_pool(CallState& call, std::shared_ptr<const ToolHandler> handler,
+                         ToolRequest request);
+
+  std::shared_ptr<ToolRegistry> tools_;
+  std::shared_ptr<BlockingPool> pool_;
+  std::shared_ptr<spdlog::logger> log_;
+  Mutex mu_;
+  std::condition_variable idle_;
+  RuntimeCore* core_ AGENTRT_GUARDED_BY(mu_) = nullptr;
+  int active_ AGENTRT_GUARDED_BY(mu_) = 0;
+};
+
+} // namespace agentrt::detail
