@@ -143,8 +143,9 @@ void CallState::attach(std::shared_ptr<SessionLink> link) {
 }
 
 bool CallState::cancel() {
-  return complete(false, Effects::stop_and_withdraw,
-                  [&] { fail_locked(errc::cancelled, "the caller cancelled the call", 0); });
+  return complete(false, Effects::stop_and_withdraw, [&]() AGENTRT_REQUIRES(mu_) {
+    fail_locked(errc::cancelled, "the caller cancelled the call", 0);
+  });
 }
 
 std::optional<Event> CallState::next_event(std::optional<Clock::duration> wait) {
@@ -153,10 +154,10 @@ std::optional<Event> CallState::next_event(std::optional<Clock::duration> wait) 
     return next_read_ < events_.size() || terminal_read_;
   };
   if (wait) {
-    if (!cv_.wait_for(lock.get(), *wait, [&] { return ready(); }))
+    if (!cv_.wait_for(lock.get(), *wait, ready))
       return std::nullopt;
   } else {
-    cv_.wait(lock.get(), [&] { return ready(); });
+    cv_.wait(lock.get(), ready);
   }
   if (next_read_ == events_.size())
     return std::nullopt; // the terminal event was already returned

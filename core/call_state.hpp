@@ -110,7 +110,7 @@ struct CallState {
   /// the call (a log line that must exist before the caller wakes). True if this ended it.
   template <class F = std::nullptr_t>
   bool end(errc error, std::string message, std::uint64_t turn = 0, F&& inside = nullptr) {
-    return complete(false, Effects::stop, [&] {
+    return complete(false, Effects::stop, [&]() AGENTRT_REQUIRES(mu_) {
       fail_locked(error, std::move(message), turn);
       if constexpr (!std::is_same_v<std::decay_t<F>, std::nullptr_t>)
         inside();
@@ -123,7 +123,9 @@ struct CallState {
   template <class F>
   bool commit(F&& apply, Reply reply, EventKind terminal = EventKind::completed) {
     return complete(false, Effects::none,
-                    [&] { commit_locked(apply, std::move(reply), terminal); });
+                    [&]() AGENTRT_REQUIRES(mu_) {
+                      commit_locked(apply, std::move(reply), terminal);
+                    });
   }
 
   /// The session takes the call to commit it asynchronously (a durable store's write):
@@ -134,14 +136,16 @@ struct CallState {
   /// Ends a claimed call: `apply` and `reply` as in `commit`.
   template <class F>
   void commit_claimed(F&& apply, Reply reply, EventKind terminal = EventKind::completed) {
-    complete(true, Effects::none, [&] { commit_locked(apply, std::move(reply), terminal); });
+    complete(true, Effects::none, [&]() AGENTRT_REQUIRES(mu_) {
+      commit_locked(apply, std::move(reply), terminal);
+    });
   }
 
   /// Ends a claimed (or still open) call with `error`; `inside` as in `end`.
   template <class F = std::nullptr_t>
   void end_claimed(errc error, std::string message, std::uint64_t turn = 0,
                    F&& inside = nullptr) {
-    complete(true, Effects::stop, [&] {
+    complete(true, Effects::stop, [&]() AGENTRT_REQUIRES(mu_) {
       fail_locked(error, std::move(message), turn);
       if constexpr (!std::is_same_v<std::decay_t<F>, std::nullptr_t>)
         inside();

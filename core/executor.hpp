@@ -3,8 +3,9 @@
 // Executor: where a session sends a blocking turn to run, and ResultGate: how the turn's
 // result gets back to the session only while the runtime still exists.
 
+#include "core/thread_annotations.hpp"
+
 #include <functional>
-#include <mutex>
 
 namespace agentrt::detail {
 
@@ -49,19 +50,19 @@ public:
   /// Runs `deliver` unless the gate is closed; never concurrently with `close`.
   template <class F>
   void pass(F&& deliver) {
-    std::lock_guard guard{mu_};
+    MutexLock guard{mu_};
     if (open_)
       deliver();
   }
 
   void close() {
-    std::lock_guard guard{mu_};
+    MutexLock guard{mu_};
     open_ = false;
   }
 
 private:
-  std::mutex mu_;
-  bool open_ = true; // guarded by mu_
+  Mutex mu_;
+  bool open_ AGENTRT_GUARDED_BY(mu_) = true;
 };
 
 } // namespace agentrt::detail

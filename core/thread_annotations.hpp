@@ -76,6 +76,14 @@ public:
     return lock_;
   }
 
+  /// Lets go of the mutex for a while (run a job without it).
+  void unlock() AGENTRT_RELEASE() {
+    lock_.unlock();
+  }
+  void lock() AGENTRT_ACQUIRE() {
+    lock_.lock();
+  }
+
 private:
   std::unique_lock<std::mutex> lock_;
 };

@@ -6,7 +6,7 @@ namespace agentrt::detail {
 
 BlockingPool::BlockingPool(std::size_t threads, std::size_t max_threads)
   : shared_(std::make_shared<Shared>()) {
-  std::lock_guard guard{shared_->mu};
+  MutexLock guard{shared_->mu};
   shared_->base = threads;
   shared_->max = max_threads < threads ? threads : max_threads;
   for (std::size_t i = 0; i < threads; ++i)
@@ -24,7 +24,7 @@ void BlockingPool::spawn(const std::shared_ptr<Shared>& shared) {
 
 void BlockingPool::post(std::function<void()> job) {
   {
-    std::lock_guard guard{shared_->mu};
+    MutexLock guard{shared_->mu};
     if (shared_->stopping)
       return; // the job's owner already failed its call (shutdown ends every call)
     shared_->jobs.push_back(std::move(job));
@@ -36,7 +36,7 @@ void BlockingPool::post(std::function<void()> job) {
 }
 
 void BlockingPool::begin_wait() {
-  std::lock_guard guard{shared_->mu};
+  MutexLock guard{shared_->mu};
   ++shared_->waiting;
   // Keep `base` threads that are not waiting.
   if (!shared_->stopping && shared_->alive - shared_->waiting < shared_->base
@@ -45,16 +45,17 @@ void BlockingPool::begin_wait() {
 }
 
 void BlockingPool::end_wait() {
-  std::lock_guard guard{shared_->mu};
+  MutexLock guard{shared_->mu};
   --shared_->waiting;
 }
 
 void BlockingPool::work(std::shared_ptr<Shared> shared) {
-  std::unique_lock lock{shared->mu};
+  CondLock lock{shared->mu};
   for (;;) {
-    bool woke = shared->work_cv.wait_for(lock, std::chrono::seconds(1), [&] {
-      return shared->stopping || !shared->jobs.empty();
-    });
+    bool woke = shared->work_cv.wait_for(lock.get(), std::chrono::seconds(1),
+                                         [&]() AGENTRT_REQUIRES(shared->mu) {
+                                           return shared->stopping || !shared->jobs.empty();
+                                         });
     if (shared->stopping)
       break;
     // After a quiet second, a thread beyond `base` (not counting waiting ones) retires. The
@@ -81,16 +82,16 @@ std::size_t BlockingPool::stop(std::chrono::milliseconds grace) {
   std::deque<std::function<void()>> dropped;
   std::size_t left = 0;
   {
-    std::unique_lock lock{shared_->mu};
+    CondLock lock{shared_->mu};
     shared_->stopping = true;
     dropped.swap(shared_->jobs);
     shared_->work_cv.notify_all();
-    shared_->exit_cv.wait_for(lock, grace, [&] { return shared_->alive == 0; });
+    shared_->exit_cv.wait_for(lock.get(), grace,
+                              [&]() AGENTRT_REQUIRES(shared_->mu) { return shared_->alive == 0; });
     left = shared_->alive;
   }
   dropped.clear();
   return left;
 }
-
 
 } // namespace agentrt::detail

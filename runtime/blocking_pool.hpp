@@ -12,6 +12,7 @@
 // called once, by the owner. Threads are detached: each owns the shared state it uses.
 
 #include "core/executor.hpp"
+#include "core/thread_annotations.hpp"
 
 #include <chrono>
 #include <condition_variable>
@@ -39,19 +40,18 @@ public:
 
 private:
   struct Shared {
-    std::mutex mu;
+    Mutex mu;
     std::condition_variable work_cv;
     std::condition_variable exit_cv;
-    std::deque<std::function<void()>> jobs; // guarded by mu
-    std::size_t base = 0;                   // guarded by mu
-    std::size_t max = 0;                    // guarded by mu
-    std::size_t alive = 0;                  // guarded by mu
-    std::size_t waiting = 0;                // guarded by mu
-    bool stopping = false;                  // guarded by mu
+    std::deque<std::function<void()>> jobs AGENTRT_GUARDED_BY(mu);
+    std::size_t base AGENTRT_GUARDED_BY(mu) = 0;
+    std::size_t max AGENTRT_GUARDED_BY(mu) = 0;
+    std::size_t alive AGENTRT_GUARDED_BY(mu) = 0;
+    std::size_t waiting AGENTRT_GUARDED_BY(mu) = 0;
+    bool stopping AGENTRT_GUARDED_BY(mu) = false;
   };
 
-  /// Requires `shared.mu` held.
-  static void spawn(const std::shared_ptr<Shared>& shared);
+  static void spawn(const std::shared_ptr<Shared>& shared) AGENTRT_REQUIRES(shared->mu);
   static void work(std::shared_ptr<Shared> shared);
 
   std::shared_ptr<Shared> shared_;

@@ -21,7 +21,7 @@ IdMinter::IdMinter() : engine_(seeded_engine()), gen_(&engine_) {
 std::string IdMinter::mint() {
   boost::uuids::uuid id;
   {
-    std::lock_guard guard{mu_};
+    MutexLock guard{mu_};
     id = gen_();
   }
   return boost::uuids::to_string(id);

@@ -6,9 +6,10 @@
 // `invoke`, because the Call must name its session before any actor has seen it.
 // Thread-safety: `mint` may be called concurrently (a mutex guards the generator).
 
+#include "core/thread_annotations.hpp"
+
 #include <boost/uuid/random_generator.hpp>
 
-#include <mutex>
 #include <random>
 #include <string>
 
@@ -22,9 +23,9 @@ public:
   std::string mint();
 
 private:
-  std::mutex mu_;
-  std::mt19937_64 engine_;                                     // guarded by mu_
-  boost::uuids::basic_random_generator<std::mt19937_64> gen_;  // guarded by mu_
+  Mutex mu_;
+  std::mt19937_64 engine_ AGENTRT_GUARDED_BY(mu_);
+  boost::uuids::basic_random_generator<std::mt19937_64> gen_ AGENTRT_GUARDED_BY(mu_);
 };
 
 } // namespace agentrt::detail

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what agentrt needs to build, test and run its examples, from Debian 12 packages.
-# Safe to run again: it installs only what is missing.
+# Installs what agentrt needs to build and run its examples, from Debian 12 packages; with
+# the argument `test`, also what only the test run needs. Safe to run again: it installs
+# only what is missing.
 set -euo pipefail
 
 packages=(
@@ -8,6 +9,9 @@ packages=(
   libcaf-dev libspdlog-dev libboost-dev catch2
   nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev curl jq
 )
+if [ "${1:-}" = "test" ]; then
+  packages+=(clang) # scripts/check_locks.sh: the lock annotations, checked by clang
+fi
 
 missing=()
 for p in "${packages[@]}"; do

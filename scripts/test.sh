@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the whole test suite twice: a normal build,
-# then one with AddressSanitizer + UndefinedBehaviorSanitizer.
+# Installs what is missing, checks the lock annotations with clang, builds, and runs the
+# whole test suite twice: a normal build, then one with AddressSanitizer +
+# UndefinedBehaviorSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh test
+
+echo "== lock annotations (clang -Wthread-safety)"
+scripts/check_locks.sh
 
 echo "== build and test (RelWithDebInfo)"
 scripts/build.sh build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo

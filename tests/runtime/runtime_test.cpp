@@ -141,6 +141,83 @@ TEST_CASE("misconfiguration and misregistration throw at once", "[runtime][error
     CHECK_THROWS_WITH(rt.register_handler("a", [](Turn&) { return std::string{}; }),
                       Catch::Contains("already registered"));
     CHECK_THROWS_AS(rt.register_handler("b", TurnHandler{}), std::invalid_argument);
+    // An optional set to zero is not "the default": it is refused, naming the field.
+    for (auto field : {"worker_threads", "supervisor_shards", "max_sessions"}) {
+      auto zero = small_config();
+      std::string f = field;
+      if (f == "worker_threads")
+        zero.worker_threads = 0;
+      else if (f == "supervisor_shards")
+        zero.supervisor_shards = 0;
+      else
+        zero.max_sessions = 0;
+      CHECK_THROWS_WITH(Runtime{zero}, Catch::Contains(f + " must be at least 1"));
+    }
+    CHECK_THROWS_WITH(rt.register_handler("c", [](Turn&) { return std::string{}; },
+                                          AgentOptions{.max_queue_depth = 0}),
+                      Catch::Contains("max_queue_depth must be at least 1"));
+    CHECK_THROWS_WITH(
+      rt.register_tool("t", [](const ToolRequest&) -> ToolResult { return "x"; },
+                       ToolOptions{.timeout = 0ms}),
+      Catch::Contains("timeout must be positive"));
+    // A store must be one of the two kinds the runtime knows.
+    struct Neither final : SessionStore {
+      Result<std::optional<StoredSession>> load(const SessionKey&) override {
+        return std::optional<StoredSession>{};
+      }
+      Result<void> erase(const SessionKey&) override {
+        return {};
+      }
+      Result<OwnerSession> owner_session(std::string_view, std::string_view,
+                                         const std::string& c) override {
+        return OwnerSession{c, true};
+      }
+      Result<std::vector<SessionKey>> expired(std::chrono::system_clock::time_point,
+                                              std::chrono::system_clock::time_point) override {
+        return std::vector<SessionKey>{};
+      }
+    };
+    auto odd = small_config();
+    odd.store = std::make_shared<Neither>();
+    CHECK_THROWS_WITH(Runtime{odd}, Catch::Contains("PassivatingStore or a DurableStore"));
+  });
+}
+
+TEST_CASE("a handler that would wait on its own session is told so at once",
+          "[runtime][errors]") {
+  run_with_time_limit(30s, "waits on itself", [] {
+    Runtime rt{small_config()};
+    // Inline: the session is busy running this very handler.
+    rt.register_handler("inline", [&rt](Turn& t) {
+      SessionKey self{t.agent(), t.session_id()};
+      auto asked = rt.ask({.agent = t.agent(), .session_id = t.session_id(), .input = "again"});
+      auto described = rt.describe(self);
+      auto closed = rt.close(self);
+      return std::string{to_string(static_cast<errc>(asked.error.value()))} + " "
+             + std::string{to_string(static_cast<errc>(described.error().code.value()))} + " "
+             + std::string{to_string(static_cast<errc>(closed.error().code.value()))};
+    });
+    CHECK(rt.ask({.agent = "inline", .session_id = "s", .input = "x"}).output
+          == "reentrant_call reentrant_call reentrant_call");
+    // Blocking: the session actor is free while the pool runs the handler, so describe
+    // works; asking the same session would queue behind this turn: refused.
+    rt.register_handler(
+      "blocking",
+      [&rt](Turn& t) {
+        auto described = rt.describe({t.agent(), t.session_id()});
+        auto asked = rt.ask({.agent = t.agent(), .session_id = t.session_id(), .input = "x"});
+        return std::string{described && described->running ? "running" : "?"} + " "
+               + asked.message;
+      },
+      AgentOptions{.blocking = true});
+    CHECK(rt.ask({.agent = "blocking", .session_id = "b", .input = "x"}).output
+          == "running Runtime::ask from a handler of blocking/b would wait on that same "
+             "session, which is running the handler: it would never end");
+    // Another session is not this one: describe works from an inline handler.
+    rt.register_handler("peek", [&rt](Turn&) {
+      return std::to_string(rt.describe({"inline", "s"})->turns);
+    });
+    CHECK(rt.ask({.agent = "peek", .session_id = "p", .input = "x"}).output == "1");
   });
 }
 
