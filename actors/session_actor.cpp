@@ -3,6 +3,7 @@
 #include "actors/services.hpp"
 #include "actors/session/steps.hpp"
 #include "actors/session_directory.hpp"
+#include "core/exception_text.hpp"
 #include "core/metrics.hpp"
 
 #include <caf/actor_system.hpp>
@@ -52,15 +53,7 @@ namespace {
 caf::error on_exception(session_pointer self, std::exception_ptr& ep) {
   auto& st = self->state;
   st.mode = SessionState::Mode::failed;
-  std::string what = "unknown exception";
-  try {
-    std::rethrow_exception(ep);
-  } catch (const std::exception& e) {
-    what = e.what();
-  } catch (...) {
-    // keep "unknown exception"
-  }
-  st.svc->log->error("[{}/-] session failed: {}", st.data->key.session_id, what);
+  st.svc->log->error("[{}/-] session failed: {}", st.data->key.session_id, exception_text(ep));
   return caf::make_error(caf::sec::runtime_error);
 }
 

@@ -2,24 +2,11 @@
 
 #include "core/agent_registry.hpp"
 #include "core/current_turn.hpp"
+#include "core/exception_text.hpp"
 
 #include <exception>
 
 namespace agentrt::detail {
-
-namespace {
-
-std::string describe_exception(std::exception_ptr ep) {
-  try {
-    std::rethrow_exception(ep);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-
-} // namespace
 
 CurrentTurn& current_turn() noexcept {
   thread_local CurrentTurn current;
@@ -38,7 +25,7 @@ void run_turn(TurnContext& ctx) noexcept {
       }
     } catch (...) {
       ctx.failed = true;
-      ctx.failure = "the agent factory threw: " + describe_exception(std::current_exception());
+      ctx.failure = "the agent factory threw: " + exception_text(std::current_exception());
     }
   }
   if (!ctx.failed) {
@@ -49,7 +36,7 @@ void run_turn(TurnContext& ctx) noexcept {
         ctx.output = std::move(output);
     } catch (...) {
       ctx.failed = true;
-      ctx.failure = describe_exception(std::current_exception());
+      ctx.failure = exception_text(std::current_exception());
     }
   }
 }

@@ -1,5 +1,7 @@
 #include "stores/guarded_store.hpp"
 
+#include "core/exception_text.hpp"
+
 #include <agentrt/errors.hpp>
 
 #include <spdlog/logger.h>
@@ -9,20 +11,6 @@
 #include <stdexcept>
 
 namespace agentrt::detail {
-
-namespace {
-
-std::string exception_text(std::exception_ptr ep) {
-  try {
-    std::rethrow_exception(ep);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
-
-} // namespace
 
 GuardedStore::GuardedStore(std::shared_ptr<SessionStore> store,
                            std::shared_ptr<spdlog::logger> log)

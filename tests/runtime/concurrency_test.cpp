@@ -1,6 +1,7 @@
 // The guarantees under real concurrency: single-flight creation, serialized turns with
 // per-caller FIFO, isolated streams, and no call lost while sessions expire.
 
+#include "support/config.hpp"
 #include "support/time_limit.hpp"
 
 #include <agentrt/agentrt.hpp>
@@ -24,11 +25,7 @@ using agentrt_test::run_with_time_limit;
 namespace {
 
 RuntimeConfig config(std::size_t blocking_threads = 4) {
-  RuntimeConfig c;
-  c.worker_threads = 2;
-  c.blocking_threads = blocking_threads;
-  c.shutdown_drain = 2s;
-  return c;
+  return agentrt_test::test_config(blocking_threads);
 }
 
 } // namespace

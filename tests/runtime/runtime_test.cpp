@@ -3,6 +3,8 @@
 // Every test body runs under a time limit.
 
 #include "support/calls.hpp"
+#include "support/config.hpp"
+#include "support/log.hpp"
 #include "support/time_limit.hpp"
 
 #include <agentrt/agentrt.hpp>
@@ -30,11 +32,7 @@ using agentrt_test::read_all;
 namespace {
 
 RuntimeConfig small_config() {
-  RuntimeConfig c;
-  c.worker_threads = 2;
-  c.blocking_threads = 4;
-  c.shutdown_drain = 2s;
-  return c;
+  return agentrt_test::test_config();
 }
 
 } // namespace
@@ -564,27 +562,6 @@ TEST_CASE("on_done runs once with the outcome, on whichever side finishes last",
   });
 }
 
-namespace {
-
-/// A sink that runs `on_line` for every log line (the runtime logs when shutdown begins).
-class HookSink final : public spdlog::sinks::base_sink<std::mutex> {
-public:
-  explicit HookSink(std::function<void(const std::string&)> on_line)
-    : on_line_(std::move(on_line)) {
-  }
-
-protected:
-  void sink_it_(const spdlog::details::log_msg& msg) override {
-    on_line_(std::string{msg.payload.data(), msg.payload.size()});
-  }
-  void flush_() override {
-  }
-
-private:
-  std::function<void(const std::string&)> on_line_;
-};
-
-} // namespace
 
 TEST_CASE("shutdown lets running turns finish within the drain and fails the rest",
           "[runtime][shutdown]") {
@@ -594,7 +571,7 @@ TEST_CASE("shutdown lets running turns finish within the drain and fails the res
     // The turn is let go exactly when its session has begun draining (its queue already
     // failed): it finishes during the drain.
     cfg.logger = std::make_shared<spdlog::logger>(
-      "test", std::make_shared<HookSink>([&gate](const std::string& line) {
+      "test", std::make_shared<agentrt_test::HookSink>([&gate](const std::string& line) {
         if (line.find("] draining:") != std::string::npos)
           gate.open();
       }));
