@@ -3,6 +3,7 @@
 // The message vocabulary between agentrt's actors: atoms, message payloads and the typed
 // actor interfaces, so the compiler checks every send against the receiver's protocol.
 
+#include "actors/fwd.hpp"
 #include "core/call_state.hpp"
 
 #include <agentrt/stats.hpp>
@@ -29,7 +30,6 @@ struct Activity {
   std::atomic<bool> busy{false};
 };
 
-using ActivityPtr = std::shared_ptr<Activity>;
 
 /// A call on its way to its session. The session takes the call when it reads the
 /// message; if the message is dropped unread instead (the session died of an internal
@@ -61,8 +61,6 @@ private:
   CallPtr call_;
 };
 
-struct TurnJob;
-using TurnJobPtr = std::shared_ptr<TurnJob>;
 
 using DescribePromise = std::shared_ptr<std::promise<std::optional<SessionInfo>>>;
 using ClosePromise = std::shared_ptr<std::promise<void>>;

@@ -6,6 +6,7 @@
 #include "actors/fwd.hpp"
 #include "actors/messages.hpp"
 #include "core/fwd.hpp"
+#include "stores/fwd.hpp"
 
 #include <agentrt/config.hpp>
 
@@ -19,7 +20,6 @@ class logger;
 
 namespace agentrt::detail {
 
-class GuardedStore;
 
 struct Services {
   RuntimeConfig config;

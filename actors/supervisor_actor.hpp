@@ -13,6 +13,7 @@
 // Expiry asks the session; the session decides (it alone knows whether a call is on its
 // way) and retires itself from the SessionDirectory, then stops.
 
+#include "actors/fwd.hpp"
 #include "actors/messages.hpp"
 
 #include <caf/actor_addr.hpp>
@@ -28,7 +29,6 @@
 
 namespace agentrt::detail {
 
-struct Services;
 
 struct SupervisorState {
   static inline const char* name = "agentrt.supervisor";

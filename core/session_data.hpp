@@ -15,6 +15,7 @@
 #include <agentrt/turn.hpp>
 
 #include "core/call_state.hpp"
+#include "core/fwd.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -23,8 +24,6 @@
 
 namespace agentrt::detail {
 
-struct AgentEntry;
-class TurnServices;
 
 struct SessionData {
   SessionKey key;

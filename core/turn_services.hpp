@@ -8,13 +8,12 @@
 #include <agentrt/turn.hpp>
 
 #include "core/call_state.hpp"
+#include "core/fwd.hpp"
 
 #include <string>
 
 namespace agentrt::detail {
 
-class Executor;
-struct TurnContext;
 
 class TurnServices {
 public:

@@ -16,7 +16,9 @@
 #include "actors/session_directory.hpp"
 #include "core/agent_registry.hpp"
 #include "core/metrics.hpp"
+#include "runtime/fwd.hpp"
 #include "runtime/id_minter.hpp"
+#include "stores/fwd.hpp"
 
 #include <caf/actor_system_config.hpp>
 
@@ -30,9 +32,6 @@ class actor_system;
 
 namespace agentrt::detail {
 
-class BlockingPool;
-class GuardedStore;
-class TurnHub;
 
 /// A Call that has already failed with `error` (a refused sub-call: Turn::ask reads one
 /// shape of outcome). Not counted in any metrics.

@@ -11,6 +11,7 @@
 #include "core/fwd.hpp"
 #include "core/thread_annotations.hpp"
 #include "core/turn_services.hpp"
+#include "runtime/fwd.hpp"
 
 #include <condition_variable>
 #include <memory>
@@ -22,8 +23,6 @@ class logger;
 
 namespace agentrt::detail {
 
-class BlockingPool;
-class RuntimeCore;
 
 class TurnHub final : public TurnServices {
 public:

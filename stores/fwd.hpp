@@ -1,0 +1,9 @@
+#pragma once
+
+// Forward declarations of the store layer (stores/), for headers that only name its types.
+
+namespace agentrt::detail {
+
+class GuardedStore;
+
+} // namespace agentrt::detail
