@@ -6,6 +6,7 @@
 #include "actors/fwd.hpp"
 #include "core/call_state.hpp"
 
+#include <agentrt/await.hpp>
 #include <agentrt/stats.hpp>
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -34,17 +35,19 @@ struct Activity {
 /// A call on its way to its session. The session takes the call when it reads the
 /// message; if the message is dropped unread instead (the session died of an internal
 /// failure before reading it), the ticket's destructor ends the call, so no accepted call
-/// is ever left without an outcome. CAF requires message types to be copyable: copies are
-/// harmless, since a ticket fires only for a call that no session took.
+/// is ever left without an outcome. CAF requires message types to be copy-constructible,
+/// but on our path (anon_send of a temporary, a handler taking `const&`) it only moves the
+/// ticket into the mailbox element, never copies it (checked in CAF 0.17.6): a copy would
+/// fire on its own destruction. Not assignable, so no ticket is silently overwritten.
 class CallTicket {
 public:
   explicit CallTicket(CallPtr call) noexcept : call_(std::move(call)) {
     // nop
   }
   CallTicket(CallTicket&&) noexcept = default; // leaves the source empty
-  CallTicket& operator=(CallTicket&&) noexcept = default;
   CallTicket(const CallTicket&) = default;
-  CallTicket& operator=(const CallTicket&) = default;
+  CallTicket& operator=(CallTicket&&) = delete;
+  CallTicket& operator=(const CallTicket&) = delete;
   ~CallTicket();
 
   const CallPtr& call() const noexcept {
@@ -63,6 +66,8 @@ private:
 
 
 using DescribePromise = std::shared_ptr<std::promise<std::optional<SessionInfo>>>;
+using AwaitSlotPtr = std::shared_ptr<AwaitSlot>;
+using TimerFn = std::shared_ptr<std::function<void()>>;
 using ClosePromise = std::shared_ptr<std::promise<void>>;
 
 /// Why a supervisor asks a session to expire.
@@ -88,6 +93,8 @@ using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 using evict_atom = caf::atom_constant<caf::atom("evict")>;
 using declined_atom = caf::atom_constant<caf::atom("declined")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
+using timer_atom = caf::atom_constant<caf::atom("timer")>;
 
 // -- interfaces -------------------------------------------------------------------------
 
@@ -99,6 +106,10 @@ using session_actor = caf::typed_actor<
   caf::reacts_to<turn_done_atom, TurnJobPtr>,
   // A durable store finished writing a claimed turn (see TurnJob::record).
   caf::reacts_to<persisted_atom, TurnJobPtr>,
+  // What a coroutine turn awaited completed: resume it (if it still waits on this slot).
+  caf::reacts_to<resume_atom, AwaitSlotPtr>,
+  // A coroutine turn's timer is due: run its function.
+  caf::reacts_to<timer_atom, TimerFn>,
   // The caller cancelled call <id>: drop it from the queue.
   caf::reacts_to<withdraw_atom, std::uint64_t>,
   // The timer armed for the deadline <ns> (actor clock) fired: end every call past its
@@ -134,6 +145,8 @@ using supervisor_actor = caf::typed_actor<
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::CallPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::CallTicket)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::TurnJobPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::AwaitSlotPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::TimerFn)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::DescribePromise)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::ClosePromise)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::ActivityPtr)

@@ -3,6 +3,7 @@
 #include "actors/services.hpp"
 #include "actors/session/steps.hpp"
 #include "actors/session_directory.hpp"
+#include "actors/session_ref.hpp"
 #include "core/exception_text.hpp"
 #include "core/metrics.hpp"
 
@@ -34,11 +35,8 @@ SessionState::~SessionState() {
                                                : "the session ended before the call finished";
   for (auto& c : queue.drain())
     c->end(e, message);
-  if (running) {
-    if (running->holds_gauge)
-      stripe->running.fetch_sub(1, relaxed);
+  if (running)
     running->ctx.call->end_claimed(e, message, running->ctx.number);
-  }
   if (svc->directory && data)
     svc->directory->forget(data->key, hash, id);
   svc->metrics->live.fetch_sub(1, relaxed);
@@ -82,6 +80,8 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
     [self](call_atom, const CallTicket& ticket) { on_call(self, ticket); },
     [self](turn_done_atom, const TurnJobPtr& job) { on_turn_done(self, job); },
     [self](persisted_atom, const TurnJobPtr& job) { on_persisted(self, job); },
+    [self](resume_atom, const AwaitSlotPtr& slot) { on_resume(self, slot); },
+    [self](timer_atom, const TimerFn& fn) { on_timer(self, fn); },
     [self](withdraw_atom, std::uint64_t id) { on_withdraw(self, id); },
     [self](deadline_atom, std::int64_t tick_ns) { on_deadline(self, tick_ns); },
     [self](expire_atom, std::int64_t observed, std::uint8_t why) {
@@ -90,10 +90,18 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
     [self](close_atom, const ClosePromise& closed) { on_close(self, closed); },
     [self](describe_atom, const DescribePromise& promise) {
       promise->set_value(describe(self));
+      end_one_shot(self); // a describe may have kept an idle one-shot session alive
     },
     [self](drain_atom, std::int64_t drain_ns) { on_drain(self, drain_ns); },
     [self](stop_atom) { on_stop(self); },
   };
+}
+
+const std::shared_ptr<SessionRef>& session_ref(session_pointer self) {
+  auto& st = self->state;
+  if (!st.ref)
+    st.ref = std::make_shared<SessionRef>(self->address(), st.svc->gate);
+  return st.ref;
 }
 
 void release_caf_logger_reference() noexcept {

@@ -16,9 +16,13 @@
 #include "actors/messages.hpp"
 #include "core/call_queue.hpp"
 #include "core/fwd.hpp"
+#include "core/metrics.hpp"
 #include "core/session_data.hpp"
 
+#include <agentrt/async_turn.hpp>
+#include <agentrt/await.hpp>
 #include <agentrt/session_key.hpp>
+#include <agentrt/task.hpp>
 
 #include <caf/stateful_actor.hpp>
 
@@ -39,9 +43,37 @@ enum class Disposition : std::uint8_t {
   discard,   ///< the call already ended (timeout, rollback, close, shutdown): drop the draft
 };
 
-/// A turn that has not ended within one handler: a blocking turn on the pool, an inline
-/// turn whose end waits behind the calls that arrived during it, or a finished turn being
-/// written by a durable store.
+struct TurnJob;
+struct SessionState;
+using session_pointer = session_actor::stateful_pointer<SessionState>;
+
+/// A coroutine turn in progress: the handler's view, its Task, and its pending await.
+struct CoroutineTurn final : AwaitContext {
+  CoroutineTurn(session_pointer self, TurnJob& job) noexcept : self(self), job(job) {
+    // nop
+  }
+
+  /// The awaits of this turn are resumed on its session; a turn told to stop fails them.
+  void suspend(const std::shared_ptr<AwaitSlot>& slot) override;
+  /// A timer on the session actor.
+  void after(std::chrono::steady_clock::duration delay, std::function<void()> fn) override;
+
+  session_pointer self;
+  TurnJob& job;
+  /// Counts the turn in running_turns until its handler is done (or the job goes).
+  GaugeToken running;
+  /// The await the coroutine is suspended on, if any.
+  std::shared_ptr<AwaitSlot> awaiting;
+  /// Why the turn must stop (cancel, timeout, interrupt...): every await fails with it.
+  std::optional<Error> abort;
+  std::optional<AsyncTurn> turn;
+  /// Declared last: destroyed first, while the turn and context it refers to still exist.
+  Task<std::string> task;
+};
+
+/// A turn that has not ended within one handler: a blocking turn on the pool, a coroutine
+/// turn, an inline turn whose end waits behind the calls that arrived during it, or a
+/// finished turn being written by a durable store.
 struct TurnJob {
   TurnJob(CallPtr call, std::shared_ptr<SessionData> session)
     : ctx(std::move(call), std::move(session)) {
@@ -54,8 +86,11 @@ struct TurnJob {
   /// Keeps ctx.services alive while the job may outlive the runtime.
   std::shared_ptr<TurnServices> services;
   Disposition disposition = Disposition::commit;
-  /// True while the running-turns gauge counts this job.
-  bool holds_gauge = false;
+  /// Set on the actor once the handler is known to be done (its end deferred behind the
+  /// mailbox): its call's deadline no longer applies.
+  bool ended = false;
+  /// Set for a coroutine turn.
+  std::unique_ptr<CoroutineTurn> coroutine;
 
   // -- durable commit: the call is claimed, the store is writing `record` -------------------
   std::shared_ptr<TurnRecord> record;
@@ -64,7 +99,7 @@ struct TurnJob {
   Result<void> persisted; // written by the store before `persisted` is sent
 };
 
-class WithdrawLink;
+class SessionRef;
 
 struct SessionState {
   static inline const char* name = "agentrt.session";
@@ -83,8 +118,9 @@ struct SessionState {
   std::size_t hash = 0;
   std::shared_ptr<SessionData> data;
   ActivityPtr activity;
-  /// Created on first need (a call that waits), so idle sessions stay small.
-  std::shared_ptr<WithdrawLink> link;
+  /// Created on first need (a call that waits, a coroutine that suspends), so idle sessions
+  /// stay small.
+  std::shared_ptr<SessionRef> ref;
   /// Calls waiting behind the running turn.
   CallQueue queue;
   /// This actor's id, to leave the directory if it dies without retiring.
@@ -99,11 +135,11 @@ struct SessionState {
   Mode mode = Mode::open;
   /// True once the stored context (if any) was brought back, on the first call.
   bool loaded = false;
+  /// True once the first call said whether the session is one-shot or ephemeral.
+  bool classified = false;
   std::uint64_t turns_run = 0;
   std::int64_t turn_time_ns = 0;
 };
-
-using session_pointer = session_actor::stateful_pointer<SessionState>;
 
 /// The behavior of a session actor for `key`. `entry` is owned: a factory may still run on
 /// a pool thread after the Runtime is gone.

@@ -23,14 +23,31 @@ void Registry<Entry>::add(const char* what, std::string name, Entry entry) {
 void AgentRegistry::add(std::string type, AgentFactory factory, AgentOptions options) {
   if (!factory)
     throw std::invalid_argument("agentrt: agent type '" + type + "' needs a factory");
-  Registry::add("agent type", type, AgentEntry{type, std::move(factory), options});
+  Registry::add("agent type", type, AgentEntry{type, std::move(factory), {}, options});
+}
+
+void AgentRegistry::add(std::string type, AsyncAgentFactory factory, AgentOptions options) {
+  if (!factory)
+    throw std::invalid_argument("agentrt: agent type '" + type + "' needs a factory");
+  if (options.blocking)
+    throw std::invalid_argument("agentrt: agent type '" + type
+                                + "' is a coroutine agent: it waits without a thread and "
+                                  "cannot be blocking");
+  Registry::add("agent type", type, AgentEntry{type, {}, std::move(factory), options});
 }
 
 void ToolRegistry::add(std::string name, ToolHandler handler, ToolOptions options) {
   if (!handler)
     throw std::invalid_argument("agentrt: tool '" + name + "' needs a handler");
   auto shared = std::make_shared<const ToolHandler>(std::move(handler));
-  Registry::add("tool", name, ToolEntry{name, std::move(shared), options});
+  Registry::add("tool", name, ToolEntry{name, std::move(shared), nullptr, options});
+}
+
+void ToolRegistry::add(std::string name, AsyncToolHandler handler, ToolOptions options) {
+  if (!handler)
+    throw std::invalid_argument("agentrt: tool '" + name + "' needs a handler");
+  auto shared = std::make_shared<const AsyncToolHandler>(std::move(handler));
+  Registry::add("tool", name, ToolEntry{name, nullptr, std::move(shared), options});
 }
 
 template class Registry<AgentEntry>;

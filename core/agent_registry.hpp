@@ -17,16 +17,24 @@
 
 namespace agentrt::detail {
 
+/// An agent type: exactly one of the two factories is set.
 struct AgentEntry {
   std::string type;
   AgentFactory factory;
+  AsyncAgentFactory async_factory;
   AgentOptions options;
+
+  bool is_async() const noexcept {
+    return static_cast<bool>(async_factory);
+  }
 };
 
+/// A tool: exactly one of the two handlers is set. Shared, so a blocking tool call abandoned
+/// at its deadline keeps its handler alive.
 struct ToolEntry {
   std::string name;
-  /// Shared, so a blocking tool call abandoned at its deadline keeps its handler alive.
   std::shared_ptr<const ToolHandler> handler;
+  std::shared_ptr<const AsyncToolHandler> async_handler;
   ToolOptions options;
 };
 
@@ -67,12 +75,15 @@ class AgentRegistry : public Registry<AgentEntry> {
 public:
   /// Throws std::invalid_argument for a malformed or taken name, or an empty factory.
   void add(std::string type, AgentFactory factory, AgentOptions options);
+  /// Also for `options.blocking` (a coroutine agent never blocks).
+  void add(std::string type, AsyncAgentFactory factory, AgentOptions options);
 };
 
 class ToolRegistry : public Registry<ToolEntry> {
 public:
   /// Throws std::invalid_argument for a malformed or taken name, or an empty handler.
   void add(std::string name, ToolHandler handler, ToolOptions options);
+  void add(std::string name, AsyncToolHandler handler, ToolOptions options);
 };
 
 } // namespace agentrt::detail

@@ -85,9 +85,11 @@ struct CallState {
   std::vector<SessionKey> chain;
   /// The parent call whose stream receives this call's body events.
   std::shared_ptr<CallState> forward_to;
-  /// The session id was minted for this call (or for the one-shot call it serves): its
-  /// session keeps nothing once idle.
+  /// The session id was minted for this call: its session ends once idle.
   bool one_shot = false;
+  /// Nothing of its session is stored: a one-shot call, or a sub-call it made (whose
+  /// session lives until idle_timeout, so the one-shot turn can ask it again).
+  bool ephemeral = false;
 
   // -- owned by the session actor holding the call ------------------------------------------
 
@@ -159,6 +161,11 @@ struct CallState {
   /// True once the call has its outcome (lock-free).
   bool ended() const noexcept {
     return phase_.load(std::memory_order_acquire) == Phase::done;
+  }
+
+  /// True while the call can still be ended by anyone (neither claimed nor done).
+  bool open() const noexcept {
+    return phase_.load(std::memory_order_acquire) == Phase::open;
   }
 
   /// Records the session that holds the call, so a later cancel can withdraw it.

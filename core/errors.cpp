@@ -69,6 +69,9 @@ public:
                "and session id";
       case errc::invalid_timeout:
         return "invalid timeout: give a positive timeout, or none for the runtime's default";
+      case errc::abandoned:
+        return "abandoned: an asynchronous operation dropped its completion handle without "
+               "completing it; fix the client that was awaited";
     }
     return "unknown agentrt error " + std::to_string(value);
   }
@@ -108,6 +111,7 @@ public:
         return condition::unavailable;
       case errc::agent_failed:
       case errc::tool_failed:
+      case errc::abandoned:
         return condition::failed;
       case errc::reentrant_call:
       case errc::blocking_required:
@@ -195,6 +199,7 @@ std::string_view to_string(errc e) noexcept {
     case errc::internal_error: return "internal_error";
     case errc::not_found: return "not_found";
     case errc::invalid_timeout: return "invalid_timeout";
+    case errc::abandoned: return "abandoned";
   }
   return "unknown";
 }

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 namespace agentrt::detail {
 
@@ -23,6 +24,39 @@ struct alignas(64) MetricStripe {
   std::atomic<std::uint64_t> failed{0};
   std::atomic<std::uint64_t> cancelled{0};
   std::atomic<std::uint64_t> rejected{0};
+};
+
+/// One unit of a gauge (running turns) held for a scope: counted in at construction,
+/// out when released or destroyed, exactly once. Move-only.
+class GaugeToken {
+public:
+  GaugeToken() noexcept = default;
+  explicit GaugeToken(std::atomic<std::int64_t>& gauge) noexcept : gauge_(&gauge) {
+    gauge_->fetch_add(1, std::memory_order_relaxed);
+  }
+  GaugeToken(GaugeToken&& other) noexcept : gauge_(std::exchange(other.gauge_, nullptr)) {
+    // nop
+  }
+  GaugeToken& operator=(GaugeToken&& other) noexcept {
+    if (this != &other) {
+      release();
+      gauge_ = std::exchange(other.gauge_, nullptr);
+    }
+    return *this;
+  }
+  GaugeToken(const GaugeToken&) = delete;
+  GaugeToken& operator=(const GaugeToken&) = delete;
+  ~GaugeToken() {
+    release();
+  }
+
+  void release() noexcept {
+    if (auto* g = std::exchange(gauge_, nullptr))
+      g->fetch_sub(1, std::memory_order_relaxed);
+  }
+
+private:
+  std::atomic<std::int64_t>* gauge_ = nullptr;
 };
 
 class Metrics {

@@ -41,6 +41,38 @@ void run_turn(TurnContext& ctx) noexcept {
   }
 }
 
+bool start_coroutine_turn(TurnContext& ctx, AsyncTurn& turn, Task<std::string>& task) noexcept {
+  auto& session = *ctx.session;
+  TurnScope scope{session.key, false};
+  try {
+    if (!session.async_agent) {
+      session.async_agent = session.entry->async_factory(session.key);
+      if (!session.async_agent) {
+        ctx.failed = true;
+        ctx.failure = "the agent factory returned no agent";
+        return false;
+      }
+    }
+  } catch (...) {
+    ctx.failed = true;
+    ctx.failure = "the agent factory threw: " + exception_text(std::current_exception());
+    return false;
+  }
+  try {
+    task = session.async_agent->handle(turn);
+  } catch (...) {
+    ctx.failed = true;
+    ctx.failure = exception_text(std::current_exception());
+    return false;
+  }
+  if (!task.valid()) {
+    ctx.failed = true;
+    ctx.failure = "the handler returned no coroutine";
+    return false;
+  }
+  return true;
+}
+
 TurnRecord make_record(const SessionData& session, TurnContext& ctx) {
   TurnRecord r;
   r.key = session.key;

@@ -9,6 +9,8 @@
 // the pool, that thread reads it and the actor does not write it until the turn is back.
 
 #include <agentrt/agent.hpp>
+#include <agentrt/async_turn.hpp>
+#include <agentrt/task.hpp>
 #include <agentrt/history.hpp>
 #include <agentrt/session_key.hpp>
 #include <agentrt/session_store.hpp>
@@ -29,16 +31,20 @@ struct SessionData {
   SessionKey key;
   /// Owned: a factory may still run on a pool thread after the Runtime is gone.
   std::shared_ptr<const AgentEntry> entry;
-  /// Created by the entry's factory on the first turn that needs it.
+  /// Created by the entry's factory on the first turn that needs it (one of the two, as the
+  /// agent type is).
   std::unique_ptr<Agent> agent;
+  std::unique_ptr<AsyncAgent> async_agent;
   History history;
   StateMap state;
   /// Committed turns.
   std::uint64_t turns = 0;
   /// When the session was first created (kept across passivation).
   std::chrono::system_clock::time_point created = std::chrono::system_clock::now();
-  /// Its id was minted for a one-shot call: it is neither stored nor kept once idle.
+  /// Its id was minted for a one-shot call: it ends once idle.
   bool one_shot = false;
+  /// It is never loaded, stored or handed over (a one-shot session and its sub-sessions).
+  bool ephemeral = false;
 };
 
 /// One turn in progress: the handler's draft of changes and its outcome.
@@ -73,6 +79,11 @@ struct TurnContext {
 /// exception: afterwards either `ctx.failed` is set with a message, or `ctx.output` holds
 /// the result. The caller stamps `started` and `finished` (with the clock it already reads).
 void run_turn(TurnContext& ctx) noexcept;
+
+/// Starts a coroutine agent's turn: creates the agent if needed and calls its handler with
+/// `turn`, leaving the (not yet started) coroutine in `task`. False, with `ctx.failed` set,
+/// if the factory or the handler threw before there was a coroutine.
+bool start_coroutine_turn(TurnContext& ctx, AsyncTurn& turn, Task<std::string>& task) noexcept;
 
 /// What a successful turn adds to the session: the user's input, the turn's own entries
 /// and the assistant's output (moved out of `ctx`), and its state writes.

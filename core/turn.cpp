@@ -3,6 +3,7 @@
 #include "core/executor.hpp"
 #include "core/session_data.hpp"
 #include "core/turn_services.hpp"
+#include "core/turn_tools.hpp"
 
 #include <agentrt/errors.hpp>
 
@@ -39,72 +40,66 @@ void TurnState::erase(std::string_view key) {
 
 // -- Turn -------------------------------------------------------------------------------
 
-const std::string& Turn::agent() const noexcept {
+const std::string& TurnBase::agent() const noexcept {
   return ctx_.call->agent;
 }
 
-const std::string& Turn::session_id() const noexcept {
+const std::string& TurnBase::session_id() const noexcept {
   return ctx_.call->session_id;
 }
 
-std::uint64_t Turn::call_id() const noexcept {
+std::uint64_t TurnBase::call_id() const noexcept {
   return ctx_.call->id;
 }
 
-std::uint64_t Turn::number() const noexcept {
+std::uint64_t TurnBase::number() const noexcept {
   return ctx_.number;
 }
 
-const std::string& Turn::input() const noexcept {
+const std::string& TurnBase::input() const noexcept {
   return ctx_.call->input;
 }
 
-const Params& Turn::params() const noexcept {
+const Params& TurnBase::params() const noexcept {
   return ctx_.call->params;
 }
 
-std::string_view Turn::param(std::string_view name, std::string_view fallback) const {
+std::string_view TurnBase::param(std::string_view name, std::string_view fallback) const {
   auto i = ctx_.call->params.find(name);
   return i == ctx_.call->params.end() ? fallback : std::string_view{i->second};
 }
 
-const History& Turn::history() const noexcept {
+const History& TurnBase::history() const noexcept {
   return ctx_.session->history;
 }
 
-TurnState& Turn::state() noexcept {
+TurnState& TurnBase::state() noexcept {
   return ctx_.state;
 }
 
-void Turn::append(Message message) {
+void TurnBase::append(Message message) {
   ctx_.appended.push_back(std::move(message));
 }
 
-void Turn::emit(std::string chunk) {
+void TurnBase::emit(std::string chunk) {
   ctx_.call->push(EventKind::chunk, std::move(chunk));
 }
 
-void Turn::phase(std::string name) {
+void TurnBase::phase(std::string name) {
   ctx_.call->push(EventKind::phase, std::move(name));
 }
 
-void Turn::thought(std::string text) {
+void TurnBase::thought(std::string text) {
   ctx_.call->push(EventKind::thought, std::move(text));
 }
 
 ToolResult Turn::call_tool(const std::string& tool, std::string arguments,
                            std::string operation) {
-  auto& call = *ctx_.call;
-  call.push(EventKind::tool_call, arguments, 0, {}, tool);
-  ctx_.appended.push_back(
-    Message{Role::tool_call, operation.empty() ? arguments : operation + " " + arguments, tool});
+  detail::record_tool_call(ctx_, tool, arguments, operation);
   auto result = ctx_.services
                   ? ctx_.services->run_tool(ctx_, tool, std::move(arguments), std::move(operation))
                   : ToolResult{Error{errc::unknown_tool, "no tools are available to this turn"}};
-  auto outcome = result ? *result : "error: " + result.error().message;
-  auto code = result ? std::error_code{} : result.error().code;
-  ctx_.appended.push_back(Message{Role::tool_result, outcome, tool});
-  call.push(EventKind::tool_result, std::move(outcome), 0, {}, tool, code);
+  detail::end_tool(ctx_, tool, result);
   return result;
 }
 
@@ -125,37 +120,41 @@ std::vector<Reply> Turn::ask_all(std::vector<SubRequest> requests) {
       replies[i].agent = requests[i].agent;
       replies[i].error = make_error_code(errc::blocking_required);
       replies[i].message = "Turn::ask needs the calling agent '" + parent->agent
-                           + "' to be registered with AgentOptions::blocking = true";
+                           + "' to be registered with AgentOptions::blocking = true, or to be "
+                             "a coroutine agent (AsyncTurn::ask)";
     }
     return replies;
   }
-  std::vector<Call> calls;
-  calls.reserve(requests.size());
-  for (auto& r : requests)
-    calls.push_back(ctx_.services->start_child(parent, std::move(r)));
   // A refused sub-call is a Call that has already ended, so the waits below are uniform.
+  // Each child's wait-for edge stays until its reply is taken.
+  std::vector<detail::ChildCall> children;
+  children.reserve(requests.size());
+  for (auto& r : requests)
+    children.push_back(ctx_.services->start_child(parent, std::move(r)));
   {
     // Cancelling, timing out or stopping this call stops its sub-calls too.
-    std::stop_callback propagate{parent->stop.get_token(), [&calls] {
-                                   for (auto& c : calls)
-                                     c.cancel();
+    std::stop_callback propagate{parent->stop.get_token(), [&children] {
+                                   for (auto& c : children)
+                                     c.call.cancel();
                                  }};
     detail::WaitScope waiting{ctx_.services->pool()};
-    for (std::size_t i = 0; i < calls.size(); ++i)
-      replies[i] = calls[i].take();
+    for (std::size_t i = 0; i < children.size(); ++i) {
+      replies[i] = children[i].call.take();
+      children[i].waiting.release();
+    }
   }
   return replies;
 }
 
-bool Turn::stop_requested() const noexcept {
+bool TurnBase::stop_requested() const noexcept {
   return ctx_.call->stop.stop_requested();
 }
 
-std::stop_token Turn::stop_token() const noexcept {
+std::stop_token TurnBase::stop_token() const noexcept {
   return ctx_.call->stop.get_token();
 }
 
-void Turn::fail(std::string message) {
+void TurnBase::fail(std::string message) {
   ctx_.failed = true;
   ctx_.failure = std::move(message);
 }

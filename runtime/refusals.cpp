@@ -45,6 +45,16 @@ Error reentrant_chain(const std::vector<SessionKey>& chain, const SessionKey& ta
                                   + target.session_id + " is already waiting in this chain"};
 }
 
+Error wait_cycle(const std::vector<SessionKey>& cycle) {
+  std::string path;
+  for (auto& k : cycle)
+    path += (path.empty() ? "" : " -> ") + k.agent + "/" + k.session_id;
+  auto& target = cycle.size() > 1 ? cycle[1] : cycle.front();
+  return {errc::reentrant_call, "waiting on " + target.agent + "/" + target.session_id
+                                  + " would close a cycle of sessions waiting on each other: "
+                                  + path};
+}
+
 Error waits_on_itself(const SessionKey& key, const char* what) {
   return {errc::reentrant_call, std::string{what} + " from a handler of " + key.agent + "/"
                                   + key.session_id

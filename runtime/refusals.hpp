@@ -23,6 +23,8 @@ Error shutting_down();
 Error session_closing();
 /// `chain` waits on `target`, which is already in it.
 Error reentrant_chain(const std::vector<SessionKey>& chain, const SessionKey& target);
+/// Waiting on `cycle[1]` would close the cycle of waiting sessions `cycle`.
+Error wait_cycle(const std::vector<SessionKey>& cycle);
 /// A handler of `key` would wait on its own session (`what`: "ask", "describe", "close").
 Error waits_on_itself(const SessionKey& key, const char* what);
 

@@ -26,6 +26,27 @@ private:
   std::shared_ptr<const TurnHandler> fn_;
 };
 
+/// The agent behind `register_handler` with a coroutine function.
+class AsyncFunctionAgent final : public AsyncAgent {
+public:
+  explicit AsyncFunctionAgent(std::shared_ptr<const AsyncTurnHandler> fn) : fn_(std::move(fn)) {
+    // nop
+  }
+
+  Task<std::string> handle(AsyncTurn& turn) override {
+    return (*fn_)(turn);
+  }
+
+private:
+  std::shared_ptr<const AsyncTurnHandler> fn_;
+};
+
+void check_depth(const std::string& type, const AgentOptions& options) {
+  if (options.max_queue_depth && *options.max_queue_depth == 0)
+    throw std::invalid_argument("agentrt: agent type '" + type
+                                + "': max_queue_depth must be at least 1 (or unset)");
+}
+
 } // namespace
 
 Runtime::Runtime(RuntimeConfig config)
@@ -36,10 +57,24 @@ Runtime::Runtime(RuntimeConfig config)
 Runtime::~Runtime() = default;
 
 void Runtime::register_agent(std::string type, AgentFactory factory, AgentOptions options) {
-  if (options.max_queue_depth && *options.max_queue_depth == 0)
-    throw std::invalid_argument("agentrt: agent type '" + type
-                                + "': max_queue_depth must be at least 1 (or unset)");
+  check_depth(type, options);
   core_->registry.add(std::move(type), std::move(factory), options);
+}
+
+void Runtime::register_agent(std::string type, AsyncAgentFactory factory, AgentOptions options) {
+  check_depth(type, options);
+  core_->registry.add(std::move(type), std::move(factory), options);
+}
+
+void Runtime::register_handler(std::string type, AsyncTurnHandler handler,
+                               AgentOptions options) {
+  if (!handler)
+    throw std::invalid_argument("agentrt: agent type '" + type + "' needs a handler");
+  auto fn = std::make_shared<const AsyncTurnHandler>(std::move(handler));
+  register_agent(
+    std::move(type),
+    AsyncAgentFactory{[fn](const SessionKey&) { return std::make_unique<AsyncFunctionAgent>(fn); }},
+    options);
 }
 
 void Runtime::register_handler(std::string type, TurnHandler handler, AgentOptions options) {
@@ -48,10 +83,18 @@ void Runtime::register_handler(std::string type, TurnHandler handler, AgentOptio
   auto fn = std::make_shared<const TurnHandler>(std::move(handler));
   register_agent(
     std::move(type),
-    [fn](const SessionKey&) { return std::make_unique<FunctionAgent>(fn); }, options);
+    AgentFactory{[fn](const SessionKey&) { return std::make_unique<FunctionAgent>(fn); }},
+    options);
 }
 
 void Runtime::register_tool(std::string name, ToolHandler handler, ToolOptions options) {
+  if (options.timeout && options.timeout->count() <= 0)
+    throw std::invalid_argument("agentrt: tool '" + name
+                                + "': timeout must be positive (or unset)");
+  core_->tools->add(std::move(name), std::move(handler), options);
+}
+
+void Runtime::register_tool(std::string name, AsyncToolHandler handler, ToolOptions options) {
   if (options.timeout && options.timeout->count() <= 0)
     throw std::invalid_argument("agentrt: tool '" + name
                                 + "': timeout must be positive (or unset)");

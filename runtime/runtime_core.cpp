@@ -38,12 +38,24 @@ Clock::duration timeout_of(const Request& r, const RuntimeConfig& config) {
                                              std::chrono::hours(24 * 365));
 }
 
-/// True when the calling thread runs a handler of `key` whose session cannot answer while
-/// it does (an inline handler; `even_blocking`: any handler, for calls that queue behind
-/// the running turn).
-bool inside_own_handler(const SessionKey& key, bool even_blocking) noexcept {
+/// Why a call that waits for a session (`what`) must not be made from the handler running
+/// on this thread, if it must not: from an inline or coroutine handler it would hold an
+/// actor worker while it waits (and two such waits on each other's sessions would never
+/// end); from a blocking handler, asking its own session would wait behind itself.
+std::optional<Error> waiting_not_allowed(const SessionKey& key, const char* what,
+                                         bool queues_behind_turn) {
   auto& current = current_turn();
-  return current.key != nullptr && *current.key == key && (even_blocking || !current.blocking);
+  if (current.key == nullptr)
+    return std::nullopt;
+  if (!current.blocking)
+    return Error{errc::blocking_required,
+                 std::string{what} + " waits for a session: from the inline or coroutine "
+                   "handler of " + current.key->agent + "/" + current.key->session_id
+                   + " it would hold an actor worker; use Turn::ask / AsyncTurn::ask, or a "
+                     "blocking agent"};
+  if (queues_behind_turn && *current.key == key)
+    return waits_on_itself(key, what);
+  return std::nullopt;
 }
 
 } // namespace
@@ -121,33 +133,34 @@ Result<Call> RuntimeCore::invoke(Request&& request) {
                                           std::move(request), now, timeout,
                                           &metrics.stripe(hash));
   call->one_shot = one_shot;
+  call->ephemeral = one_shot;
   if (auto refused = dispatch(call, hash))
     return refuse(call->session_id, std::move(*refused));
   return Call{std::move(call)};
 }
 
 Reply RuntimeCore::ask(Request&& request) {
-  if (inside_own_handler(SessionKey{request.agent, request.session_id}, true)) {
+  SessionKey target{request.agent, request.session_id};
+  auto as_reply = [&](Error e) {
     Reply r;
-    r.session_id = request.session_id;
-    r.agent = request.agent;
-    auto e = refuse(request.session_id,
-                    waits_on_itself({request.agent, request.session_id}, "Runtime::ask"));
+    r.session_id = target.session_id;
+    r.agent = target.agent;
     r.error = e.code;
     r.message = std::move(e.message);
     return r;
-  }
-  auto agent = request.agent;
-  auto session_id = request.session_id;
+  };
+  auto refused = [&](Error e) { return as_reply(refuse(target.session_id, std::move(e))); };
+  if (auto no = waiting_not_allowed(target, "Runtime::ask", true))
+    return refused(std::move(*no));
+  // From a handler, its session waits on the target for as long as the call takes.
+  WaitEdge waiting;
+  if (auto* current = current_turn().key; current && !target.session_id.empty())
+    if (auto cycle = waits_.add(*current, target, waiting))
+      return refused(wait_cycle(*cycle));
   auto call = invoke(std::move(request));
-  if (call)
-    return call->take();
-  Reply r;
-  r.session_id = std::move(session_id);
-  r.agent = std::move(agent);
-  r.error = call.error().code;
-  r.message = call.error().message;
-  return r;
+  if (!call)
+    return as_reply(std::move(call).error()); // invoke counted it
+  return call->take();
 }
 
 std::optional<Error> RuntimeCore::dispatch(const CallPtr& call, std::size_t hash) {
@@ -171,17 +184,20 @@ std::optional<Error> RuntimeCore::dispatch(const CallPtr& call, std::size_t hash
   return shutting_down();
 }
 
-Call RuntimeCore::start_child(const CallPtr& parent, SubRequest sub) {
+ChildCall RuntimeCore::start_child(const CallPtr& parent, SubRequest sub) {
   auto now = Clock::now();
   SessionKey target{sub.agent, parent->session_id};
   auto chain = parent->chain;
   chain.push_back(SessionKey{parent->agent, parent->session_id});
   auto refused = [&](Error e) {
     refuse(parent->session_id, e);
-    return failed_call(parent->session_id, target.agent, std::move(e));
+    return ChildCall{failed_call(parent->session_id, target.agent, std::move(e)), {}};
   };
   if (std::find(chain.begin(), chain.end(), target) != chain.end())
     return refused(reentrant_chain(chain, target));
+  WaitEdge waiting;
+  if (auto cycle = waits_.add(chain.back(), target, waiting))
+    return refused(wait_cycle(*cycle));
   if (!accepting_.load(std::memory_order_acquire))
     return refused(shutting_down());
   if (sub.input.size() > config.max_input_bytes)
@@ -196,13 +212,13 @@ Call RuntimeCore::start_child(const CallPtr& parent, SubRequest sub) {
   auto call = std::make_shared<CallState>(next_call_id_.fetch_add(1, relaxed), std::move(r),
                                           now, remaining, &metrics.stripe(hash));
   call->forward_to = parent;
-  call->one_shot = parent->one_shot;
+  call->ephemeral = parent->ephemeral;
   call->chain = std::move(chain);
   config.logger->debug("[{}/{}] sub-call of {} from call {}", call->session_id, call->id,
                        call->agent, parent->id);
   if (auto e = dispatch(call, hash))
     return refused(std::move(*e));
-  return Call{std::move(call)};
+  return ChildCall{Call{std::move(call)}, std::move(waiting)};
 }
 
 Result<OwnerSession> RuntimeCore::session_for(std::string_view agent, std::string_view owner) {
@@ -221,8 +237,8 @@ Result<OwnerSession> RuntimeCore::session_for(std::string_view agent, std::strin
 }
 
 Result<bool> RuntimeCore::close(const SessionKey& key) {
-  if (inside_own_handler(key, false))
-    return waits_on_itself(key, "Runtime::close");
+  if (auto no = waiting_not_allowed(key, "Runtime::close", false))
+    return std::move(*no);
   // A tombstone holds the key while the session ends and its stored data is erased, so
   // a call racing with close cannot start a session that reads what is being erased.
   // Closes run one at a time: a second close of the key must not lift the first one's
@@ -252,8 +268,8 @@ Result<bool> RuntimeCore::close(const SessionKey& key) {
 }
 
 Result<SessionInfo> RuntimeCore::describe(const SessionKey& key) {
-  if (inside_own_handler(key, false))
-    return waits_on_itself(key, "Runtime::describe");
+  if (auto no = waiting_not_allowed(key, "Runtime::describe", false))
+    return std::move(*no);
   auto not_live = [&] {
     return Error{errc::not_found, "no live session " + clip(key.agent, 80) + "/"
                                     + clip(key.session_id, 160)};

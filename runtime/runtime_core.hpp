@@ -16,6 +16,8 @@
 #include "actors/session_directory.hpp"
 #include "core/agent_registry.hpp"
 #include "core/metrics.hpp"
+#include "core/turn_services.hpp"
+#include "core/wait_graph.hpp"
 #include "runtime/fwd.hpp"
 #include "runtime/id_minter.hpp"
 #include "stores/fwd.hpp"
@@ -45,7 +47,7 @@ public:
   Result<Call> invoke(Request&& request);
   Reply ask(Request&& request);
   /// A sub-call of `parent` (see TurnServices::start_child); a refusal is an ended Call.
-  Call start_child(const CallPtr& parent, SubRequest sub);
+  ChildCall start_child(const CallPtr& parent, SubRequest sub);
   Result<OwnerSession> session_for(std::string_view agent, std::string_view owner);
   Result<bool> close(const SessionKey& key);
   Result<SessionInfo> describe(const SessionKey& key);
@@ -67,6 +69,7 @@ private:
   std::shared_ptr<GuardedStore> store_;
   std::shared_ptr<TurnHub> hub_;
   IdMinter minter_;
+  WaitGraph waits_;
   SessionDirectory directory_;
   Services services_;
   std::atomic<std::uint64_t> next_call_id_{1};

@@ -2,9 +2,11 @@
 
 #include "core/agent_registry.hpp"
 #include "core/call_state.hpp"
+#include "core/exception_text.hpp"
 #include "core/session_data.hpp"
 #include "core/validation.hpp"
 #include "runtime/blocking_pool.hpp"
+#include "runtime/local_driver.hpp"
 #include "runtime/refusals.hpp"
 #include "runtime/runtime_core.hpp"
 
@@ -51,7 +53,7 @@ Executor& TurnHub::pool() {
   return *pool_;
 }
 
-Call TurnHub::start_child(const CallPtr& parent, SubRequest request) {
+ChildCall TurnHub::start_child(const CallPtr& parent, SubRequest request) {
   RuntimeCore* core = nullptr;
   {
     MutexLock guard{mu_};
@@ -60,12 +62,28 @@ Call TurnHub::start_child(const CallPtr& parent, SubRequest request) {
       ++active_;
   }
   if (core == nullptr)
-    return failed_call(parent->session_id, std::move(request.agent), shutting_down());
+    return ChildCall{failed_call(parent->session_id, std::move(request.agent), shutting_down()),
+                     {}};
   auto call = core->start_child(parent, std::move(request));
   MutexLock guard{mu_};
   if (--active_ == 0)
     idle_.notify_all();
   return call;
+}
+
+ToolRequest TurnHub::request_for(const CallState& call, const ToolEntry& entry,
+                                 std::string arguments, std::string operation) {
+  ToolRequest request;
+  request.tool = entry.name;
+  request.operation = std::move(operation);
+  request.arguments = std::move(arguments);
+  request.agent = call.agent;
+  request.session_id = call.session_id;
+  request.call_id = call.id;
+  request.deadline = call.deadline;
+  if (entry.options.timeout)
+    request.deadline = std::min(request.deadline, Clock::now() + saturated(*entry.options.timeout));
+  return request;
 }
 
 ToolResult TurnHub::run_tool(TurnContext& ctx, const std::string& name, std::string arguments,
@@ -75,31 +93,88 @@ ToolResult TurnHub::run_tool(TurnContext& ctx, const std::string& name, std::str
     auto entry = tools_->find(name);
     if (!entry)
       return Error{errc::unknown_tool, "unknown tool '" + clip(name, 80) + "'"};
-    ToolRequest request;
-    request.tool = name;
-    request.operation = std::move(operation);
-    request.arguments = std::move(arguments);
-    request.agent = call.agent;
-    request.session_id = call.session_id;
-    request.call_id = call.id;
-    request.deadline = call.deadline;
-    if (entry->options.timeout)
-      request.deadline =
-        std::min(request.deadline, Clock::now() + saturated(*entry->options.timeout));
+    auto request = request_for(call, *entry, std::move(arguments), std::move(operation));
+    bool waits = entry->async_handler || entry->options.blocking;
+    if (waits && !ctx.blocking)
+      return Error{errc::blocking_required,
+                   "tool '" + name + "' waits: agent '" + call.agent
+                     + "' must be registered with AgentOptions::blocking = true, or be a "
+                       "coroutine agent, to call it"};
+    if (entry->async_handler)
+      return drive_async(call, *entry->async_handler, std::move(request));
     if (!entry->options.blocking) {
       request.stop = call.stop.get_token();
       return call_guarded(*entry->handler, request);
     }
-    if (!ctx.blocking)
-      return Error{errc::blocking_required,
-                   "tool '" + name + "' blocks: agent '" + call.agent
-                     + "' must be registered with AgentOptions::blocking = true to call it"};
     return run_on_pool(call, entry->handler, std::move(request));
   }();
   if (!result)
     log_->debug("[{}/{}] tool {} failed: {}", call.session_id, call.id, name,
                 result.error().message);
   return result;
+}
+
+ToolResult TurnHub::drive_async(CallState& call, const AsyncToolHandler& handler,
+                                ToolRequest request) {
+  auto deadline = request.deadline;
+  auto stop = call.stop.get_token();
+  request.stop = stop;
+  try {
+    auto task = handler(request);
+    auto driver = std::make_shared<LocalDriver>();
+    WaitScope waiting{*pool_};
+    return driver->run(task, stop, deadline);
+  } catch (...) {
+    return Error{errc::tool_failed, "the tool threw: " + exception_text(std::current_exception())};
+  }
+}
+
+ToolStart TurnHub::start_tool(TurnContext& ctx, const std::string& name, std::string arguments,
+                              std::string operation) {
+  auto& call = *ctx.call;
+  ToolStart start;
+  auto entry = tools_->find(name);
+  if (!entry) {
+    start.ready = ToolResult{Error{errc::unknown_tool, "unknown tool '" + clip(name, 80) + "'"}};
+    return start;
+  }
+  auto request = request_for(call, *entry, std::move(arguments), std::move(operation));
+  request.stop = call.stop.get_token();
+  if (entry->async_handler) {
+    try {
+      start.task = (*entry->async_handler)(request);
+    } catch (...) {
+      start.ready =
+        ToolResult{Error{errc::tool_failed, "the tool threw: " + exception_text(std::current_exception())}};
+    }
+    return start;
+  }
+  if (!entry->options.blocking) { // runs here, on the session's actor: it must be quick
+    start.ready = call_guarded(*entry->handler, request);
+    return start;
+  }
+  // A blocking tool runs on the pool; the turn waits without a thread. Its own timeout, if
+  // sooner than the call's deadline (which the session watches), fails the await.
+  auto timeout = entry->options.timeout;
+  start.start = [pool = pool_, handler = entry->handler, request = std::move(request), timeout,
+                 name](AwaitContext* context, const std::shared_ptr<ValueSlot<std::string>>& slot) mutable {
+    auto stop = std::make_shared<std::stop_source>();
+    request.stop = stop->get_token();
+    slot->on_abandon([stop] { stop->request_stop(); });
+    if (timeout)
+      context->after(saturated(*timeout), [slot, stop, name] {
+        stop->request_stop();
+        slot->fail(Error{errc::timeout, "tool '" + name + "' did not finish before its deadline"});
+      });
+    pool->post([slot, handler, request = std::move(request)] {
+      auto result = call_guarded(*handler, request);
+      if (result)
+        slot->complete(std::move(*result));
+      else
+        slot->fail(std::move(result).error());
+    });
+  };
+  return start;
 }
 
 ToolResult TurnHub::run_on_pool(CallState& call, std::shared_ptr<const ToolHandler> handler,

@@ -5,6 +5,7 @@
 #include "actors/session/steps.hpp"
 
 #include "actors/services.hpp"
+#include "actors/session_ref.hpp"
 #include "core/agent_registry.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -17,31 +18,7 @@
 
 namespace agentrt::detail {
 
-/// Lets `Call::cancel` reach the session holding a call. Holds a weak address, so it never
-/// keeps a session alive and is a no-op once the session is gone.
-class WithdrawLink final : public SessionLink {
-public:
-  explicit WithdrawLink(caf::actor_addr addr) : addr_(std::move(addr)) {
-    // nop
-  }
-
-  void withdraw(std::uint64_t call_id) noexcept override {
-    if (auto hdl = caf::actor_cast<session_actor>(addr_))
-      caf::anon_send(hdl, withdraw_atom::value, call_id);
-  }
-
-private:
-  caf::actor_addr addr_;
-};
-
 namespace {
-
-void link_call(session_pointer self, const CallPtr& c) {
-  auto& st = self->state;
-  if (!st.link)
-    st.link = std::make_shared<WithdrawLink>(self->address());
-  c->attach(st.link);
-}
 
 std::size_t queue_depth(const SessionState& st) {
   return st.data->entry->options.max_queue_depth.value_or(st.svc->config.max_queue_depth);
@@ -72,9 +49,11 @@ void on_busy(session_pointer self, const CallPtr& c) {
         if (interrupt) {
           running.disposition = Disposition::interrupt;
           victim.stop.request_stop();
+          abort_turn(self, Error{errc::interrupted, "interrupted by call " + std::to_string(c->id)});
         } else if (victim.end(errc::rolled_back, "rolled back by call " + std::to_string(c->id),
                               running.ctx.number)) {
           running.disposition = Disposition::discard;
+          abort_turn(self, Error{errc::rolled_back, "rolled back by call " + std::to_string(c->id)});
         }
         st.svc->log->debug("[{}/{}] {} by call {}", victim.session_id, victim.id,
                            interrupt ? "interrupted" : "rolled back", c->id);
@@ -83,13 +62,20 @@ void on_busy(session_pointer self, const CallPtr& c) {
     }
   }
   c->push(EventKind::queued, {}, admission.position);
-  link_call(self, c);
+  c->attach(session_ref(self));
+  if (c->ended() && st.queue.withdraw(c->id)) // cancelled before it could be withdrawn
+    return update_busy(st);
   arm_deadline(self, c->deadline);
   update_busy(st);
 }
 
 void handle_call(session_pointer self, const CallPtr& c) {
   auto& st = self->state;
+  if (!st.classified) { // the first call says what kind of session this is
+    st.data->one_shot = c->one_shot;
+    st.data->ephemeral = c->ephemeral;
+    st.classified = true;
+  }
   if (st.mode != SessionState::Mode::open) {
     if (st.mode == SessionState::Mode::closing)
       c->end(errc::session_closed, "the session was closed");
@@ -97,8 +83,10 @@ void handle_call(session_pointer self, const CallPtr& c) {
       c->end(errc::shutting_down, "the runtime is shutting down");
     return;
   }
-  if (c->ended()) // cancelled or timed out on its way here: it must not act
+  if (c->ended()) { // cancelled or timed out on its way here: it must not act
+    end_one_shot(self);
     return;
+  }
   if (!ensure_loaded(self, c))
     return;
   if (!st.running) {
@@ -118,8 +106,16 @@ void on_call(session_pointer self, const CallTicket& ticket) {
 
 void on_withdraw(session_pointer self, std::uint64_t id) {
   auto& st = self->state;
-  if (st.queue.withdraw(id)) // already ended by its caller, who counted it
+  if (st.queue.withdraw(id)) { // already ended by its caller, who counted it
     update_busy(st);
+    end_one_shot(self);
+    return;
+  }
+  // A running coroutine turn's call: its pending await ends now, not at its next one.
+  if (st.running && st.running->coroutine && st.running->ctx.call->id == id) {
+    st.running->disposition = Disposition::discard;
+    abort_turn(self, Error{errc::cancelled, "the caller cancelled the call"});
+  }
 }
 
 /// One timer per session, for the earliest deadline it waits on: calls queued behind each
@@ -140,21 +136,28 @@ void on_deadline(session_pointer self, std::int64_t tick_ns) {
   if (to_ns(st.timer_at.time_since_epoch()) == tick_ns)
     st.timer_at = Clock::time_point::max();
   auto now = self->clock().now();
-  if (st.running) {
+  // The running turn's deadline counts while its handler may still run and its call is
+  // open: not once the handler is done (an inline or coroutine turn whose end waits behind
+  // the mailbox finished in time), nor once a durable store is writing it (claimed).
+  bool watched = st.running && !st.running->ended && st.running->ctx.call->open();
+  if (watched && st.running->ctx.call->deadline <= now) {
     auto& job = *st.running;
-    if (job.ctx.call->deadline <= now
-        && job.ctx.call->end(errc::timeout, "the turn did not finish within the call's timeout",
-                             job.ctx.number))
+    if (job.ctx.call->end(errc::timeout, "the turn did not finish within the call's timeout",
+                          job.ctx.number)) {
       job.disposition = Disposition::discard;
+      abort_turn(self, Error{errc::timeout, "the call's timeout passed"});
+    }
+    watched = false;
   }
   auto earliest = st.queue.expire(now, [](const CallPtr& c) {
     c->end(errc::timeout, "the call waited in the queue past its timeout");
   });
-  if (st.running && !st.running->ctx.call->ended())
+  if (watched)
     earliest = std::min(earliest, st.running->ctx.call->deadline);
   if (earliest != Clock::time_point::max())
     arm_deadline(self, earliest);
   update_busy(st);
+  end_one_shot(self); // it may have been kept alive by a message that is gone now
 }
 
 void next(session_pointer self) {
@@ -162,8 +165,7 @@ void next(session_pointer self) {
   while (!st.running && !st.queue.empty())
     start(self, st.queue.pop());
   update_busy(st);
-  if (!st.running && st.data->one_shot && st.mode == SessionState::Mode::open)
-    end_one_shot(self);
+  end_one_shot(self);
 }
 
 void end_queue(session_pointer self, errc e, const std::string& message) {

@@ -19,19 +19,10 @@
 
 namespace agentrt::detail {
 
-void release_gauge(SessionState& st, TurnJob& job) noexcept {
-  if (job.holds_gauge) {
-    st.stripe->running.fetch_sub(1, relaxed);
-    job.holds_gauge = false;
-  }
-}
-
 void persist(session_pointer self, TurnJobPtr job, TurnContext& ctx, Reply reply,
-             EventKind terminal, bool holds_gauge) {
+             EventKind terminal) {
   auto& st = self->state;
   if (!ctx.call->claim()) {
-    if (holds_gauge)
-      st.stripe->running.fetch_sub(1, relaxed);
     st.svc->log->debug("[{}/{}] turn {} discarded: the call had already ended",
                        ctx.call->session_id, ctx.call->id, ctx.number);
     return;
@@ -40,13 +31,11 @@ void persist(session_pointer self, TurnJobPtr job, TurnContext& ctx, Reply reply
     job = std::make_shared<TurnJob>(std::move(ctx));
   // Running from the claim on: whatever happens next, the session (or its destructor)
   // still owns the claimed call and ends it.
-  job->holds_gauge = holds_gauge;
   st.running = job;
   update_busy(st);
   try {
     job->record = std::make_shared<TurnRecord>(make_record(*st.data, job->ctx));
   } catch (const std::exception& e) {
-    release_gauge(st, *job);
     job->ctx.call->end_claimed(errc::store_failed, e.what(), job->ctx.number);
     st.running.reset();
     return;
@@ -68,7 +57,6 @@ void on_persisted(session_pointer self, const TurnJobPtr& job) {
   if (job != st.running)
     return; // its call was already ended (close, shutdown)
   st.running.reset();
-  release_gauge(st, *job);
   auto& c = *job->ctx.call;
   auto& log = *st.svc->log;
   if (job->persisted) {
@@ -95,7 +83,6 @@ void on_persisted(session_pointer self, const TurnJobPtr& job) {
 void abandon_persisting(session_pointer self, errc e, const std::string& message) {
   auto& st = self->state;
   auto& job = *st.running;
-  release_gauge(st, job);
   job.ctx.call->end_claimed(e, message, job.ctx.number);
 }
 

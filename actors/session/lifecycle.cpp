@@ -35,7 +35,7 @@ bool leave_directory(session_pointer self, Pred&& pred) {
 bool reset_for_lifetime(session_pointer self) {
   auto& st = self->state;
   auto& key = st.data->key;
-  if (auto* store = st.svc->store; store && !st.data->one_shot) {
+  if (auto* store = st.svc->store; store && !st.data->ephemeral) {
     if (auto r = store->erase(key); !r) {
       st.svc->log->warn("[{}/-] could not erase the session past its lifetime: {}",
                         key.session_id, r.error().message);
@@ -46,6 +46,7 @@ bool reset_for_lifetime(session_pointer self) {
   fresh->key = key;
   fresh->entry = st.data->entry;
   fresh->one_shot = st.data->one_shot;
+  fresh->ephemeral = st.data->ephemeral;
   st.data = std::move(fresh);
   st.loaded = true; // the store holds nothing for the key any more
   st.born = now_ns(self);
@@ -101,9 +102,7 @@ bool ensure_loaded(session_pointer self, const CallPtr& c) {
   auto& st = self->state;
   if (st.loaded)
     return true;
-  // A one-shot session's id was minted for its call: nothing can be stored under it.
-  st.data->one_shot = c->one_shot;
-  if (st.svc->store && !st.data->one_shot) {
+  if (st.svc->store && !st.data->ephemeral) {
     auto loaded = st.svc->store->load(st.data->key);
     if (!loaded) {
       c->end(errc::store_failed,
@@ -129,7 +128,7 @@ bool ensure_loaded(session_pointer self, const CallPtr& c) {
 bool passivate(session_pointer self) {
   auto& st = self->state;
   auto* store = st.svc->store;
-  if (!store || store->durable() || !st.loaded || st.data->one_shot)
+  if (!store || store->durable() || !st.loaded || st.data->ephemeral)
     return true;
   auto& d = *st.data;
   StoredSession s;
@@ -162,6 +161,10 @@ bool passivate(session_pointer self) {
 /// and then sitting in the store until max_lifetime. A call for its id that is already in
 /// the mailbox keeps it alive; a later one starts afresh.
 void end_one_shot(session_pointer self) {
+  auto& st = self->state;
+  if (!st.data->one_shot || st.running || !st.queue.empty()
+      || st.mode != SessionState::Mode::open)
+    return;
   if (!leave_directory(self, [self] { return self->mailbox().empty(); }))
     return;
   self->state.svc->log->debug("[{}/-] one-shot session ended",

@@ -23,6 +23,9 @@ inline std::int64_t now_ns(session_pointer self) {
   return to_ns(self->clock().now().time_since_epoch());
 }
 
+/// The session's SessionRef (made on first need).
+const std::shared_ptr<SessionRef>& session_ref(session_pointer self);
+
 /// Publishes whether the session has work (the supervisor never expires a busy session).
 inline void update_busy(SessionState& st) noexcept {
   st.activity->busy.store(st.running != nullptr || !st.queue.empty(), relaxed);
@@ -51,21 +54,25 @@ void end_queue(session_pointer self, errc e, const std::string& message);
 void start(session_pointer self, const CallPtr& c);
 /// A blocking turn came back, or an inline turn's deferred end came round.
 void on_turn_done(session_pointer self, const TurnJobPtr& job);
+/// What a coroutine turn awaited completed.
+void on_resume(session_pointer self, const AwaitSlotPtr& slot);
+/// A coroutine turn's timer is due.
+void on_timer(session_pointer self, const TimerFn& fn);
+/// The running coroutine turn must stop: its pending await, and every later one, fails
+/// with `why` at once. No effect on other turns (a blocking turn sees its stop token).
+void abort_turn(session_pointer self, Error why);
 /// Ends the running turn's call with `e`; the turn itself is discarded when it ends.
 void end_running(session_pointer self, errc e, const std::string& message);
 
 // -- commit.cpp: a durable store writes the turn first ----------------------------------------
 
 /// Claims the call and hands the turn to the store; the session stays busy until
-/// `persisted`. `job` may be null (an inline turn: one is made from `ctx`); `holds_gauge`:
-/// the turn counts as running until it is settled.
+/// `persisted`. `job` may be null (one is made from `ctx`).
 void persist(session_pointer self, TurnJobPtr job, TurnContext& ctx, Reply reply,
-             EventKind terminal, bool holds_gauge);
+             EventKind terminal);
 void on_persisted(session_pointer self, const TurnJobPtr& job);
 /// Ends a turn the store is still writing (close, shutdown) with `e`.
 void abandon_persisting(session_pointer self, errc e, const std::string& message);
-/// Takes a job out of the running gauge, once.
-void release_gauge(SessionState& st, TurnJob& job) noexcept;
 
 // -- lifecycle.cpp: load, hand-over, expiry, close, drain --------------------------------------
 
@@ -76,7 +83,7 @@ bool ensure_loaded(session_pointer self, const CallPtr& c);
 bool passivate(session_pointer self);
 /// A turn is over and the session is free: start what is queued, or stop if ending.
 void after_turn(session_pointer self);
-/// A one-shot session is idle: it ends (nothing is kept).
+/// A one-shot session that is idle ends (nothing is kept); any other session: no effect.
 void end_one_shot(session_pointer self);
 void on_expire(session_pointer self, std::int64_t observed, ExpireReason why);
 void on_close(session_pointer self, const ClosePromise& closed);

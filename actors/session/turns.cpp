@@ -1,14 +1,17 @@
 // A session's turns: a non-blocking agent's turn runs inline on the actor, a blocking one
-// on the pool; either way its end goes through `finish`, which commits the draft (or has a
-// durable store write it first) or discards it, and completes the call.
+// on the pool, a coroutine one on the actor in pieces (between its awaits); however it
+// runs, its end goes through `finish`, which commits the draft (or has a durable store
+// write it first) or discards it, and completes the call.
 
 #include "actors/session/steps.hpp"
 
 #include "actors/services.hpp"
+#include "actors/session_ref.hpp"
 #include "core/agent_registry.hpp"
+#include "core/current_turn.hpp"
+#include "core/exception_text.hpp"
 #include "core/executor.hpp"
 #include "core/metrics.hpp"
-
 #include "stores/guarded_store.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -39,10 +42,8 @@ Reply reply_for(const TurnContext& ctx, Disposition disposition) {
 }
 
 /// A turn ended: its draft is committed (through the store first, if it is durable) or
-/// discarded, and its call completed. `holds_gauge`: the turn still counts as running; the
-/// gauge is settled before the call completes, so a host that reads stats() right after a
-/// reply sees it up to date.
-void finish(session_pointer self, TurnContext& ctx, Disposition disposition, bool holds_gauge,
+/// discarded, and its call completed.
+void finish(session_pointer self, TurnContext& ctx, Disposition disposition,
             TurnJobPtr job = nullptr) {
   auto& st = self->state;
   auto& c = *ctx.call;
@@ -51,17 +52,13 @@ void finish(session_pointer self, TurnContext& ctx, Disposition disposition, boo
   st.turn_time_ns += to_ns(ctx.finished - ctx.started);
   touch(st, self->clock().now());
   auto* store = st.svc->store;
-  bool durable = store != nullptr && store->durable() && !st.data->one_shot;
+  bool durable = store != nullptr && store->durable() && !st.data->ephemeral;
   bool committing = disposition != Disposition::discard && !ctx.timed_out && !ctx.failed;
+  auto terminal = disposition == Disposition::commit ? EventKind::completed
+                                                     : EventKind::cancelled;
   if (committing && durable) {
-    auto terminal = disposition == Disposition::commit ? EventKind::completed
-                                                       : EventKind::cancelled;
-    persist(self, std::move(job), ctx, reply_for(ctx, disposition), terminal, holds_gauge);
-    return;
-  }
-  if (holds_gauge)
-    st.stripe->running.fetch_sub(1, relaxed);
-  if (disposition == Disposition::discard) {
+    persist(self, std::move(job), ctx, reply_for(ctx, disposition), terminal);
+  } else if (disposition == Disposition::discard) {
     log.debug("[{}/{}] turn {} discarded", c.session_id, c.id, ctx.number);
   } else if (ctx.timed_out) {
     c.end(errc::timeout, "the turn ran past the call's timeout", ctx.number, [&] {
@@ -73,8 +70,6 @@ void finish(session_pointer self, TurnContext& ctx, Disposition disposition, boo
       log.debug("[{}/{}] turn {} failed: {}", c.session_id, c.id, ctx.number, ctx.failure);
     });
   } else {
-    auto terminal = disposition == Disposition::commit ? EventKind::completed
-                                                       : EventKind::cancelled;
     auto& session = *st.data;
     bool committed = c.commit(
       [&] {
@@ -88,53 +83,81 @@ void finish(session_pointer self, TurnContext& ctx, Disposition disposition, boo
   }
 }
 
-/// Runs a non-blocking agent's turn here, on the actor. Calls that arrived meanwhile wait
-/// in the mailbox, unseen: if there are any, the turn's end is deferred behind them (a
-/// `turn_done` to self), so they find the session busy, exactly as they would find a
-/// blocking turn: busy policies, the queue bound and deadlines apply, and an interrupt or
-/// rollback among them decides this turn's fate. With an empty mailbox (the common case)
-/// the turn ends at once, without the extra message.
+/// A turn whose handler is done ends here, unless calls arrived while it ran: then its end
+/// waits behind them (a `turn_done` to self), so they find the session busy, exactly as they
+/// would find a blocking turn: busy policies, the queue bound and deadlines apply, and an
+/// interrupt or rollback among them decides this turn's fate. An empty mailbox (the common
+/// case) ends it at once, without the extra message.
+void end_or_defer(session_pointer self, TurnJobPtr job) {
+  auto& st = self->state;
+  if (self->mailbox().empty()) {
+    if (st.running == job)
+      st.running.reset();
+    finish(self, job->ctx, job->disposition, job);
+    return;
+  }
+  job->ended = true;
+  st.running = job;
+  update_busy(st);
+  self->send(self, turn_done_atom::value, std::move(job));
+}
+
+/// Runs a non-blocking agent's turn here, on the actor.
 void run_inline(session_pointer self, const CallPtr& c, Clock::time_point started) {
   auto& st = self->state;
-  st.stripe->running.fetch_add(1, relaxed);
-  TurnContext ctx{c, st.data};
+  auto job = std::make_shared<TurnJob>(c, st.data);
+  auto& ctx = job->ctx;
   ctx.services = st.svc->turn_services.get();
   ctx.started = started;
-  run_turn(ctx);
+  {
+    GaugeToken running{st.stripe->running};
+    run_turn(ctx);
+  }
   auto now = self->clock().now();
   ctx.finished = now;
   if (now > c->deadline) { // nothing could stop it sooner: it never left this handler
     ctx.failed = true;
     ctx.timed_out = true;
   }
-  if (self->mailbox().empty()) {
-    finish(self, ctx, Disposition::commit, true);
-    return;
-  }
-  auto job = std::make_shared<TurnJob>(std::move(ctx));
-  job->holds_gauge = true;
-  st.running = job;
-  update_busy(st);
-  self->send(self, turn_done_atom::value, std::move(job));
+  end_or_defer(self, std::move(job));
 }
 
 /// Sends a blocking agent's turn to the pool. The session stays busy and keeps handling
 /// cancel, deadlines and close; the result comes back as `turn_done` (through the gate, so
-/// never after the Runtime is gone).
+/// never after the Runtime is gone). The turn starts when a pool thread takes it: its
+/// `started` event, its running gauge and its queue time (which includes the wait for a
+/// thread) say so. A call that ended meanwhile does not run at all.
 void launch(session_pointer self, const CallPtr& c) {
   auto& st = self->state;
   auto job = std::make_shared<TurnJob>(c, st.data);
-  job->holds_gauge = true;
   job->services = st.svc->turn_services;
   job->ctx.services = job->services.get();
   job->ctx.blocking = true;
   st.running = job;
-  st.stripe->running.fetch_add(1, relaxed);
   arm_deadline(self, c->deadline);
-  st.svc->executor->post([job, addr = self->address(), gate = st.svc->gate]() mutable {
-    job->ctx.started = Clock::now();
-    run_turn(job->ctx);
-    job->ctx.finished = Clock::now();
+  // The gauge is reached through the gate: a handler that outlives the Runtime (it ignored
+  // its stop token past the drain) must not touch the Runtime's metrics.
+  st.svc->executor->post([job, addr = self->address(), gate = st.svc->gate,
+                          gauge = &st.stripe->running]() mutable {
+    auto& ctx = job->ctx;
+    ctx.started = Clock::now();
+    if (!ctx.call->ended()) {
+      ctx.call->started_at = ctx.started;
+      ctx.call->push(EventKind::started);
+      bool counted = false;
+      gate->pass([&] {
+        gauge->fetch_add(1, relaxed);
+        counted = true;
+      });
+      run_turn(ctx);
+      gate->pass([&] {
+        if (counted)
+          gauge->fetch_sub(1, relaxed);
+      });
+    } else {
+      job->disposition = Disposition::discard;
+    }
+    ctx.finished = Clock::now();
     gate->pass([&] {
       if (auto hdl = caf::actor_cast<session_actor>(addr))
         caf::anon_send(hdl, turn_done_atom::value, std::move(job));
@@ -142,22 +165,98 @@ void launch(session_pointer self, const CallPtr& c) {
   });
 }
 
+/// Continues a coroutine turn after its coroutine ran (started, or resumed): if its Task is
+/// done, the turn ends (true when it ended here, not deferred); otherwise it waits for its
+/// await to resume it.
+bool after_resume(session_pointer self, const TurnJobPtr& job) {
+  auto& co = *job->coroutine;
+  if (!co.task.done())
+    return false;
+  auto& ctx = job->ctx;
+  ctx.finished = self->clock().now();
+  try {
+    auto output = co.task.result();
+    if (!ctx.failed)
+      ctx.output = std::move(output);
+  } catch (...) {
+    ctx.failed = true;
+    ctx.failure = exception_text(std::current_exception());
+  }
+  co.running.release();
+  end_or_defer(self, job);
+  return self->state.running != job;
+}
+
+/// Starts a coroutine agent's turn on the actor: the handler runs until its first await.
+void run_coroutine(session_pointer self, const CallPtr& c, Clock::time_point started) {
+  auto& st = self->state;
+  auto job = std::make_shared<TurnJob>(c, st.data);
+  job->services = st.svc->turn_services;
+  job->ctx.services = job->services.get();
+  job->ctx.started = started;
+  job->coroutine = std::make_unique<CoroutineTurn>(self, *job);
+  auto& co = *job->coroutine;
+  co.running = GaugeToken{st.stripe->running};
+  st.running = job;
+  c->attach(session_ref(self)); // a cancel reaches the session, which fails the await
+  arm_deadline(self, c->deadline);
+  co.turn.emplace(job->ctx);
+  if (start_coroutine_turn(job->ctx, *co.turn, co.task)) {
+    co.task.handle().promise().context = &co;
+    TurnScope scope{st.data->key, false};
+    co.task.handle().resume();
+  }
+  // else: the factory or the handler failed before the coroutine existed; ctx.failed
+  after_resume(self, job); // the caller (a call, or the queue) goes on with the next call
+}
+
+} // namespace
+
+namespace {
+
+/// Ends a call with internal_error if starting it throws (an exhausted heap, a bug): taken
+/// off the queue or out of the mailbox, it is neither queued nor running yet, and nothing
+/// else would end it.
+class EndIfUnwinding {
+public:
+  explicit EndIfUnwinding(const CallPtr& c) noexcept
+    : c_(c), exceptions_(std::uncaught_exceptions()) {
+    // nop
+  }
+  ~EndIfUnwinding() {
+    if (std::uncaught_exceptions() > exceptions_)
+      c_->end(errc::internal_error, "an internal failure ended the session as the call started");
+  }
+  EndIfUnwinding(const EndIfUnwinding&) = delete;
+  EndIfUnwinding& operator=(const EndIfUnwinding&) = delete;
+
+private:
+  const CallPtr& c_;
+  int exceptions_;
+};
+
 } // namespace
 
 void start(session_pointer self, const CallPtr& c) {
   auto& st = self->state;
   if (c->ended()) // it ended while it waited (cancel, timeout, close...)
     return;
+  EndIfUnwinding guard{c};
   c->admitted.store(true, relaxed);
   auto now = self->clock().now();
   if (now >= c->deadline) {
     c->end(errc::timeout, "the call waited past its timeout");
     return;
   }
+  auto& entry = *st.data->entry;
+  if (entry.options.blocking) {
+    launch(self, c);
+    return;
+  }
   c->started_at = now;
   c->push(EventKind::started);
-  if (st.data->entry->options.blocking)
-    launch(self, c);
+  if (entry.is_async())
+    run_coroutine(self, c, now);
   else
     run_inline(self, c, now);
 }
@@ -167,15 +266,57 @@ void on_turn_done(session_pointer self, const TurnJobPtr& job) {
   if (job != st.running)
     return;
   st.running.reset();
-  finish(self, job->ctx, job->disposition, job->holds_gauge, job);
+  finish(self, job->ctx, job->disposition, job);
   if (!st.running) // else a durable store is writing the turn
     after_turn(self);
+}
+
+void on_resume(session_pointer self, const AwaitSlotPtr& slot) {
+  auto& st = self->state;
+  auto job = st.running;
+  if (!job || !job->coroutine || job->coroutine->awaiting != slot)
+    return; // a late completion: the turn moved on, or ended
+  job->coroutine->awaiting.reset();
+  {
+    TurnScope scope{st.data->key, false};
+    slot->handle.resume();
+  }
+  if (after_resume(self, job))
+    after_turn(self); // it ended: start what is queued
+}
+
+void abort_turn(session_pointer self, Error why) {
+  auto& st = self->state;
+  if (!st.running || !st.running->coroutine)
+    return; // a blocking turn sees its stop token
+  auto& co = *st.running->coroutine;
+  if (!co.abort)
+    co.abort = why;
+  if (auto slot = co.awaiting)
+    slot->fail(std::move(why)); // resumes it through the session, at once
 }
 
 void end_running(session_pointer self, errc e, const std::string& message) {
   auto& st = self->state;
   if (st.running && st.running->ctx.call->end(e, message, st.running->ctx.number))
     st.running->disposition = Disposition::discard;
+  abort_turn(self, Error{e, message});
+}
+
+void CoroutineTurn::suspend(const std::shared_ptr<AwaitSlot>& slot) {
+  awaiting = slot;
+  slot->resumer(session_ref(self));
+  if (abort)
+    slot->fail(*abort);
+}
+
+void CoroutineTurn::after(std::chrono::steady_clock::duration delay, std::function<void()> fn) {
+  self->delayed_send(self, delay, timer_atom::value,
+                     std::make_shared<std::function<void()>>(std::move(fn)));
+}
+
+void on_timer(session_pointer, const TimerFn& fn) {
+  (*fn)();
 }
 
 } // namespace agentrt::detail

@@ -3,6 +3,7 @@
 // Agent: the host's code that answers one session's calls.
 
 #include <agentrt/session_key.hpp>
+#include <agentrt/task.hpp>
 
 #include <cstddef>
 #include <functional>
@@ -12,6 +13,7 @@
 
 namespace agentrt {
 
+class AsyncTurn;
 class Turn;
 
 /// An agent instance serves exactly one session: the runtime creates it with the registered
@@ -27,21 +29,41 @@ public:
   virtual std::string handle(Turn& turn) = 0;
 };
 
+/// A coroutine agent: its turns are coroutines that run on their session's actor and hold no
+/// thread while they wait (on a model, a tool, a sub-agent, a timer). See AsyncTurn. Like
+/// an Agent, an instance serves one session and is never called concurrently.
+class AsyncAgent {
+public:
+  virtual ~AsyncAgent() = default;
+
+  /// Runs one turn; `co_return`s the assistant's output. Throwing (or `fail`) fails the
+  /// call with `agent_failed` and leaves the session as it was before the turn.
+  virtual Task<std::string> handle(AsyncTurn& turn) = 0;
+};
+
 /// Creates the agent instance for one session. Called once per session, on its first turn,
 /// on the thread that runs that turn. May throw: the call fails with `agent_failed` and the
 /// next call to the session tries again.
 using AgentFactory = std::function<std::unique_ptr<Agent>(const SessionKey& key)>;
+
+/// Creates a coroutine agent's instance, on its session's actor (it must not block).
+using AsyncAgentFactory = std::function<std::unique_ptr<AsyncAgent>(const SessionKey& key)>;
 
 /// A handler for `register_handler`: one function serving every session of an agent type.
 /// It can run concurrently for different sessions, so it must keep per-session data in
 /// `Turn::state()`, never in captured variables.
 using TurnHandler = std::function<std::string(Turn& turn)>;
 
+/// A coroutine handler for `register_handler`: one coroutine function serving every session
+/// of an agent type (per-session data goes in `AsyncTurn::state()`).
+using AsyncTurnHandler = std::function<Task<std::string>(AsyncTurn& turn)>;
+
 /// Per-agent-type options.
 struct AgentOptions {
   /// True when the handler blocks (network, LLM, disk). Blocking handlers run on the
   /// runtime's blocking pool, so they never stall the actor workers that serve every other
-  /// session, and their calls can be cancelled or timed out while they run. Non-blocking
+  /// session, and their calls can be cancelled or timed out while they run. Coroutine
+  /// agents are never blocking (they wait without a thread): true is refused for them. Non-blocking
   /// handlers run inline on an actor worker: the fastest path, for handlers that finish in
   /// microseconds. Calls that arrive while an inline turn runs find the session busy, as
   /// with a blocking turn: busy policies, the queue bound and timeouts apply to them.

@@ -3,6 +3,8 @@
 // The whole public API of agentrt.
 
 #include <agentrt/agent.hpp>
+#include <agentrt/async_turn.hpp>
+#include <agentrt/await.hpp>
 #include <agentrt/call.hpp>
 #include <agentrt/config.hpp>
 #include <agentrt/errors.hpp>
@@ -15,5 +17,6 @@
 #include <agentrt/session_key.hpp>
 #include <agentrt/session_store.hpp>
 #include <agentrt/stats.hpp>
+#include <agentrt/task.hpp>
 #include <agentrt/tool.hpp>
 #include <agentrt/turn.hpp>

@@ -63,6 +63,9 @@ enum class errc : int {
   not_found,
   /// `Request::timeout` is zero or negative.
   invalid_timeout,
+  /// An asynchronous operation a coroutine turn awaited dropped its Completion without
+  /// completing it.
+  abandoned,
 };
 
 /// The groups of `errc` values: what a front end needs to pick a status.
@@ -87,7 +90,7 @@ enum class condition : int {
   /// Not available now; retry (503, UNAVAILABLE): shutting_down, store_failed.
   unavailable,
   /// The agent or a tool failed the task (502, or a task-level failure): agent_failed,
-  /// tool_failed.
+  /// tool_failed, abandoned.
   failed,
   /// The agents are set up so that this cannot work (500, FAILED_PRECONDITION):
   /// reentrant_call, blocking_required.

@@ -14,12 +14,16 @@
 // that ignores its stop token is abandoned). A non-blocking handler runs on an actor
 // worker and must return: one that never does holds that worker, and shutdown with it.
 //
-// From inside a handler: `ask`, `describe` and `close` wait for a session, so made from a
-// handler of that same session (which the session is busy running) they fail at once with
-// `reentrant_call` instead of waiting forever. Use Turn::ask for sub-agents. `invoke` is
-// safe anywhere; waiting on the Call it returns, from a handler of its own session, is not.
+// From inside a handler: `ask`, `describe` and `close` wait for a session. From an inline
+// or coroutine handler (which runs on an actor worker) they fail at once with
+// `blocking_required`; from a blocking handler, `ask` to its own session (which is busy
+// running it) fails with `reentrant_call`, and an `ask` that would close a cycle of
+// sessions waiting on each other too. Use Turn::ask / AsyncTurn::ask for sub-agents.
+// `invoke` is safe anywhere; waiting on the Call it returns, from a handler of its own
+// session, is not.
 
 #include <agentrt/agent.hpp>
+#include <agentrt/async_turn.hpp>
 #include <agentrt/call.hpp>
 #include <agentrt/config.hpp>
 #include <agentrt/reply.hpp>
@@ -61,10 +65,21 @@ public:
   /// Registers an agent type served by one function for all its sessions (see TurnHandler).
   void register_handler(std::string type, TurnHandler handler, AgentOptions options = {});
 
+  /// Registers a coroutine agent type: each session gets its own AsyncAgent from `factory`
+  /// (called on the session's actor: it must not block). Throws as register_agent, and for
+  /// `options.blocking` (a coroutine agent waits without a thread).
+  void register_agent(std::string type, AsyncAgentFactory factory, AgentOptions options = {});
+
+  /// Registers a coroutine agent type served by one coroutine function (see AsyncTurn).
+  void register_handler(std::string type, AsyncTurnHandler handler, AgentOptions options = {});
+
   /// Registers a tool that agents call with `Turn::call_tool`. Throws std::invalid_argument
   /// when `name` is not 1-64 characters of [A-Za-z0-9._:-], is taken, or `handler` is
   /// empty.
   void register_tool(std::string name, ToolHandler handler, ToolOptions options = {});
+
+  /// Registers a coroutine tool (see AsyncToolHandler).
+  void register_tool(std::string name, AsyncToolHandler handler, ToolOptions options = {});
 
   // -- calls ------------------------------------------------------------------------------
 

@@ -85,8 +85,9 @@ public:
 class PassivatingStore : public SessionStore {
 public:
   /// Stores a whole session, replacing what was stored for its key (its owner mapping
-  /// stays). On success the store may have moved from `session`; on failure it is
-  /// untouched (the runtime keeps the session live).
+  /// stays). On success the store may have moved from `session`; on failure (an Error) it
+  /// must be untouched: the runtime keeps the session live with it. Do not throw after
+  /// moving from it: the runtime cannot tell, and the session's context would be lost.
   virtual Result<void> put(StoredSession& session) = 0;
 };
 

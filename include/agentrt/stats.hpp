@@ -18,9 +18,13 @@ struct RuntimeStats {
   std::size_t running_turns = 0;
   std::uint64_t turns_completed = 0;
   std::uint64_t turns_failed = 0;
-  /// Turns and queued calls ended by cancel, interrupt, rollback or timeout.
+  /// Calls the session had accepted (queued or started) that ended by cancel, interrupt,
+  /// rollback, timeout, close, shutdown or an internal failure, and cancels of calls on
+  /// their way to a session.
   std::uint64_t turns_cancelled = 0;
-  /// Calls refused before they ran: bad input, `session_busy`, `overloaded`, shutdown.
+  /// Calls refused before a session accepted them: bad input, `session_busy`,
+  /// `overloaded`, a store that could not load the session, a session being closed,
+  /// shutdown.
   std::uint64_t calls_rejected = 0;
   /// Sessions ended for idleness, age or the `max_sessions` cap.
   std::uint64_t expirations = 0;

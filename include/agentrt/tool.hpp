@@ -4,6 +4,7 @@
 // Every tool call carries the session it serves, and is recorded in that session's history.
 
 #include <agentrt/result.hpp>
+#include <agentrt/task.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -38,6 +39,12 @@ using ToolResult = Result<std::string>;
 
 /// A tool handler. It may run concurrently for different sessions.
 using ToolHandler = std::function<ToolResult(const ToolRequest& request)>;
+
+/// A coroutine tool: it may await (agentrt::wait_for) without holding a thread. From a
+/// coroutine turn it runs in the turn's coroutine, on its session's actor; from a blocking
+/// turn it is driven on that turn's thread; an inline turn cannot call it
+/// (`blocking_required`). `ToolOptions::blocking` does not apply to it.
+using AsyncToolHandler = std::function<Task<ToolResult>(const ToolRequest& request)>;
 
 struct ToolOptions {
   /// True when the handler blocks (network, disk): it runs on the blocking pool and can be

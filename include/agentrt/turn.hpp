@@ -1,6 +1,7 @@
 #pragma once
 
-// Turn: what an agent's handler sees while it runs one call.
+// Turn: what an agent's handler sees while it runs one call (AsyncTurn, in async_turn.hpp,
+// is the coroutine handler's).
 //
 // Thread-safety: a Turn belongs to the one thread running the handler; it must not be used
 // after the handler returns. Everything a handler changes through it (state writes, appended
@@ -64,15 +65,17 @@ struct SubRequest {
   Params params;
 };
 
-/// The handler's view of one call.
-class Turn {
+/// What every kind of turn offers its handler: the call, the session's context and this
+/// call's event stream. `Turn` (blocking and inline handlers) and `AsyncTurn` (coroutine
+/// handlers) add the ways to call tools and sub-agents that fit how they run.
+class TurnBase {
 public:
-  explicit Turn(detail::TurnContext& ctx) noexcept : ctx_(ctx) {
+  explicit TurnBase(detail::TurnContext& ctx) noexcept : ctx_(ctx) {
     // nop
   }
 
-  Turn(const Turn&) = delete;
-  Turn& operator=(const Turn&) = delete;
+  TurnBase(const TurnBase&) = delete;
+  TurnBase& operator=(const TurnBase&) = delete;
 
   // -- what is being asked ----------------------------------------------------------------
 
@@ -107,29 +110,6 @@ public:
   /// Sends a `thought` event.
   void thought(std::string text);
 
-  // -- tools and sub-agents ---------------------------------------------------------------
-
-  /// Calls a registered tool for this session. The call and its result are appended to
-  /// this turn's history (roles `tool_call` and `tool_result`, named after the tool, so
-  /// later turns find them in `history()`) and reported as `tool_call` / `tool_result`
-  /// events on this call's stream. Failures come back as an Error, never as exceptions:
-  /// the tool's own, or `unknown_tool`, `tool_failed` (it threw), `timeout`, `cancelled`,
-  /// `blocking_required`.
-  ToolResult call_tool(const std::string& tool, std::string arguments,
-                       std::string operation = {});
-
-  /// Runs a turn of `agent` in the same conversation: the session (agent, this session id).
-  /// Blocks until it is done and returns its reply. The sub-call inherits this call's
-  /// deadline and stop token (cancelling this call cancels it); its body events are
-  /// forwarded to this call's stream, tagged with `agent`. A call chain that would come
-  /// back to a session already in it fails at once with `reentrant_call`. Requires a
-  /// blocking agent (`blocking_required`). Use this, not Runtime::ask, from a handler.
-  Reply ask(const std::string& agent, std::string input, Params params = {});
-
-  /// Runs several sub-agents in parallel and returns when all are done (replies in the
-  /// order of `requests`): the wall time is the slowest one's, not the sum.
-  std::vector<Reply> ask_all(std::vector<SubRequest> requests);
-
   // -- stopping ---------------------------------------------------------------------------
 
   /// True once the call was cancelled, timed out, interrupted, rolled back or closed, or the
@@ -142,8 +122,36 @@ public:
   /// return value is ignored and nothing is committed. Same effect as throwing.
   void fail(std::string message);
 
-private:
+protected:
   detail::TurnContext& ctx_;
+};
+
+/// The view of a turn for inline and blocking handlers: tools and sub-agents are called and
+/// waited for on the handler's thread.
+class Turn : public TurnBase {
+public:
+  using TurnBase::TurnBase;
+
+  /// Calls a registered tool for this session. The call and its result are appended to
+  /// this turn's history (roles `tool_call` and `tool_result`, named after the tool, so
+  /// later turns find them in `history()`) and reported as `tool_call` / `tool_result`
+  /// events on this call's stream. Failures come back as an Error, never as exceptions:
+  /// the tool's own, or `unknown_tool`, `tool_failed` (it threw), `timeout`, `cancelled`,
+  /// `blocking_required` (a blocking or coroutine tool from an inline agent).
+  ToolResult call_tool(const std::string& tool, std::string arguments,
+                       std::string operation = {});
+
+  /// Runs a turn of `agent` in the same conversation: the session (agent, this session id).
+  /// Blocks until it is done and returns its reply. The sub-call inherits this call's
+  /// deadline and stop token (cancelling this call cancels it); its body events are
+  /// forwarded to this call's stream, tagged with `agent`. A call that would close a cycle
+  /// of sessions waiting on each other (A -> B -> A, within a chain or across calls) fails
+  /// at once with `reentrant_call`. Requires a blocking agent (`blocking_required`).
+  Reply ask(const std::string& agent, std::string input, Params params = {});
+
+  /// Runs several sub-agents in parallel and returns when all are done (replies in the
+  /// order of `requests`): the wall time is the slowest one's, not the sum.
+  std::vector<Reply> ask_all(std::vector<SubRequest> requests);
 };
 
 } // namespace agentrt

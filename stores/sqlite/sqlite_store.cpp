@@ -62,11 +62,14 @@ struct Statements {
   Statement insert_owner{db, "INSERT OR IGNORE INTO owners(agent, owner, session_id, created)"
                              " VALUES(?1, ?2, ?3, ?4)"};
   Statement select_owner{db, "SELECT session_id FROM owners WHERE agent = ?1 AND owner = ?2"};
-  // Sessions past their lifetime, and owner mappings of sessions never stored.
+  // Sessions past their lifetime, and owner mappings of sessions never stored. A mapping
+  // with created = 0 was made by a version 1 process still running on a migrated file: its
+  // age is unknown, so it is kept.
   Statement select_old{db, "SELECT agent, session_id FROM sessions"
                            " WHERE created < ?1 AND last_activity < ?2"
                            " UNION SELECT o.agent, o.session_id FROM owners o"
-                           " WHERE o.created < ?1 AND NOT EXISTS (SELECT 1 FROM sessions s"
+                           " WHERE o.created > 0 AND o.created < ?1 AND NOT EXISTS"
+                           " (SELECT 1 FROM sessions s"
                            " WHERE s.agent = o.agent AND s.session_id = o.session_id)"};
 };
 

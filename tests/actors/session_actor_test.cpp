@@ -84,7 +84,9 @@ TEST_CASE("calls to a busy blocking session queue and run in arrival order", "[s
   CHECK(eb[0].queue_position == 1);
   CHECK(ec[0].queue_position == 2);
   CHECK(f.metrics.snapshot().queued_calls == 2);
-  CHECK(f.metrics.snapshot().running_turns == 1);
+  // a waits for a pool thread: it is not running yet, and says so (no started event).
+  CHECK(f.metrics.snapshot().running_turns == 0);
+  CHECK(ActorFixture::kinds(ActorFixture::events(a)).empty());
   while (f.run_job()) {
   }
   CHECK(rec.inputs == std::vector<std::string>{"a", "b", "c"});
@@ -217,7 +219,8 @@ TEST_CASE("rollback discards the running turn and its input and runs the new cal
   CHECK(a->stop.stop_requested());
   while (f.run_job()) {
   }
-  CHECK(rec.inputs == std::vector<std::string>{"first", "a", "b"});
+  // a was rolled back before a pool thread took it: its handler never ran.
+  CHECK(rec.inputs == std::vector<std::string>{"first", "b"});
   auto& st = f.state_of(*f.session("slow", "s"));
   REQUIRE(st.data->history.size() == 4);
   CHECK(st.data->history[0].content == "first");
@@ -408,7 +411,7 @@ TEST_CASE("close ends queued and running calls with session_closed and stops the
   CHECK(f.metrics.live.load() == 0);
   CHECK(f.metrics.snapshot().running_turns == 0);
   f.run_job();
-  CHECK(rec.inputs == std::vector<std::string>{"a"});
+  CHECK(rec.inputs.empty()); // a's call ended before a pool thread took it: it never ran
   // The next call for the key gets a fresh session.
   auto c = f.make_call("slow", "s", "c");
   f.send(c);
@@ -599,4 +602,72 @@ TEST_CASE("an inline turn's end waits behind calls that arrived during it", "[se
   f.send(c, false);
   CHECK(f.sched->run() == 1);
   CHECK(c->reply().output == "c");
+}
+
+namespace {
+
+/// A durable store that holds every commit until the test completes it.
+class HeldStore final : public DurableStore {
+public:
+  std::vector<std::function<void(Result<void>)>> pending;
+
+  Result<std::optional<StoredSession>> load(const SessionKey&) override {
+    return std::optional<StoredSession>{};
+  }
+  Result<void> erase(const SessionKey&) override {
+    return {};
+  }
+  Result<OwnerSession> owner_session(std::string_view, std::string_view,
+                                     const std::string& c) override {
+    return OwnerSession{c, true};
+  }
+  Result<std::vector<SessionKey>> expired(std::chrono::system_clock::time_point,
+                                          std::chrono::system_clock::time_point) override {
+    return std::vector<SessionKey>{};
+  }
+  void commit(std::shared_ptr<const TurnRecord>, std::function<void(Result<void>)> done) override {
+    pending.push_back(std::move(done));
+  }
+};
+
+} // namespace
+
+TEST_CASE("a turn being written past its call's deadline arms no timer loop, and commits",
+          "[session][durable][timeout]") {
+  ActorFixture f;
+  auto held = std::make_shared<HeldStore>();
+  GuardedStore durable{held, f.log};
+  f.svc.store = &durable;
+  Recorder rec;
+  f.add_agent("slow", rec.handler(), AgentOptions{.blocking = true});
+  auto a = f.make_call("slow", "s", "a", BusyPolicy::enqueue, 10s);
+  f.send(a);
+  f.run_job(); // the turn is done within its deadline; the store is still writing it
+  REQUIRE(held->pending.size() == 1);
+  f.sched->advance_time(20s); // past the call's deadline, the write still in flight
+  int rounds = 0;
+  while (f.sched->trigger_timeouts() && rounds < 100) {
+    f.sched->run();
+    ++rounds;
+  }
+  CHECK(rounds <= 1); // one tick (the deadline's), not a loop of zero-delay timers
+  CHECK_FALSE(a->ended()); // claimed: the deadline cannot end it any more
+  held->pending[0](Result<void>{});
+  f.sched->run();
+  REQUIRE(a->ended());
+  CHECK(a->reply().ok());
+  CHECK(a->reply().turn == 1);
+}
+
+TEST_CASE("a one-shot call cancelled on its way still ends its session",
+          "[session][one-shot]") {
+  ActorFixture f;
+  f.add_agent("echo", [](Turn& t) { return t.input(); });
+  auto c = f.make_call("echo", "minted", "x");
+  c->one_shot = true;
+  c->ephemeral = true;
+  c->cancel();
+  f.send(c);
+  CHECK_FALSE(f.session("echo", "minted"));
+  CHECK(f.metrics.live.load() == 0);
 }

@@ -17,7 +17,7 @@ TEST_CASE("every errc has a distinct name and an actionable message", "[errors]"
     errc::cancelled,    errc::interrupted,   errc::rolled_back,        errc::timeout,
     errc::session_closed, errc::shutting_down, errc::unknown_tool, errc::tool_failed,
     errc::reentrant_call, errc::blocking_required, errc::store_failed,
-    errc::internal_error, errc::not_found, errc::invalid_timeout};
+    errc::internal_error, errc::not_found, errc::invalid_timeout, errc::abandoned};
   std::set<std::string> names;
   std::set<std::string> messages;
   for (auto e : all) {
@@ -88,11 +88,12 @@ TEST_CASE("every errc belongs to exactly the condition its front-end status need
     {errc::store_failed, condition::unavailable},
     {errc::agent_failed, condition::failed},
     {errc::tool_failed, condition::failed},
+    {errc::abandoned, condition::failed},
     {errc::reentrant_call, condition::misconfigured},
     {errc::blocking_required, condition::misconfigured},
     {errc::internal_error, condition::internal},
   };
-  CHECK(groups.size() == 21); // every errc but ok
+  CHECK(groups.size() == 22); // every errc but ok
   std::set<std::string> names;
   for (auto [e, c] : groups) {
     std::error_code ec = e;

@@ -18,6 +18,7 @@
 using namespace agentrt;
 using namespace std::chrono_literals;
 using agentrt_test::run_with_time_limit;
+using agentrt_test::eventually;
 using agentrt_test::read_all;
 
 namespace {
@@ -350,7 +351,7 @@ TEST_CASE("ask from a non-blocking agent is refused clearly", "[subagents]") {
     });
     CHECK(rt.ask({.agent = "quick", .session_id = "s", .input = "x"}).output
           == "blocking_required: Turn::ask needs the calling agent 'quick' to be registered "
-             "with AgentOptions::blocking = true");
+             "with AgentOptions::blocking = true, or to be a coroutine agent (AsyncTurn::ask)");
   });
 }
 
@@ -423,5 +424,26 @@ TEST_CASE("10 concurrent orchestrated conversations keep their tool results apar
       CHECK(rt.describe({"planner", sid})->history_size == 5 * 4);
       CHECK(rt.describe({"flight", sid})->history_size == 5 * 4);
     }
+  });
+}
+
+TEST_CASE("a one-shot call's sub-agents keep their context for the whole turn",
+          "[subagents][one-shot]") {
+  run_with_time_limit(30s, "one-shot sub-sessions", [] {
+    Runtime rt{config()};
+    rt.register_handler("hotel", [](Turn& t) { return "hotel turn " + std::to_string(t.number()); });
+    rt.register_handler(
+      "planner",
+      [](Turn& t) {
+        auto first = t.ask("hotel", "a").output;
+        auto second = t.ask("hotel", "b").output;
+        return first + ", " + second;
+      },
+      blocking);
+    auto r = rt.ask({.agent = "planner", .input = "Rome"}); // one-shot
+    CHECK(r.output == "hotel turn 1, hotel turn 2");
+    // The one-shot planner session is gone; its hotel session lives until it is idle.
+    eventually([&] { return rt.stats().live_sessions == 1; });
+    CHECK(rt.describe({"hotel", r.session_id})->turns == 2);
   });
 }

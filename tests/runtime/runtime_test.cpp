@@ -181,22 +181,25 @@ TEST_CASE("misconfiguration and misregistration throw at once", "[runtime][error
   });
 }
 
-TEST_CASE("a handler that would wait on its own session is told so at once",
+TEST_CASE("a handler that would wait on a session where it cannot is told so at once",
           "[runtime][errors]") {
-  run_with_time_limit(30s, "waits on itself", [] {
+  run_with_time_limit(30s, "waits from handlers", [] {
     Runtime rt{small_config()};
-    // Inline: the session is busy running this very handler.
-    rt.register_handler("inline", [&rt](Turn& t) {
+    auto code = [](const std::error_code& ec) {
+      return std::string{to_string(static_cast<errc>(ec.value()))};
+    };
+    // Inline: waiting would hold an actor worker (its own session's, busy running it).
+    rt.register_handler("inline", [&](Turn& t) {
       SessionKey self{t.agent(), t.session_id()};
       auto asked = rt.ask({.agent = t.agent(), .session_id = t.session_id(), .input = "again"});
       auto described = rt.describe(self);
+      auto other = rt.describe({"elsewhere", "x"});
       auto closed = rt.close(self);
-      return std::string{to_string(static_cast<errc>(asked.error.value()))} + " "
-             + std::string{to_string(static_cast<errc>(described.error().code.value()))} + " "
-             + std::string{to_string(static_cast<errc>(closed.error().code.value()))};
+      return code(asked.error) + " " + code(described.error().code) + " "
+             + code(other.error().code) + " " + code(closed.error().code);
     });
     CHECK(rt.ask({.agent = "inline", .session_id = "s", .input = "x"}).output
-          == "reentrant_call reentrant_call reentrant_call");
+          == "blocking_required blocking_required blocking_required blocking_required");
     // Blocking: the session actor is free while the pool runs the handler, so describe
     // works; asking the same session would queue behind this turn: refused.
     rt.register_handler(
@@ -211,10 +214,10 @@ TEST_CASE("a handler that would wait on its own session is told so at once",
     CHECK(rt.ask({.agent = "blocking", .session_id = "b", .input = "x"}).output
           == "running Runtime::ask from a handler of blocking/b would wait on that same "
              "session, which is running the handler: it would never end");
-    // Another session is not this one: describe works from an inline handler.
-    rt.register_handler("peek", [&rt](Turn&) {
-      return std::to_string(rt.describe({"inline", "s"})->turns);
-    });
+    // From a blocking handler, another session: fine.
+    rt.register_handler(
+      "peek", [&rt](Turn&) { return std::to_string(rt.describe({"blocking", "b"})->turns); },
+      AgentOptions{.blocking = true});
     CHECK(rt.ask({.agent = "peek", .session_id = "p", .input = "x"}).output == "1");
   });
 }
