@@ -65,7 +65,7 @@ std::optional<std::vector<SessionKey>> WaitGraph::path(const SessionKey& from,
   std::set<SessionKey> seen{from};
   if (from == to)
     return trail;
-  auto next_of = [&](const SessionKey& k) {
+  auto next_of = [&](const SessionKey& k) AGENTRT_REQUIRES(mu_) {
     std::vector<SessionKey> out;
     if (auto i = edges_.find(k); i != edges_.end())
       for (auto& [t, n] : i->second)

@@ -142,7 +142,8 @@ ToolStart TurnHub::start_tool(TurnContext& ctx, const std::string& name, std::st
   request.stop = call.stop.get_token();
   if (entry->async_handler) {
     try {
-      start.task = (*entry->async_handler)(request);
+      start.request = std::make_unique<ToolRequest>(std::move(request));
+      start.task = (*entry->async_handler)(*start.request);
     } catch (...) {
       start.ready =
         ToolResult{Error{errc::tool_failed, "the tool threw: " + exception_text(std::current_exception())}};

@@ -50,10 +50,11 @@ void on_busy(session_pointer self, const CallPtr& c) {
           running.disposition = Disposition::interrupt;
           victim.stop.request_stop();
           abort_turn(self, Error{errc::interrupted, "interrupted by call " + std::to_string(c->id)});
-        } else if (victim.end(errc::rolled_back, "rolled back by call " + std::to_string(c->id),
-                              running.ctx.number)) {
-          running.disposition = Disposition::discard;
+        } else {
           abort_turn(self, Error{errc::rolled_back, "rolled back by call " + std::to_string(c->id)});
+          if (victim.end(errc::rolled_back, "rolled back by call " + std::to_string(c->id),
+                         running.ctx.number))
+            running.disposition = Disposition::discard;
         }
         st.svc->log->debug("[{}/{}] {} by call {}", victim.session_id, victim.id,
                            interrupt ? "interrupted" : "rolled back", c->id);
@@ -142,11 +143,12 @@ void on_deadline(session_pointer self, std::int64_t tick_ns) {
   bool watched = st.running && !st.running->ended && st.running->ctx.call->open();
   if (watched && st.running->ctx.call->deadline <= now) {
     auto& job = *st.running;
+    // The await fails first: once the caller sees the timeout, a completion of what the
+    // turn awaited can only be late (ignored).
+    abort_turn(self, Error{errc::timeout, "the call's timeout passed"});
     if (job.ctx.call->end(errc::timeout, "the turn did not finish within the call's timeout",
-                          job.ctx.number)) {
+                          job.ctx.number))
       job.disposition = Disposition::discard;
-      abort_turn(self, Error{errc::timeout, "the call's timeout passed"});
-    }
     watched = false;
   }
   auto earliest = st.queue.expire(now, [](const CallPtr& c) {

@@ -298,9 +298,9 @@ void abort_turn(session_pointer self, Error why) {
 
 void end_running(session_pointer self, errc e, const std::string& message) {
   auto& st = self->state;
+  abort_turn(self, Error{e, message}); // first: see on_deadline
   if (st.running && st.running->ctx.call->end(e, message, st.running->ctx.number))
     st.running->disposition = Disposition::discard;
-  abort_turn(self, Error{e, message});
 }
 
 void CoroutineTurn::suspend(const std::shared_ptr<AwaitSlot>& slot) {

@@ -55,7 +55,9 @@ std::vector<Reply> replies_for_stop(const TurnContext& ctx, const std::vector<st
 struct ToolStart {
   /// The outcome, when it is known at once (a non-blocking tool ran; unknown tool...).
   std::optional<ToolResult> ready;
-  /// A coroutine tool's Task, run in the turn's coroutine chain.
+  /// A coroutine tool's request (kept here: the tool's coroutine refers to it while it
+  /// runs) and its Task, run in the turn's coroutine chain.
+  std::unique_ptr<ToolRequest> request;
   Task<ToolResult> task;
   /// Starts a blocking tool on the pool, completing `slot`.
   std::function<void(AwaitContext*, const std::shared_ptr<ValueSlot<std::string>>&)> start;
