@@ -8,7 +8,19 @@ Call::Call(std::shared_ptr<detail::CallState> state) noexcept : state_(std::move
   // nop
 }
 
-Call::~Call() = default;
+Call::~Call() {
+  if (state_ && state_->cancel_on_drop)
+    state_->cancel();
+}
+
+Call& Call::operator=(Call&& other) noexcept {
+  if (this != &other) {
+    if (state_ && state_->cancel_on_drop)
+      state_->cancel();
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
 
 const std::string& Call::session_id() const noexcept {
   return state_->session_id;

@@ -68,7 +68,9 @@ CallState::CallState(std::uint64_t id_, Request&& request, Clock::time_point inv
     on_busy(request.on_busy),
     invoked(invoked_),
     deadline(invoked_ + timeout),
-    stripe(stripe_) {
+    stripe(stripe_),
+    sink(std::move(request.on_event)),
+    cancel_on_drop(request.cancel_on_drop) {
   reply_.session_id = session_id;
   reply_.call_id = id;
   reply_.agent = agent;
@@ -88,7 +90,57 @@ void CallState::push(EventKind kind, std::string data, std::size_t queue_positio
     events_.push_back(Record{kind, next_seq_++, std::move(data), std::move(source),
                              std::move(tool), queue_position, error});
   }
-  cv_.notify_all();
+  if (sink)
+    deliver();
+  else
+    cv_.notify_all();
+}
+
+Event CallState::to_event(Record& rec) const {
+  Event ev;
+  ev.kind = rec.kind;
+  ev.session_id = session_id;
+  ev.call_id = id;
+  ev.seq = rec.seq;
+  ev.agent = rec.source.empty() ? agent : std::move(rec.source);
+  ev.tool = std::move(rec.tool);
+  ev.data = std::move(rec.data);
+  ev.queue_position = rec.queue_position;
+  ev.error = rec.error;
+  return ev;
+}
+
+void CallState::deliver() {
+  boost::container::small_vector<Event, 4> batch;
+  {
+    MutexLock guard{mu_};
+    if (delivering_)
+      return; // the thread delivering now also delivers what was just added
+    delivering_ = true;
+  }
+  for (;;) {
+    batch.clear();
+    {
+      MutexLock guard{mu_};
+      for (; next_read_ < events_.size(); ++next_read_) {
+        batch.push_back(to_event(events_[next_read_]));
+        terminal_read_ = terminal_read_ || batch.back().terminal();
+      }
+      if (batch.empty()) {
+        events_.clear(); // all delivered: a long stream does not keep its past
+        next_read_ = 0;
+        delivering_ = false;
+        return;
+      }
+    }
+    for (auto& e : batch) {
+      try {
+        sink(e);
+      } catch (...) {
+        // the consumer's own failure; the call goes on
+      }
+    }
+  }
 }
 
 void CallState::fail_locked(errc error, std::string message, std::uint64_t turn) {
@@ -121,6 +173,8 @@ void CallState::after_complete(std::function<void(const Reply&)> callback, bool 
                                SessionLink* link) {
   if (stop_turn)
     stop.request_stop();
+  if (sink)
+    deliver();
   cv_.notify_all();
   if (link != nullptr)
     link->withdraw(id);
@@ -149,6 +203,8 @@ bool CallState::cancel() {
 }
 
 std::optional<Event> CallState::next_event(std::optional<Clock::duration> wait) {
+  if (sink)
+    return std::nullopt;
   CondLock lock{mu_};
   auto ready = [this]() AGENTRT_REQUIRES(mu_) {
     return next_read_ < events_.size() || terminal_read_;
@@ -161,17 +217,7 @@ std::optional<Event> CallState::next_event(std::optional<Clock::duration> wait) 
   }
   if (next_read_ == events_.size())
     return std::nullopt; // the terminal event was already returned
-  auto& rec = events_[next_read_++];
-  Event ev;
-  ev.kind = rec.kind;
-  ev.session_id = session_id;
-  ev.call_id = id;
-  ev.seq = rec.seq;
-  ev.agent = rec.source.empty() ? agent : std::move(rec.source);
-  ev.tool = std::move(rec.tool);
-  ev.data = std::move(rec.data);
-  ev.queue_position = rec.queue_position;
-  ev.error = rec.error;
+  auto ev = to_event(events_[next_read_++]);
   if (ev.terminal())
     terminal_read_ = true;
   if (next_read_ == events_.size()) { // all read: a long stream does not keep its past

@@ -68,6 +68,9 @@ struct CallState {
   const Clock::time_point invoked;
   const Clock::time_point deadline;
   MetricStripe* const stripe;
+  /// The push consumer of the events (Request::on_event), or empty: pulled.
+  const std::function<void(const Event&)> sink;
+  const bool cancel_on_drop;
 
   /// Requested on cancel, timeout, interrupt, rollback, close and shutdown.
   StopSignal stop;
@@ -173,6 +176,7 @@ struct CallState {
 
   // -- host side reads ----------------------------------------------------------------------
 
+  /// The next event (pull); nullopt at once when the events are pushed to `sink`.
   std::optional<Event> next_event(std::optional<Clock::duration> wait);
   bool stream_ended() const;
   bool wait_done(std::optional<Clock::duration> wait) const;
@@ -232,6 +236,11 @@ private:
     store_reply_locked(std::move(reply), terminal);
   }
   void store_reply_locked(Reply reply, EventKind terminal) AGENTRT_REQUIRES(mu_);
+  /// The host's view of a recorded event.
+  Event to_event(Record& rec) const;
+  /// Push: hands every undelivered event to `sink`, in order, from one thread at a time
+  /// (the one that finds no delivery in progress), outside the lock.
+  void deliver();
   /// Requires `mu_`: marks the call done, counts its outcome and returns the callback.
   std::function<void(const Reply&)> finish_locked() AGENTRT_REQUIRES(mu_);
   /// Stops the turn (`stop`), wakes readers, withdraws the call from `link` (a cancel) and
@@ -246,6 +255,7 @@ private:
   std::uint64_t next_seq_ AGENTRT_GUARDED_BY(mu_) = 1;
   std::atomic<Phase> phase_{Phase::open}; // written under mu_, read lock-free
   bool terminal_read_ AGENTRT_GUARDED_BY(mu_) = false;
+  bool delivering_ AGENTRT_GUARDED_BY(mu_) = false; // push: a thread is in deliver()
   Reply reply_; // guarded by mu_ until done, then read-only
   std::function<void(const Reply&)> on_done_ AGENTRT_GUARDED_BY(mu_);
   bool has_callback_ AGENTRT_GUARDED_BY(mu_) = false; // take_reply copies then

@@ -3,8 +3,9 @@
 // Call: the host's handle on one invocation, with that call's own event stream.
 //
 // Thread-safety: every member may be called from any thread, concurrently. A Call is
-// move-only; dropping it does not cancel the work (use `cancel()` for that). A Call may
-// outlive its Runtime: shutdown ends every call, after which the handle only reads.
+// move-only; dropping it does not cancel the work (use `cancel()`, or
+// Request::cancel_on_drop). A Call may outlive its Runtime: shutdown ends every call,
+// after which the handle only reads.
 
 #include <agentrt/event.hpp>
 #include <agentrt/reply.hpp>
@@ -28,7 +29,8 @@ public:
   Call() noexcept = default;
   explicit Call(std::shared_ptr<detail::CallState> state) noexcept;
   Call(Call&&) noexcept = default;
-  Call& operator=(Call&&) noexcept = default;
+  /// Drops the call held before (cancelling it if it asked to be: Request::cancel_on_drop).
+  Call& operator=(Call&& other) noexcept;
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
   ~Call();

@@ -2,8 +2,11 @@
 
 // Request: what a host asks of one session.
 
+#include <agentrt/event.hpp>
+
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -50,6 +53,16 @@ struct Request {
   /// `default_timeout`. Past it the call fails with `timeout` and its turn is stopped.
   /// Longer than a year counts as a year; zero or negative fails with `invalid_timeout`.
   std::optional<std::chrono::milliseconds> timeout;
+  /// Where this call's events go as they happen (push), instead of `Call::next_event`
+  /// (pull). It belongs to this call alone and is fixed when the call starts. It receives
+  /// every event once, in `seq` order, never two at a time for one call, on a runtime thread
+  /// (an actor worker, a pool thread, or the thread that cancels): it must be quick and
+  /// must not block or wait on the call. What it throws is ignored. With it set,
+  /// `next_event` returns nothing.
+  std::function<void(const Event&)> on_event;
+  /// True: dropping the Call (its destructor, or assigning over it) cancels the call if it
+  /// has no outcome yet. False (the default): a dropped call runs on.
+  bool cancel_on_drop = false;
 };
 
 } // namespace agentrt

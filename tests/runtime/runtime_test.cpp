@@ -678,3 +678,97 @@ TEST_CASE("a runtime can be destroyed on another thread while its callers live o
     caller.join();
   });
 }
+
+TEST_CASE("pushed events reach the call's own callback once each and in order", "[runtime][push]") {
+  run_with_time_limit(30s, "push events", [] {
+    Runtime rt{small_config()};
+    rt.register_handler(
+      "chatty",
+      [](Turn& t) {
+        for (int i = 0; i < 200; ++i)
+          t.emit(std::to_string(i)); // from a pool thread
+        return std::string{"done"};
+      },
+      AgentOptions{.blocking = true});
+    struct Seen {
+      std::mutex mu;
+      std::vector<Event> events;
+      std::atomic<int> inside{0};
+      std::atomic<int> overlaps{0};
+    };
+    constexpr int n = 20;
+    std::vector<std::shared_ptr<Seen>> seen;
+    std::vector<Call> calls;
+    for (int i = 0; i < n; ++i) {
+      auto s = std::make_shared<Seen>();
+      seen.push_back(s);
+      calls.push_back(rt.invoke({.agent = "chatty",
+                                 .session_id = "s" + std::to_string(i % 4),
+                                 .input = "x",
+                                 .on_event = [s](const Event& e) {
+                                   if (s->inside.fetch_add(1) > 0)
+                                     s->overlaps.fetch_add(1);
+                                   {
+                                     std::lock_guard g{s->mu};
+                                     s->events.push_back(e);
+                                   }
+                                   s->inside.fetch_sub(1);
+                                   if (e.seq == 3)
+                                     throw std::runtime_error("a consumer's bug"); // ignored
+                                 }})
+                        .value());
+    }
+    // The last callback may still be running when the outcome is there: wait for the stream.
+    for (int i = 0; i < n; ++i) {
+      CHECK(calls[i].reply().ok());
+      eventually([&] { return calls[i].stream_ended(); });
+      CHECK_FALSE(calls[i].next_event(0ms)); // pushed, not pulled
+      std::lock_guard g{seen[i]->mu};
+      auto& events = seen[i]->events;
+      REQUIRE(events.size() >= 202); // queued?, started, 200 chunks, completed
+      for (std::size_t k = 0; k < events.size(); ++k) {
+        CHECK(events[k].seq == k + 1);
+        CHECK(events[k].call_id == calls[i].id());
+      }
+      CHECK(events.back().kind == EventKind::completed);
+      CHECK(seen[i]->overlaps.load() == 0);
+    }
+  });
+}
+
+TEST_CASE("a call set to cancel when dropped is cancelled by its handle's end", "[runtime][cancel]") {
+  run_with_time_limit(30s, "cancel on drop", [] {
+    Runtime rt{small_config()};
+    Gate gate;
+    std::atomic<int> stopped{0};
+    rt.register_handler(
+      "slow",
+      [&](Turn& t) {
+        gate.arrived();
+        if (!gate.wait(t.stop_token()))
+          stopped.fetch_add(1);
+        return std::string{"ran"};
+      },
+      AgentOptions{.blocking = true});
+    {
+      auto dropped = rt.invoke({.agent = "slow", .session_id = "a", .input = "x", .cancel_on_drop = true}).value();
+      gate.wait_arrivals(1);
+    } // dropped here: cancelled, its turn stopped
+    eventually([&] { return stopped.load() == 1; });
+    CHECK(rt.stats().turns_cancelled == 1);
+    // Assigning over a handle drops the call it held too.
+    auto held = rt.invoke({.agent = "slow", .session_id = "b", .input = "x", .cancel_on_drop = true}).value();
+    gate.wait_arrivals(2);
+    held = rt.invoke({.agent = "slow", .session_id = "c", .input = "x"}).value();
+    eventually([&] { return stopped.load() == 2; });
+    // By default a dropped call runs on.
+    {
+      auto kept = rt.invoke({.agent = "slow", .session_id = "d", .input = "x"}).value();
+      gate.wait_arrivals(4);
+    }
+    gate.open();
+    CHECK(held.reply().output == "ran");
+    eventually([&] { return rt.stats().turns_completed == 2; });
+    CHECK(stopped.load() == 2);
+  });
+}
