@@ -9,8 +9,6 @@ BlockingPool::BlockingPool(std::size_t threads, std::size_t max_threads)
   MutexLock guard{shared_->mu};
   shared_->base = threads;
   shared_->max = max_threads < threads ? threads : max_threads;
-  for (std::size_t i = 0; i < threads; ++i)
-    spawn(shared_);
 }
 
 BlockingPool::~BlockingPool() {
@@ -22,15 +20,23 @@ void BlockingPool::spawn(const std::shared_ptr<Shared>& shared) {
   std::thread{&BlockingPool::work, shared}.detach();
 }
 
+void BlockingPool::spawn_if_short(const std::shared_ptr<Shared>& shared) {
+  if (shared->stopping || shared->jobs.size() <= shared->idle)
+    return;
+  // Never leave a job without a thread to run it; otherwise keep to `base` working threads
+  // (and `max` in all).
+  if (shared->alive <= shared->waiting
+      || (shared->alive - shared->waiting < shared->base && shared->alive < shared->max))
+    spawn(shared);
+}
+
 void BlockingPool::post(std::function<void()> job) {
   {
     MutexLock guard{shared_->mu};
     if (shared_->stopping)
       return; // the job's owner already failed its call (shutdown ends every call)
     shared_->jobs.push_back(std::move(job));
-    // Never leave a job without a thread to run it.
-    if (shared_->alive <= shared_->waiting)
-      spawn(shared_);
+    spawn_if_short(shared_);
   }
   shared_->work_cv.notify_one();
 }
@@ -38,10 +44,7 @@ void BlockingPool::post(std::function<void()> job) {
 void BlockingPool::begin_wait() {
   MutexLock guard{shared_->mu};
   ++shared_->waiting;
-  // Keep `base` threads that are not waiting.
-  if (!shared_->stopping && shared_->alive - shared_->waiting < shared_->base
-      && shared_->alive < shared_->max)
-    spawn(shared_);
+  spawn_if_short(shared_); // queued jobs may be what this one waits for
 }
 
 void BlockingPool::end_wait() {
@@ -52,10 +55,12 @@ void BlockingPool::end_wait() {
 void BlockingPool::work(std::shared_ptr<Shared> shared) {
   CondLock lock{shared->mu};
   for (;;) {
+    ++shared->idle;
     bool woke = shared->work_cv.wait_for(lock.get(), std::chrono::seconds(1),
                                          [&]() AGENTRT_REQUIRES(shared->mu) {
                                            return shared->stopping || !shared->jobs.empty();
                                          });
+    --shared->idle;
     if (shared->stopping)
       break;
     // After a quiet second, a thread beyond `base` (not counting waiting ones) retires. The
@@ -73,6 +78,16 @@ void BlockingPool::work(std::shared_ptr<Shared> shared) {
   }
   --shared->alive;
   shared->exit_cv.notify_all();
+}
+
+std::size_t BlockingPool::threads() const {
+  MutexLock guard{shared_->mu};
+  return shared_->alive;
+}
+
+std::size_t BlockingPool::idle_threads() const {
+  MutexLock guard{shared_->mu};
+  return shared_->idle;
 }
 
 std::size_t BlockingPool::stop(std::chrono::milliseconds grace) {

@@ -37,8 +37,10 @@ struct RuntimeConfig {
   SchedulerPolicy scheduler = SchedulerPolicy::sharing;
 
   /// Threads running blocking handlers. A blocking handler holds its thread for its whole
-  /// turn, so this is the number of LLM/network turns that can run at once; 16 keeps a
-  /// small host responsive without hundreds of idle threads. Raise it for I/O-heavy agents.
+  /// turn, so this is the number of blocking turns that can run at once; 16 keeps a small
+  /// host responsive without hundreds of idle threads. Threads start when a blocking job
+  /// first needs one (a runtime with only inline and coroutine agents starts none).
+  /// Coroutine agents hold no thread while they wait: prefer them for model calls.
   std::size_t blocking_threads = 16;
 
   /// Ceiling on blocking threads while some wait on sub-agents or blocking tools: each such
