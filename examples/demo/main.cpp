@@ -7,6 +7,11 @@
 //   4. a follow-up that keeps context, and a new session that starts fresh
 //   5. an idle session expiring, and the next call bringing it back
 //   6. a trip planner: an orchestrator with sub-agents and tools in one conversation
+//   7. a thousand users waiting on the model at once, without a thread each
+//
+// The assistant streams from a real model when AGENTRT_LLM_URL names an OpenAI-compatible
+// server (e.g. http://127.0.0.1:8080/v1 for llama.cpp; AGENTRT_LLM_MODEL picks the model),
+// and from a built-in mock otherwise.
 
 #include <agentrt/agentrt.hpp>
 
@@ -16,6 +21,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
+#include <memory>
 #include <map>
 #include <sstream>
 #include <string>
@@ -44,16 +51,28 @@ std::string short_id(const std::string& id) {
 /// provider, so a retry meets a healthy upstream.
 std::atomic<int> upstream_failures_left{1};
 
+/// The model the assistant streams from; null: the built-in mock.
+model::ModelClient* llm = nullptr;
+
 /// The examples' assistant, plus one upstream that fails once for the retry scenario.
-std::string assistant(Turn& t) {
+Task<std::string> assistant(AsyncTurn& t) {
   if (t.input() != "flaky")
-    return demo::assistant(t);
+    co_return co_await demo::assistant(t, llm);
   // This write belongs to the turn: if the turn fails, it is discarded with it.
   auto attempts = std::stoi(t.state().get_or("flaky_attempts", "0")) + 1;
   t.state().set("flaky_attempts", std::to_string(attempts));
   if (upstream_failures_left.fetch_sub(1) > 0)
     throw std::runtime_error("upstream model returned 503");
-  return "Recovered: attempts recorded in this session = " + std::to_string(attempts) + ".";
+  co_return "Recovered: attempts recorded in this session = " + std::to_string(attempts) + ".";
+}
+
+/// Threads of this process now.
+int process_threads() {
+  std::ifstream status{"/proc/self/status"};
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("Threads:", 0) == 0)
+      return std::stoi(line.substr(8));
+  return -1;
 }
 
 void double_click(Runtime& rt) {
@@ -112,7 +131,8 @@ void ten_streams(Runtime& rt) {
   for (int i = 0; i < users; ++i)
     std::printf("%-10s %-7d %-7d %-15d %-10s %lld ms\n", calls[i].session_id().c_str(), seen[i].events,
                 seen[i].chunks, seen[i].foreign, seen[i].last.c_str(), seen[i].ms);
-  std::printf("-> wall time %lld ms for %d streams of 10 words at 30 ms each: side by side.\n",
+  std::printf("-> wall time %lld ms for %d streams, side by side (one alone takes ~300 ms with\n"
+              "   the mock model).\n",
               ms_since(start), users);
 }
 
@@ -201,21 +221,68 @@ void travel_planner(Runtime& rt) {
   std::printf("same question in a new conversation:  %s\n", fresh.output.c_str());
 }
 
+void thousand_waiting(Runtime& rt) {
+  title("7. A thousand users waiting on a model at once: no thread each");
+  // A mock model that streams 10 words, one per 50 ms: each turn alone takes 500 ms.
+  rt.register_handler("crowd", [](AsyncTurn& t) {
+    return demo::stream_words(t, "one two three four five six seven eight nine ten");
+  });
+  constexpr int users = 1000;
+  auto threads_before = process_threads();
+  auto start = Clock::now();
+  std::vector<Call> calls;
+  calls.reserve(users);
+  for (int i = 0; i < users; ++i) {
+    Request r{.agent = "crowd", .session_id = "crowd-" + std::to_string(i), .input = "go"};
+    r.params["ms_per_word"] = "50";
+    calls.push_back(rt.invoke(std::move(r)).value());
+  }
+  // Once the first stream has its first word, every turn is waiting on its timer.
+  for (auto e = calls.front().next_event(); e && e->kind != EventKind::chunk;
+       e = calls.front().next_event()) {
+  }
+  auto running = rt.stats().running_turns;
+  auto threads_during = process_threads();
+  int ok = 0;
+  for (auto& c : calls)
+    ok += c.reply().ok();
+  std::printf("%d of %d turns completed in %lld ms (one alone: 500 ms)\n", ok, users,
+              ms_since(start));
+  std::printf("while they waited: %zu turns running, %d process threads (%d before)\n", running,
+              threads_during, threads_before);
+  std::printf("-> a coroutine turn parks on its session while it waits: the session stays busy,\n"
+              "   no thread is held.\n");
+}
+
 } // namespace
 
 int main() {
+  std::unique_ptr<model::ModelClient> client;
+  if (auto options = model::ModelOptions::from_env()) {
+    try {
+      client = std::make_unique<model::ModelClient>(*options);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "agentrt-demo: AGENTRT_LLM_URL: %s\n", e.what());
+      return 2;
+    }
+    llm = client.get();
+  }
   RuntimeConfig cfg;
   cfg.blocking_threads = 16;
   Runtime rt{cfg};
-  rt.register_handler("assistant", assistant, AgentOptions{.blocking = true});
+  rt.register_handler("assistant", assistant);
   demo::register_travel_agents(rt);
   std::printf("agentrt demo: each session is an actor; calls to it are serialized, sessions are isolated.\n");
+  std::printf("the assistant streams from %s\n",
+              llm ? ("the model at " + llm->options().url).c_str()
+                  : "the built-in mock model (set AGENTRT_LLM_URL for a real one)");
   double_click(rt);
   ten_streams(rt);
   retry_after_failure(rt);
   context(rt);
   expiry();
   travel_planner(rt);
+  thousand_waiting(rt);
   auto s = rt.stats();
   std::printf("\nruntime stats: %zu live sessions, %llu turns completed, %llu failed, %llu cancelled, %llu rejected\n",
               s.live_sessions, (unsigned long long)s.turns_completed, (unsigned long long)s.turns_failed,

@@ -6,8 +6,13 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace agentrt_http {
 
@@ -162,49 +167,76 @@ void invoke(agentrt::Runtime& rt, const httplib::Request& req, httplib::Response
   send_json(res, status_for(reply.error), reply_json(reply));
 }
 
-/// The stream state shared by the content provider and its releaser.
-struct StreamState {
-  agentrt::Call call;
-  bool finished = false;
+/// One stream: the runtime pushes the call's events in (on a runtime thread, never
+/// blocking), httplib's content provider takes them out on the connection's thread.
+struct StreamFeed {
+  std::mutex mu;
+  std::condition_variable ready;
+  std::deque<agentrt::Event> events; // guarded by mu
+  agentrt::Call call;                // set once invoke returns, before the provider runs
+  bool finished = false;             // the terminal event was written (provider thread only)
+
+  void push(const agentrt::Event& e) {
+    {
+      std::lock_guard l{mu};
+      events.push_back(e);
+    }
+    ready.notify_one();
+  }
+
+  /// The events that arrived, waiting up to `quiet` for the first.
+  std::deque<agentrt::Event> take(std::chrono::milliseconds quiet) {
+    std::unique_lock l{mu};
+    ready.wait_for(l, quiet, [&] { return !events.empty(); });
+    return std::exchange(events, {});
+  }
 };
+
+/// How long a stream may stay silent before a comment line checks that the client is there.
+constexpr auto keepalive = 15s;
 
 void stream(agentrt::Runtime& rt, const httplib::Request& req, httplib::Response& res) {
   auto r = parse_request(req, res, rt);
   if (!r)
     return;
+  auto feed = std::make_shared<StreamFeed>();
+  r->on_event = [feed](const agentrt::Event& e) { feed->push(e); };
   auto call = rt.invoke(std::move(*r));
   if (!call) { // refused before it reached a session: plain JSON, not a stream
     send_error(res, status_for(call.error().code), code_of(call.error().code),
                call.error().message);
     return;
   }
-  auto st = std::make_shared<StreamState>();
-  st->call = std::move(*call);
+  feed->call = std::move(*call);
   res.set_header("Cache-Control", "no-cache");
-  res.set_header("X-Session-Id", st->call.session_id());
+  res.set_header("X-Session-Id", feed->call.session_id());
   res.set_chunked_content_provider(
     "text/event-stream",
-    [st](std::size_t, httplib::DataSink& sink) {
-      // One event per round; a comment line when the call is quiet, so a client that went
-      // away is noticed (the write fails) even while the handler is silent. Runs outside
+    [feed](std::size_t, httplib::DataSink& sink) {
+      // Sends what arrived; a comment line after a quiet spell, so a client that went away
+      // is noticed (the write fails) even while the handler is silent. Runs outside
       // httplib's handler guard: nothing may escape it.
       try {
-        auto e = st->call.next_event(250ms);
-        std::string out = e ? sse(*e, st->call) : std::string{": keepalive\n\n"};
+        auto events = feed->take(keepalive);
+        std::string out;
+        for (auto& e : events) {
+          out += sse(e, feed->call);
+          feed->finished = feed->finished || e.terminal();
+        }
+        if (events.empty())
+          out = ": keepalive\n\n";
         if (!sink.is_writable() || !sink.write(out.data(), out.size()))
           return false; // the client went away: the releaser cancels the call
-        if (e && e->terminal()) {
-          st->finished = true;
+        if (feed->finished)
           sink.done();
-        }
         return true;
       } catch (...) {
         return false; // ends the stream; the releaser cancels the call
       }
     },
-    [st](bool success) {
-      if (!success || !st->finished)
-        st->call.cancel();
+    [feed](bool success) {
+      if (!success || !feed->finished)
+        feed->call.cancel();
     });
 }
 

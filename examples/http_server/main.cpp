@@ -1,13 +1,17 @@
 // agentrt-http: an HTTP/JSON + Server-Sent Events server that embeds one agentrt Runtime
-// with the example agents ("assistant", blocking and streaming; "echo", instant).
+// with the example agents ("assistant", a coroutine agent that streams from a model;
+// "echo", instant).
 //
 //   agentrt-http [--host 127.0.0.1] [--port 8080] [--threads 64] [--max-input-bytes N]
 //
+// The assistant streams from the OpenAI-compatible server named by AGENTRT_LLM_URL (see
+// examples/model), and from a built-in mock when it is unset.
 // --port 0 picks a free port. The first line on stdout is "listening on http://HOST:PORT".
 // SIGINT/SIGTERM stop the server and shut the runtime down (running turns may finish).
 
 #include "common/demo_agents.hpp"
 #include "http_server/api.hpp"
+#include "model/model_client.hpp"
 
 #include <agentrt/agentrt.hpp>
 
@@ -16,6 +20,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -78,11 +83,22 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  std::unique_ptr<model::ModelClient> llm;
+  if (auto options = model::ModelOptions::from_env()) {
+    try {
+      llm = std::make_unique<model::ModelClient>(*options);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "agentrt-http: AGENTRT_LLM_URL: %s\n", e.what());
+      return 2;
+    }
+  }
+
   agentrt::RuntimeConfig cfg;
   cfg.max_input_bytes = opts.max_input_bytes;
-  cfg.blocking_threads = 32;
   agentrt::Runtime runtime{cfg};
-  runtime.register_handler("assistant", demo::assistant, agentrt::AgentOptions{.blocking = true});
+  runtime.register_handler("assistant", [client = llm.get()](agentrt::AsyncTurn& t) {
+    return demo::assistant(t, client);
+  });
   runtime.register_handler("echo", demo::echo);
 
   httplib::Server server;

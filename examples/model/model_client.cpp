@@ -1,0 +1,277 @@
+#include "model/model_client.hpp"
+
+#include "model/endpoint.hpp"
+#include "model/sse.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <limits>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace model {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+
+namespace {
+
+std::string request_body(const ModelOptions& o, const std::vector<ChatMessage>& messages,
+                         std::optional<int> max_tokens) {
+  nlohmann::json j{{"model", o.model}, {"stream", true}, {"messages", nlohmann::json::array()}};
+  for (auto& m : messages)
+    j["messages"].push_back({{"role", m.role}, {"content", m.content}});
+  if (max_tokens)
+    j["max_tokens"] = *max_tokens;
+  return j.dump();
+}
+
+/// One request: connect, send, read the event stream, end once. Lives on the I/O thread
+/// (its handlers hold it); `end` closes the socket, so pending operations finish at once.
+class Exchange : public std::enable_shared_from_this<Exchange> {
+public:
+  Exchange(net::io_context& io, const ModelOptions& o, const Endpoint& ep, std::string body,
+           std::shared_ptr<StreamSink> sink)
+    : options_(o), endpoint_(ep), resolver_(io), stream_(io), sink_(std::move(sink)) {
+    request_ = {http::verb::post, ep.base_path + "/chat/completions", 11};
+    request_.set(http::field::host, ep.host + ":" + ep.port);
+    request_.set(http::field::content_type, "application/json");
+    request_.set(http::field::accept, "text/event-stream");
+    if (!o.api_key.empty())
+      request_.set(http::field::authorization, "Bearer " + o.api_key);
+    request_.body() = std::move(body);
+    request_.prepare_payload();
+    parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
+  }
+
+  void run() {
+    stream_.expires_after(options_.connect_timeout);
+    resolver_.async_resolve(endpoint_.host, endpoint_.port,
+                            [self = shared_from_this()](beast::error_code ec, auto results) {
+                              self->on_resolve(ec, std::move(results));
+                            });
+  }
+
+  /// Ends the request with `why` (on the I/O thread).
+  void end(std::optional<std::string> why) {
+    if (ended_)
+      return;
+    ended_ = true;
+    beast::error_code ignored;
+    resolver_.cancel();
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+    sink_->on_end(std::move(why));
+  }
+
+private:
+  void on_resolve(beast::error_code ec, tcp::resolver::results_type results) {
+    if (fail(ec, "resolving " + endpoint_.host))
+      return;
+    stream_.async_connect(results, [self = shared_from_this()](beast::error_code e, auto) {
+      self->on_connect(e);
+    });
+  }
+
+  void on_connect(beast::error_code ec) {
+    if (fail(ec, "connecting to " + endpoint_.host + ":" + endpoint_.port))
+      return;
+    stream_.expires_after(options_.idle_timeout);
+    http::async_write(stream_, request_, [self = shared_from_this()](beast::error_code e, std::size_t) {
+      self->on_write(e);
+    });
+  }
+
+  void on_write(beast::error_code ec) {
+    if (fail(ec, "sending the request"))
+      return;
+    http::async_read_header(stream_, buffer_, parser_,
+                            [self = shared_from_this()](beast::error_code e, std::size_t) {
+                              self->on_header(e);
+                            });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (fail(ec, "reading the response"))
+      return;
+    status_ = parser_.get().result_int();
+    read_more();
+  }
+
+  void read_more() {
+    parser_.get().body().data = chunk_;
+    parser_.get().body().size = sizeof chunk_;
+    stream_.expires_after(options_.idle_timeout);
+    http::async_read(stream_, buffer_, parser_,
+                     [self = shared_from_this()](beast::error_code e, std::size_t) {
+                       self->on_read(e);
+                     });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::need_buffer)
+      ec = {};
+    if (ended_)
+      return;
+    std::string_view got{chunk_, sizeof chunk_ - parser_.get().body().size};
+    if (status_ != 200) {
+      error_body_.append(got.substr(0, 4096 - std::min<std::size_t>(4096, error_body_.size())));
+    } else if (take(got)) {
+      return; // ended on [DONE] or an error chunk
+    }
+    if (fail(ec, "reading the stream"))
+      return;
+    if (!parser_.is_done())
+      return read_more();
+    if (status_ != 200)
+      return end("the model server answered HTTP " + std::to_string(status_) + ": " + error_body_);
+    end(std::nullopt); // the body ended after its last chunk, without [DONE]
+  }
+
+  /// Passes the stream's text on; true if the request ended.
+  bool take(std::string_view bytes) {
+    for (auto& payload : sse_.feed(bytes)) {
+      auto c = read_chunk(payload);
+      if (c.error) {
+        end(c.error);
+        return true;
+      }
+      if (c.done) {
+        end(std::nullopt);
+        return true;
+      }
+      if (!c.content.empty())
+        sink_->on_text(std::move(c.content));
+    }
+    return false;
+  }
+
+  /// Ends the request if `ec` is an error; true if it did (or it had ended already).
+  bool fail(beast::error_code ec, const std::string& doing) {
+    if (ended_)
+      return true;
+    if (!ec)
+      return false;
+    if (ec == beast::error::timeout)
+      end("the model server did not answer in time while " + doing);
+    else
+      end("the model request failed while " + doing + ": " + ec.message());
+    return true;
+  }
+
+  const ModelOptions& options_;
+  const Endpoint& endpoint_;
+  tcp::resolver resolver_;
+  beast::tcp_stream stream_;
+  std::shared_ptr<StreamSink> sink_;
+  http::request<http::string_body> request_;
+  beast::flat_buffer buffer_;
+  http::response_parser<http::buffer_body> parser_;
+  char chunk_[4096];
+  SseReader sse_;
+  unsigned status_ = 0;
+  std::string error_body_;
+  bool ended_ = false;
+};
+
+} // namespace
+
+std::optional<ModelOptions> ModelOptions::from_env() {
+  auto get = [](const char* name) -> std::string {
+    const char* v = std::getenv(name);
+    return v ? v : "";
+  };
+  ModelOptions o;
+  o.url = get("AGENTRT_LLM_URL");
+  if (o.url.empty())
+    return std::nullopt;
+  if (auto m = get("AGENTRT_LLM_MODEL"); !m.empty())
+    o.model = m;
+  o.api_key = get("AGENTRT_LLM_API_KEY");
+  return o;
+}
+
+struct ModelClient::Impl {
+  ModelOptions options;
+  Endpoint endpoint;
+  net::io_context io{1};
+  net::executor_work_guard<net::io_context::executor_type> guard{io.get_executor()};
+  // Cancel functions may outlive the client: they check `stopped` under `mu` before
+  // touching the I/O context.
+  struct Gate {
+    std::mutex mu;
+    bool stopped = false;
+  };
+  std::shared_ptr<Gate> gate = std::make_shared<Gate>();
+  std::vector<std::weak_ptr<Exchange>> live; // only on the I/O thread
+  std::thread thread;
+};
+
+ModelClient::ModelClient(ModelOptions options) : impl_(std::make_unique<Impl>()) {
+  std::string error;
+  auto ep = parse_endpoint(options.url, error);
+  if (!ep)
+    throw std::invalid_argument(error);
+  impl_->options = std::move(options);
+  impl_->endpoint = std::move(*ep);
+  impl_->thread = std::thread{[impl = impl_.get()] { impl->io.run(); }};
+}
+
+ModelClient::~ModelClient() {
+  {
+    std::lock_guard l{impl_->gate->mu};
+    impl_->gate->stopped = true;
+  }
+  net::post(impl_->io, [impl = impl_.get()] {
+    for (auto& w : impl->live)
+      if (auto ex = w.lock())
+        ex->end("the model client stopped");
+    impl->live.clear();
+  });
+  impl_->guard.reset();
+  impl_->thread.join();
+}
+
+std::function<void()> ModelClient::start(std::vector<ChatMessage> messages,
+                                         std::shared_ptr<StreamSink> sink,
+                                         std::optional<int> max_tokens) {
+  auto ex = std::make_shared<Exchange>(impl_->io, impl_->options, impl_->endpoint,
+                                       request_body(impl_->options, messages, max_tokens),
+                                       std::move(sink));
+  {
+    std::lock_guard l{impl_->gate->mu};
+    if (impl_->gate->stopped)
+      throw std::logic_error("ModelClient::start after the client began to stop");
+    net::post(impl_->io, [impl = impl_.get(), ex] {
+      std::erase_if(impl->live, [](auto& w) { return w.expired(); });
+      impl->live.push_back(ex);
+      ex->run();
+    });
+  }
+  std::weak_ptr<Exchange> weak = ex;
+  return [gate = impl_->gate, io = &impl_->io, weak] {
+    std::lock_guard l{gate->mu};
+    if (gate->stopped)
+      return;
+    net::post(*io, [weak] {
+      if (auto e = weak.lock())
+        e->end("cancelled");
+    });
+  };
+}
+
+const ModelOptions& ModelClient::options() const noexcept {
+  return impl_->options;
+}
+
+} // namespace model
