@@ -231,9 +231,14 @@ void accept(tcp::acceptor& acceptor, const Options& o) {
   acceptor.async_accept([&acceptor, &o](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted)
       return;
-    if (!ec)
+    if (!ec) {
       std::make_shared<Connection>(std::move(socket), o)->read();
-    accept(acceptor, o); // also after a failed accept (e.g. out of file descriptors)
+      return accept(acceptor, o);
+    }
+    // Out of file descriptors, say: try again shortly instead of spinning.
+    auto pause = std::make_shared<net::steady_timer>(acceptor.get_executor(),
+                                                     std::chrono::milliseconds(50));
+    pause->async_wait([&acceptor, &o, pause](beast::error_code) { accept(acceptor, o); });
   });
 }
 

@@ -112,10 +112,11 @@ private:
     parser_.get().body().data = chunk_;
     parser_.get().body().size = sizeof chunk_;
     stream_.expires_after(options_.idle_timeout);
-    http::async_read(stream_, buffer_, parser_,
-                     [self = shared_from_this()](beast::error_code e, std::size_t) {
-                       self->on_read(e);
-                     });
+    // read_some: hand each piece on as it arrives (async_read would wait for a full buffer).
+    http::async_read_some(stream_, buffer_, parser_,
+                          [self = shared_from_this()](beast::error_code e, std::size_t) {
+                            self->on_read(e);
+                          });
   }
 
   void on_read(beast::error_code ec) {
