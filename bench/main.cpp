@@ -10,6 +10,11 @@
 // reorder by a system that promises caller order (agentrt, strand). mutex-map does not
 // (two pool threads can take a caller's calls in either order): its reorders are shown.
 
+#include "harness.hpp"
+#include "llm.hpp"
+#ifdef AGENTRT_BENCH_HTTP
+#include "llm_http.hpp"
+#endif
 #include "systems.hpp"
 
 #include <nlohmann/json.hpp>
@@ -34,32 +39,20 @@ namespace {
 
 // -- options ----------------------------------------------------------------------------
 
-struct Options {
-  std::vector<std::string> scenarios{"standard"};
-  std::optional<std::size_t> sessions;
-  std::optional<std::size_t> calls;
-  std::optional<std::size_t> window;
-  std::optional<std::int64_t> spin_ns;
-  std::optional<std::int64_t> sleep_ms;
-  std::optional<std::size_t> threads;
-  std::optional<std::size_t> pool;
-  std::size_t workers = 0; // agentrt workers and baseline pool for CPU work: 0 = cores
-  agentrt::SchedulerPolicy scheduler = agentrt::SchedulerPolicy::sharing;
-  bool baselines = true;
-  std::string json;
-};
-
 void usage() {
   std::puts(
     "usage: agentrt-bench [options]\n"
-    "  --scenario LIST   spread,hot,cold,blocking,latency,memory,churn,durable | standard\n"
+    "  --scenario LIST   spread,hot,cold,blocking,latency,memory,churn,durable,llm,llm-http\n"
+    "                    | standard (all but llm-http)\n"
     "  --sessions N      sessions (per scenario default)\n"
     "  --calls N         calls to run\n"
     "  --window N        outstanding async calls\n"
     "  --spin-ns N       busy work per turn\n"
     "  --sleep-ms N      blocking wait per turn\n"
     "  --threads N       caller threads\n"
-    "  --pool N          blocking pool / baseline pool size for blocking work\n"
+    "  --pool N          blocking pool / baseline pool size for blocking work (llm: thread-pool)\n"
+    "  --tokens N        llm: tokens per answer (default 20)\n"
+    "  --token-ms N      llm: ms between tokens, 1 or more (default 100)\n"
     "  --workers N       agentrt workers and baseline threads for CPU work (default: cores)\n"
     "  --policy P        agentrt scheduler: sharing (default) or stealing\n"
     "  --no-baselines    run agentrt only\n"
@@ -107,6 +100,10 @@ Options parse(int argc, char** argv) {
       o.threads = std::max<std::int64_t>(1, number(need(i)));
     } else if (a == "--pool") {
       o.pool = std::max<std::int64_t>(1, number(need(i)));
+    } else if (a == "--tokens") {
+      o.tokens = std::max<std::int64_t>(1, number(need(i)));
+    } else if (a == "--token-ms") {
+      o.token_ms = std::max<std::int64_t>(1, number(need(i)));
     } else if (a == "--workers") {
       o.workers = number(need(i));
     } else if (a == "--policy") {
@@ -133,62 +130,14 @@ Options parse(int argc, char** argv) {
   std::vector<std::string> expanded;
   for (auto& s : o.scenarios) {
     if (s == "standard" || s == "all")
-      for (auto n : {"spread", "hot", "cold", "blocking", "latency", "churn", "durable", "memory"})
+      for (auto n : {"spread", "hot", "cold", "blocking", "latency", "churn", "durable", "memory",
+                     "llm"})
         expanded.push_back(n);
     else
       expanded.push_back(s);
   }
   o.scenarios = expanded;
   return o;
-}
-
-std::size_t cores() {
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-std::size_t rss_bytes() {
-  std::ifstream statm{"/proc/self/statm"};
-  std::size_t pages = 0;
-  std::size_t resident = 0;
-  statm >> pages >> resident;
-  return resident * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
-}
-
-// -- results ----------------------------------------------------------------------------
-
-struct Result {
-  std::string scenario;
-  std::string system;
-  std::size_t calls = 0;
-  double seconds = 0;
-  double per_second = 0;
-  double p50_us = 0, p90_us = 0, p99_us = 0, max_us = 0;
-  std::size_t rss = 0;
-  std::size_t failed_calls = 0;
-  /// Turn numbers that are not exactly 1..k per session (lost or doubled calls).
-  std::size_t order_errors = 0;
-  /// Calls that ran before an earlier call of the same caller to the same session.
-  std::size_t reorders = 0;
-  bool keeps_order = true;
-  double bytes_per_session = 0;
-  nlohmann::json extra = nlohmann::json::object();
-
-  bool verified() const {
-    return failed_calls == 0 && order_errors == 0 && (reorders == 0 || !keeps_order);
-  }
-};
-
-void latencies(Result& r, std::vector<std::int64_t> ns) {
-  if (ns.empty())
-    return;
-  std::sort(ns.begin(), ns.end());
-  auto at = [&](double q) {
-    return ns[std::min(ns.size() - 1, static_cast<std::size_t>(q * ns.size()))] / 1000.0;
-  };
-  r.p50_us = at(0.50);
-  r.p90_us = at(0.90);
-  r.p99_us = at(0.99);
-  r.max_us = ns.back() / 1000.0;
 }
 
 /// Exactly once, in order: per session, the turn numbers seen must be exactly
@@ -548,8 +497,31 @@ const Result* find(const std::vector<Result>& rs, const std::string& sys) {
   return nullptr;
 }
 
+std::vector<Target> llm_targets(const std::vector<Result>& rs) {
+  std::vector<Target> t;
+  auto a = find(rs, "agentrt-coroutine");
+  if (!a || a->extra.empty())
+    return t;
+  auto& x = a->extra;
+  double vs_ideal = x.value("vs_ideal", 0.0);
+  t.push_back({"wall <= 1.10x ideal", vs_ideal <= 1.10, fmt("%.3fx", vs_ideal)});
+  auto workers = x["workload"].value("workers", std::size_t{0});
+  auto threads = x.value("threads", std::size_t{0});
+  t.push_back({"threads <= workers + 4", threads <= workers + 4,
+               std::to_string(threads) + " (" + std::to_string(workers) + " workers)"});
+  double kb = x.value("rss_per_turn", 0.0);
+  t.push_back({"<= 8 KB RSS per waiting turn", kb <= 8192, fmt("%.0f B", kb)});
+  if (auto s = find(rs, "strand-coroutine"); s && !s->extra.empty()) {
+    double ratio = s->extra.value("wall_s", 0.0) / x.value("wall_s", 1.0);
+    t.push_back({">= strand-coroutine (wall)", ratio >= 1.0, fmt("%.3fx", ratio)});
+  }
+  return t;
+}
+
 std::vector<Target> targets(const std::string& scenario, const std::vector<Result>& rs) {
   std::vector<Target> t;
+  if (scenario == "llm")
+    return llm_targets(rs);
   auto a = find(rs, "agentrt");
   auto mm = find(rs, "mutex-map");
   if (!a)
@@ -591,8 +563,44 @@ std::vector<Target> targets(const std::string& scenario, const std::vector<Resul
   return t;
 }
 
+void print_targets(const std::vector<Target>& ts) {
+  for (auto& t : ts)
+    std::printf("  target %-32s %-12s %s\n", t.text.c_str(), t.measured.c_str(),
+                t.met ? "met" : "MISSED");
+}
+
+void print_llm(const std::string& scenario, const std::vector<Result>& rs,
+               const std::vector<Target>& ts) {
+  if (rs.empty() || rs.front().extra.empty())
+    return;
+  auto& w = rs.front().extra["workload"];
+  std::printf("\n%s: %zu sessions at once, each a turn awaiting %d tokens %d ms apart (ideal %.1f s)\n",
+              scenario.c_str(), rs.front().calls, w.value("tokens", 0), w.value("token_ms", 0),
+              rs.front().extra.value("ideal_s", 0.0));
+  std::printf("  %-18s %8s %9s %8s %8s %9s %10s %10s %s\n", "system", "ran", "wall s", "x ideal",
+              "threads", "KB/turn", "ttft p50", "ttft p99", "checked");
+  for (auto& r : rs) {
+    if (r.extra.empty()) {
+      std::printf("  %-18s FAILED: the run crashed\n", r.system.c_str());
+      continue;
+    }
+    auto& x = r.extra;
+    std::printf("  %-18s %8zu %8.2f%s %8.2f %8zu %9.1f %8.1f ms %8.1f ms %s\n", r.system.c_str(),
+                x.value("sessions_run", std::size_t{0}), x.value("wall_s", 0.0),
+                x.value("projected", false) ? "*" : " ", x.value("vs_ideal", 0.0),
+                x.value("threads", std::size_t{0}), x.value("rss_per_turn", 0.0) / 1024,
+                x.value("ttft_p50_ms", 0.0), x.value("ttft_p99_ms", 0.0),
+                r.verified() ? "ok" : ("FAILED: " + std::to_string(r.failed_calls) + " calls").c_str());
+  }
+  if (scenario == "llm")
+    std::printf("  * projected from the waves run: with a thread per waiting turn, threads turns run at a time\n");
+  print_targets(ts);
+}
+
 void print(const std::string& scenario, const std::vector<Result>& rs,
            const std::vector<Target>& ts) {
+  if (scenario.rfind("llm", 0) == 0)
+    return print_llm(scenario, rs, ts);
   std::printf("\n%s\n", scenario.c_str());
   std::printf("  %-15s %10s %8s %12s %9s %9s %9s %10s %9s %8s %s\n", "system", "calls", "secs",
               "calls/s", "p50 us", "p90 us", "p99 us", "max us", "RSS MB", "vs a.rt", "checked");
@@ -614,9 +622,7 @@ void print(const std::string& scenario, const std::vector<Result>& rs,
     if (r.bytes_per_session > 0)
       std::printf("  %-15s %.0f bytes per idle session\n", "", r.bytes_per_session);
   }
-  for (auto& t : ts)
-    std::printf("  target %-32s %-12s %s\n", t.text.c_str(), t.measured.c_str(),
-                t.met ? "met" : "MISSED");
+  print_targets(ts);
 }
 
 } // namespace
@@ -625,7 +631,11 @@ int run(int argc, char** argv) {
   auto o = parse(argc, argv);
   std::map<std::string, std::function<std::vector<Result>(const Options&)>> scenarios{
     {"spread", spread}, {"hot", hot},         {"cold", cold},   {"blocking", blocking},
-    {"latency", latency}, {"memory", memory}, {"churn", churn},  {"durable", durable}};
+    {"latency", latency}, {"memory", memory}, {"churn", churn},  {"durable", durable},
+    {"llm", llm}};
+#ifdef AGENTRT_BENCH_HTTP
+  scenarios.emplace("llm-http", llm_http);
+#endif
   for (auto& s : o.scenarios)
     if (!scenarios.count(s)) {
       std::fprintf(stderr, "agentrt-bench: unknown scenario '%s'\n", s.c_str());
