@@ -15,6 +15,9 @@ namespace agentrt {
 struct RuntimeStats {
   std::size_t live_sessions = 0;
   std::size_t queued_calls = 0;
+  /// Turns whose handler runs now: inline and blocking handlers executing (a blocking turn
+  /// still waiting for a pool thread is not counted) and coroutine turns between their start
+  /// and their end, suspended ones included (they hold no thread).
   std::size_t running_turns = 0;
   std::uint64_t turns_completed = 0;
   std::uint64_t turns_failed = 0;
