@@ -66,7 +66,7 @@ TEST_CASE("the bound holds for every policy but reject, which never waits", "[qu
   CHECK(q.size() == 2);
 }
 
-TEST_CASE("a withdrawn call leaves the queue; the urgent ones stay ahead", "[queue]") {
+TEST_CASE("a withdrawn call leaves the queue and the urgent ones stay ahead", "[queue]") {
   CallQueue q;
   q.admit(call(1), 10);
   q.admit(call(2, BusyPolicy::interrupt), 10);

@@ -60,7 +60,7 @@ TEST_CASE("events come out in order with consecutive sequence numbers", "[channe
   CHECK_FALSE(c->next_event(std::chrono::milliseconds(0)));
 }
 
-TEST_CASE("the first outcome wins; later ones change nothing", "[channel]") {
+TEST_CASE("the first outcome wins and later ones change nothing", "[channel]") {
   auto c = make_call();
   CHECK(c->cancel());
   bool committed = false;
@@ -158,7 +158,7 @@ TEST_CASE("every outcome is counted once, in the counter its error belongs to", 
   CHECK(counts(s) == Counts{1, 2, 3, 3});
 }
 
-TEST_CASE("a claimed call ignores cancel and plain ends; only the claimed ending ends it",
+TEST_CASE("a claimed call ignores cancel and plain ends and only the claimed ending ends it",
           "[channel]") {
   auto c = make_call();
   REQUIRE(c->claim());

@@ -70,7 +70,7 @@ TEST_CASE("an empty session id mints a UUID v4 that is echoed everywhere", "[run
   });
 }
 
-TEST_CASE("a follow-up keeps context; a new session starts fresh", "[runtime][context]") {
+TEST_CASE("a follow-up keeps context and a new session starts fresh", "[runtime][context]") {
   run_with_time_limit(30s, "context", [] {
     Runtime rt{small_config()};
     rt.register_handler("counter", [](Turn& t) {
@@ -406,7 +406,7 @@ TEST_CASE("a call that waits past its timeout fails with timeout", "[runtime][ti
   });
 }
 
-TEST_CASE("close ends a session; the next call starts afresh", "[runtime][close]") {
+TEST_CASE("close ends a session and the next call starts afresh", "[runtime][close]") {
   run_with_time_limit(30s, "close", [] {
     Runtime rt{small_config()};
     rt.register_handler("echo", [](Turn& t) { return std::to_string(t.number()); });
