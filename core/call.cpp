@@ -64,7 +64,10 @@ Reply Call::take() {
 }
 
 bool Call::cancel() {
-  return state_->cancel();
+  // The terminal event releases the push callback; if that callback owned this handle, the
+  // handle is gone before cancel() returns, so the state must not be reached through it.
+  auto keep = state_;
+  return keep->cancel();
 }
 
 void Call::on_done(std::function<void(const Reply&)> fn) {

@@ -3,6 +3,7 @@
 #include "core/metrics.hpp"
 
 #include <thread>
+#include <utility>
 
 namespace agentrt::detail {
 
@@ -69,8 +70,9 @@ CallState::CallState(std::uint64_t id_, Request&& request, Clock::time_point inv
     invoked(invoked_),
     deadline(invoked_ + timeout),
     stripe(stripe_),
-    sink(std::move(request.on_event)),
-    cancel_on_drop(request.cancel_on_drop) {
+    pushes(static_cast<bool>(request.on_event)),
+    cancel_on_drop(request.cancel_on_drop),
+    sink_(std::move(request.on_event)) {
   reply_.session_id = session_id;
   reply_.call_id = id;
   reply_.agent = agent;
@@ -90,7 +92,7 @@ void CallState::push(EventKind kind, std::string data, std::size_t queue_positio
     events_.push_back(Record{kind, next_seq_++, std::move(data), std::move(source),
                              std::move(tool), queue_position, error});
   }
-  if (sink)
+  if (pushes)
     deliver();
   else
     cv_.notify_all();
@@ -112,6 +114,7 @@ Event CallState::to_event(Record& rec) const {
 
 void CallState::deliver() {
   boost::container::small_vector<Event, 4> batch;
+  std::function<void(const Event&)> released; // destroyed here, outside the lock
   {
     MutexLock guard{mu_};
     if (delivering_)
@@ -130,12 +133,14 @@ void CallState::deliver() {
         events_.clear(); // all delivered: a long stream does not keep its past
         next_read_ = 0;
         delivering_ = false;
-        return;
+        if (terminal_read_)
+          released = std::exchange(sink_, nullptr); // nothing comes after the terminal event
+        break;
       }
     }
     for (auto& e : batch) {
       try {
-        sink(e);
+        sink_(e);
       } catch (...) {
         // the consumer's own failure; the call goes on
       }
@@ -173,7 +178,7 @@ void CallState::after_complete(std::function<void(const Reply&)> callback, bool 
                                SessionLink* link) {
   if (stop_turn)
     stop.request_stop();
-  if (sink)
+  if (pushes)
     deliver();
   cv_.notify_all();
   if (link != nullptr)
@@ -203,7 +208,7 @@ bool CallState::cancel() {
 }
 
 std::optional<Event> CallState::next_event(std::optional<Clock::duration> wait) {
-  if (sink)
+  if (pushes)
     return std::nullopt;
   CondLock lock{mu_};
   auto ready = [this]() AGENTRT_REQUIRES(mu_) {

@@ -68,8 +68,8 @@ struct CallState {
   const Clock::time_point invoked;
   const Clock::time_point deadline;
   MetricStripe* const stripe;
-  /// The push consumer of the events (Request::on_event), or empty: pulled.
-  const std::function<void(const Event&)> sink;
+  /// True when the events are pushed to Request::on_event (the sink, below), not pulled.
+  const bool pushes;
   const bool cancel_on_drop;
 
   /// Requested on cancel, timeout, interrupt, rollback, close and shutdown.
@@ -246,6 +246,11 @@ private:
   /// Stops the turn (`stop`), wakes readers, withdraws the call from `link` (a cancel) and
   /// runs `callback`.
   void after_complete(std::function<void(const Reply&)> callback, bool stop, SessionLink* link);
+
+  /// The push consumer (Request::on_event). Only the delivering thread touches it (see
+  /// deliver); it is released once the terminal event is delivered, so what it captures
+  /// (often the host's handle of this call) does not keep the call alive in a cycle.
+  std::function<void(const Event&)> sink_;
 
   mutable Mutex mu_;
   mutable std::condition_variable cv_;

@@ -736,6 +736,57 @@ TEST_CASE("pushed events reach the call's own callback once each and in order", 
   });
 }
 
+TEST_CASE("a push callback that holds its own call is released after the terminal event",
+          "[runtime][push]") {
+  // A host often keeps the Call in the object its callback captures: call -> callback ->
+  // object -> call. The runtime lets go of the callback once the stream has ended, so the
+  // cycle does not outlive the call.
+  run_with_time_limit(30s, "push cycle", [] {
+    Runtime rt{small_config()};
+    rt.register_handler("echo", [](Turn& t) { return t.input(); });
+    struct Holder {
+      std::optional<Call> call;
+      std::atomic<int> events{0};
+    };
+    std::vector<std::weak_ptr<Holder>> watched;
+    for (int i = 0; i < 10; ++i) {
+      auto holder = std::make_shared<Holder>();
+      holder->call = rt.invoke({.agent = "echo",
+                                .session_id = "s" + std::to_string(i),
+                                .input = "x",
+                                .on_event = [holder](const Event&) { holder->events.fetch_add(1); }})
+                       .value();
+      watched.push_back(holder);
+    } // only the cycle holds each Holder now
+    // One more that is cancelled while it runs: the cancel's terminal event releases it too.
+    rt.register_handler(
+      "waits",
+      [](Turn& t) {
+        std::mutex mu;
+        std::condition_variable_any cv;
+        std::unique_lock lock{mu};
+        cv.wait(lock, t.stop_token(), [] { return false; });
+        return std::string{"stopped"};
+      },
+      AgentOptions{.blocking = true});
+    {
+      auto holder = std::make_shared<Holder>();
+      holder->call = rt.invoke({.agent = "waits",
+                                .session_id = "w",
+                                .input = "x",
+                                .on_event = [holder](const Event&) { holder->events.fetch_add(1); }})
+                       .value();
+      watched.push_back(holder);
+    }
+    eventually([&] { return rt.stats().running_turns == 1; });
+    watched.back().lock()->call->cancel();
+    for (auto& w : watched)
+      eventually([&] { return w.expired(); });
+    CHECK(rt.stats().turns_completed == 10);
+    CHECK(rt.stats().turns_cancelled == 1);
+  });
+}
+
 TEST_CASE("a call set to cancel when dropped is cancelled by its handle's end", "[runtime][cancel]") {
   run_with_time_limit(30s, "cancel on drop", [] {
     Runtime rt{small_config()};
