@@ -38,12 +38,14 @@ ToolStart begin_tool(TurnContext& ctx, const std::string& tool, std::string argu
 
 namespace {
 
-/// The replies of one ask_all, gathered from whichever threads the sub-calls end on.
+/// The replies of one ask_all, gathered from whichever threads the sub-calls end on. The
+/// wait-for edges are released under `mu` (each when its sub-call ends, the rest when the
+/// turn stops), so no edge is released twice or by two threads at once.
 struct Gather {
   std::mutex mu;
   std::vector<Reply> replies; // guarded by mu
   std::size_t left = 0;       // guarded by mu
-  std::vector<ChildCall> children;
+  std::vector<ChildCall> children; // set before any sub-call can end; `waiting` guarded by mu
 };
 
 } // namespace
@@ -55,19 +57,28 @@ void start_subcalls(TurnContext& ctx, AwaitContext*, std::vector<SubRequest> req
     slot->fail(Error{errc::unknown_agent, "no sub-agents are available to this turn"});
     return;
   }
+  if (requests.empty()) {
+    slot->complete({}); // nothing to wait for, as Turn::ask_all
+    return;
+  }
   auto gather = std::make_shared<Gather>();
   gather->replies.resize(requests.size());
   gather->left = requests.size();
   gather->children.reserve(requests.size());
   for (auto& r : requests)
     gather->children.push_back(ctx.services->start_child(parent, std::move(r)));
-  // A stop of this turn cancels the sub-calls (and drops the waits) before it resumes.
+  // A stop of this turn drops the waits and cancels the sub-calls before it resumes.
   slot->on_abandon([weak = std::weak_ptr<Gather>(gather)] {
-    if (auto g = weak.lock())
-      for (auto& c : g->children) {
-        c.call.cancel();
+    auto g = weak.lock();
+    if (!g)
+      return;
+    {
+      std::lock_guard guard{g->mu};
+      for (auto& c : g->children)
         c.waiting.release();
-      }
+    }
+    for (auto& c : g->children)
+      c.call.cancel(); // outside the lock: a cancel runs that sub-call's on_done here
   });
   for (std::size_t i = 0; i < gather->children.size(); ++i)
     gather->children[i].call.on_done([gather, slot, i](const Reply& reply) {
@@ -75,14 +86,37 @@ void start_subcalls(TurnContext& ctx, AwaitContext*, std::vector<SubRequest> req
       {
         std::lock_guard guard{gather->mu};
         gather->replies[i] = reply;
+        gather->children[i].waiting.release(); // this one no longer waits
         if (--gather->left > 0)
           return;
         all = std::move(gather->replies);
       }
-      for (auto& c : gather->children)
-        c.waiting.release();
       slot->complete(std::move(all));
     });
+}
+
+void ToolDeadline::suspend(const std::shared_ptr<AwaitSlot>& slot) {
+  pending_ = slot;
+  parent_->suspend(slot);
+  if (expired_)
+    slot->fail(why_);
+}
+
+void ToolDeadline::after(std::chrono::steady_clock::duration delay, std::function<void()> fn) {
+  parent_->after(delay, std::move(fn));
+}
+
+void ToolDeadline::arm(std::chrono::steady_clock::duration timeout) {
+  // Through the turn's context: the timer runs where the turn runs. A tool that finished
+  // first leaves nothing for it to do (the weak pointer is gone).
+  parent_->after(timeout, [weak = weak_from_this()] {
+    auto self = weak.lock();
+    if (!self)
+      return;
+    self->expired_ = true;
+    if (auto slot = self->pending_.lock())
+      slot->fail(self->why_);
+  });
 }
 
 std::vector<Reply> replies_for_stop(const TurnContext& ctx, const std::vector<std::string>& agents,

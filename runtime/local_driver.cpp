@@ -9,7 +9,7 @@ void LocalDriver::suspend(const std::shared_ptr<AwaitSlot>& slot) {
     pending_ = slot;
   }
   if (stopped_)
-    slot->fail(Error{errc::cancelled, "the call was stopped"});
+    slot->fail(stop_reason_);
 }
 
 void LocalDriver::after(Clock::duration delay, std::function<void()> fn) {
@@ -52,8 +52,10 @@ void LocalDriver::step(const std::stop_token& stop, Clock::time_point deadline) 
       if (!stopped_ && (stop.stop_requested() || now >= deadline)) {
         stopped_ = true;
         to_fail = pending_;
-        why = stop.stop_requested() ? Error{errc::cancelled, "the call was stopped"}
-                                    : Error{errc::timeout, "the tool's deadline passed"};
+        stop_reason_ = stop.stop_requested()
+                         ? Error{errc::cancelled, "the call was stopped"}
+                         : Error{errc::timeout, "the tool's deadline passed"};
+        why = stop_reason_;
         break;
       }
       auto until = stopped_ ? Clock::time_point::max() : deadline;

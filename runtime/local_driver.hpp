@@ -37,6 +37,12 @@ public:
     return task.result();
   }
 
+  /// Why the awaits failed, once the stop or the deadline came; null before. The
+  /// coroutine's own result then does not count: it only saw its await fail.
+  const Error* stopped() const noexcept {
+    return stopped_ ? &stop_reason_ : nullptr;
+  }
+
   void suspend(const std::shared_ptr<AwaitSlot>& slot) override;
   void after(Clock::duration delay, std::function<void()> fn) override;
   void resume(std::shared_ptr<AwaitSlot> slot) noexcept override;
@@ -44,7 +50,12 @@ public:
 private:
   template <class Done>
   void drive(Done done, std::stop_token stop, Clock::time_point deadline) {
-    std::stop_callback wake{stop, [this] { cv_.notify_all(); }};
+    // Under the lock: `step` checks the stop under it before it waits, so the wake-up
+    // cannot fall between that check and the wait.
+    std::stop_callback wake{stop, [this] {
+                              MutexLock guard{mu_};
+                              cv_.notify_all();
+                            }};
     while (!done())
       step(stop, deadline);
   }
@@ -59,6 +70,8 @@ private:
   std::shared_ptr<AwaitSlot> pending_ AGENTRT_GUARDED_BY(mu_);
   std::multimap<Clock::time_point, std::function<void()>> timers_ AGENTRT_GUARDED_BY(mu_);
   bool stopped_ = false; // only the driving thread
+  /// Why the awaits fail once stopped (cancelled, or the deadline: timeout).
+  Error stop_reason_;     // only the driving thread
 };
 
 } // namespace agentrt::detail

@@ -121,9 +121,16 @@ ToolResult TurnHub::drive_async(CallState& call, const AsyncToolHandler& handler
   request.stop = stop;
   try {
     auto task = handler(request);
+    if (!task.valid())
+      return Error{errc::tool_failed, "the tool returned no coroutine"};
     auto driver = std::make_shared<LocalDriver>();
     WaitScope waiting{*pool_};
-    return driver->run(task, stop, deadline);
+    auto result = driver->run(task, stop, deadline);
+    if (auto* why = driver->stopped()) // whatever the tool made of its failed await
+      return why->code == errc::timeout
+               ? Error{errc::timeout, "tool '" + request.tool + "' did not finish before its deadline"}
+               : *why;
+    return result;
   } catch (...) {
     return Error{errc::tool_failed, "the tool threw: " + exception_text(std::current_exception())};
   }
@@ -144,6 +151,10 @@ ToolStart TurnHub::start_tool(TurnContext& ctx, const std::string& name, std::st
     try {
       start.request = std::make_unique<ToolRequest>(std::move(request));
       start.task = (*entry->async_handler)(*start.request);
+      if (!start.task.valid())
+        start.ready = ToolResult{Error{errc::tool_failed, "the tool returned no coroutine"}};
+      else if (entry->options.timeout)
+        start.timeout = saturated(*entry->options.timeout);
     } catch (...) {
       start.ready =
         ToolResult{Error{errc::tool_failed, "the tool threw: " + exception_text(std::current_exception())}};

@@ -170,17 +170,20 @@ void launch(session_pointer self, const CallPtr& c) {
 /// await to resume it.
 bool after_resume(session_pointer self, const TurnJobPtr& job) {
   auto& co = *job->coroutine;
-  if (!co.task.done())
+  // No task: the factory or the handler failed before a coroutine existed (ctx.failed).
+  if (co.task.valid() && !co.task.done())
     return false;
   auto& ctx = job->ctx;
   ctx.finished = self->clock().now();
-  try {
-    auto output = co.task.result();
-    if (!ctx.failed)
-      ctx.output = std::move(output);
-  } catch (...) {
-    ctx.failed = true;
-    ctx.failure = exception_text(std::current_exception());
+  if (co.task.valid()) {
+    try {
+      auto output = co.task.result();
+      if (!ctx.failed)
+        ctx.output = std::move(output);
+    } catch (...) {
+      ctx.failed = true;
+      ctx.failure = exception_text(std::current_exception());
+    }
   }
   co.running.release();
   end_or_defer(self, job);
@@ -306,6 +309,11 @@ void end_running(session_pointer self, errc e, const std::string& message) {
 void CoroutineTurn::suspend(const std::shared_ptr<AwaitSlot>& slot) {
   awaiting = slot;
   slot->resumer(session_ref(self));
+  // A call that ended (or was told to stop) before the session heard of it: a cancel that
+  // came between the turn's start and the attach of its link, or the parent of a sub-call
+  // stopping. The turn must not wait on.
+  if (!abort && (job.ctx.call->ended() || job.ctx.call->stop.stop_requested()))
+    abort = Error{errc::cancelled, "the call was stopped"};
   if (abort)
     slot->fail(*abort);
 }

@@ -59,8 +59,36 @@ struct ToolStart {
   /// runs) and its Task, run in the turn's coroutine chain.
   std::unique_ptr<ToolRequest> request;
   Task<ToolResult> task;
+  /// A coroutine tool's own timeout (ToolOptions::timeout), when it has one.
+  std::optional<std::chrono::steady_clock::duration> timeout;
   /// Starts a blocking tool on the pool, completing `slot`.
   std::function<void(AwaitContext*, const std::shared_ptr<ValueSlot<std::string>>&)> start;
+};
+
+/// The context of a coroutine tool with a timeout: it passes everything to the turn's
+/// context and, once the timeout passes, fails the tool's pending await and every later
+/// one with `why`. Used on the turn's thread only.
+class ToolDeadline final : public AwaitContext, public std::enable_shared_from_this<ToolDeadline> {
+public:
+  ToolDeadline(AwaitContext* parent, Error why) : parent_(parent), why_(std::move(why)) {
+    // nop
+  }
+  void suspend(const std::shared_ptr<AwaitSlot>& slot) override;
+  void after(std::chrono::steady_clock::duration delay, std::function<void()> fn) override;
+  /// Starts the timer.
+  void arm(std::chrono::steady_clock::duration timeout);
+  bool expired() const noexcept {
+    return expired_;
+  }
+  const Error& why() const noexcept {
+    return why_;
+  }
+
+private:
+  AwaitContext* parent_;
+  Error why_;
+  std::weak_ptr<AwaitSlot> pending_;
+  bool expired_ = false;
 };
 
 /// Records the tool call in the turn (history entry, event) and resolves the tool.
@@ -138,7 +166,14 @@ public:
     if (start_.task.valid()) { // a coroutine tool: it runs on in this coroutine's chain
       auto t = start_.task.handle();
       t.promise().continuation = h;
-      t.promise().context = context_of(h);
+      AwaitContext* context = context_of(h);
+      if (start_.timeout && context != nullptr) { // its own timeout fails its awaits
+        deadline_ = std::make_shared<ToolDeadline>(
+          context, Error{errc::timeout, "tool '" + tool_ + "' did not finish before its deadline"});
+        deadline_->arm(*start_.timeout);
+        context = deadline_.get();
+      }
+      t.promise().context = context;
       return t;
     }
     pool_.emplace(std::move(start_.start));
@@ -159,6 +194,8 @@ private:
   using Start = std::function<void(AwaitContext*, const std::shared_ptr<ValueSlot<std::string>>&)>;
 
   ToolResult take_task() {
+    if (deadline_ && deadline_->expired())
+      return deadline_->why(); // whatever the tool made of its failed await
     try {
       return start_.task.result();
     } catch (...) {
@@ -170,6 +207,7 @@ private:
   TurnContext* ctx_;
   std::string tool_;
   ToolStart start_;
+  std::shared_ptr<ToolDeadline> deadline_;
   std::optional<SlotAwaiter<std::string, Start>> pool_;
 };
 

@@ -366,6 +366,58 @@ TEST_CASE("a coroutine that throws or fails changes nothing", "[coroutine][error
 
 namespace {
 
+/// A coroutine agent whose factory throws for its first session ("boom"), returns nothing
+/// for "none", and otherwise makes an agent that returns no coroutine for input "empty".
+class Flaky final : public AsyncAgent {
+public:
+  Task<std::string> handle(AsyncTurn& t) override {
+    if (t.input() == "empty")
+      return Task<std::string>{};
+    return answer(t);
+  }
+
+private:
+  static Task<std::string> answer(AsyncTurn& t) {
+    co_await t.sleep(1ms);
+    co_return "ok " + t.input();
+  }
+};
+
+} // namespace
+
+TEST_CASE("a coroutine agent that fails before its coroutine starts fails at once and the "
+          "session stays usable",
+          "[coroutine][errors]") {
+  run_with_time_limit(30s, "coroutine factory", [] {
+    Runtime rt{config()};
+    std::atomic<int> made{0};
+    rt.register_agent("flaky", [&made](const SessionKey& key) -> std::unique_ptr<AsyncAgent> {
+      if (key.session_id == "none")
+        return nullptr;
+      if (key.session_id == "boom" && made.fetch_add(1) == 0)
+        throw std::runtime_error("no model configured");
+      return std::make_unique<Flaky>();
+    });
+    // Each fails with agent_failed at once, not at the call's 5-minute default timeout.
+    auto thrown = rt.ask({.agent = "flaky", .session_id = "boom", .input = "x"});
+    CHECK(thrown.error == errc::agent_failed);
+    CHECK(thrown.message == "the agent factory threw: no model configured");
+    auto none = rt.ask({.agent = "flaky", .session_id = "none", .input = "x"});
+    CHECK(none.error == errc::agent_failed);
+    CHECK(none.message == "the agent factory returned no agent");
+    auto empty = rt.ask({.agent = "flaky", .session_id = "e", .input = "empty"});
+    CHECK(empty.error == errc::agent_failed);
+    CHECK(empty.message == "the handler returned no coroutine");
+    // The sessions are not stuck busy: the next call runs (the factory tries again).
+    CHECK(rt.ask({.agent = "flaky", .session_id = "boom", .input = "y"}).output == "ok y");
+    CHECK(rt.ask({.agent = "flaky", .session_id = "e", .input = "z"}).output == "ok z");
+    CHECK(rt.stats().running_turns == 0);
+    CHECK(rt.stats().turns_failed == 3);
+  });
+}
+
+namespace {
+
 /// A coroutine tool: it awaits a host operation without holding a thread.
 Task<ToolResult> lookup(const ToolRequest& r) {
   // Named first: g++ 12 destroys a capturing lambda written inside co_await twice.
@@ -415,6 +467,70 @@ TEST_CASE("coroutine tools run in a coroutine turn and on a blocking turn's thre
           == "found Oslo for s");
     CHECK(rt.ask({.agent = "inline", .session_id = "s", .input = "x"}).output
           == "blocking_required");
+  });
+}
+
+TEST_CASE("a coroutine tool's own timeout fails it with timeout in coroutine and blocking turns",
+          "[coroutine][tools][timeout]") {
+  run_with_time_limit(30s, "coroutine tool timeout", [] {
+    Runtime rt{config()};
+    // The tool awaits an operation that never completes in time, and then tries to pass
+    // off its failed await as a result: the timeout is what the turn sees.
+    std::mutex mu;
+    std::vector<Completion<std::string>> held;
+    rt.register_tool(
+      "stuck",
+      AsyncToolHandler{[&](const ToolRequest&) -> Task<ToolResult> {
+        auto start = [&](Completion<std::string> done) {
+          std::lock_guard g{mu};
+          held.push_back(std::move(done));
+        };
+        auto r = co_await wait_for<std::string>(std::move(start));
+        co_return r ? *r : std::string{"made up after "} + code_of(r.error().code);
+      }},
+      ToolOptions{.timeout = 50ms});
+    auto describe = [](const ToolResult& r) {
+      return r ? "ok: " + *r : code_of(r.error().code) + ": " + r.error().message;
+    };
+    rt.register_handler("co", [&](AsyncTurn& t) -> Task<std::string> {
+      auto r = co_await t.call_tool("stuck", "x");
+      co_return describe(r);
+    });
+    rt.register_handler(
+      "blocking", [&](Turn& t) { return describe(t.call_tool("stuck", "x")); },
+      AgentOptions{.blocking = true});
+    const std::string expected = "timeout: tool 'stuck' did not finish before its deadline";
+    for (std::string agent : {"co", "blocking"}) {
+      auto start = std::chrono::steady_clock::now();
+      auto r = rt.ask({.agent = agent, .session_id = "s", .input = "x"});
+      auto took = std::chrono::steady_clock::now() - start;
+      CHECK(r.ok());
+      CHECK(r.output == expected);
+      CHECK(took >= 50ms);
+      CHECK(took < 5s); // the tool's timeout, not the call's
+    }
+    // Completing the abandoned operations late changes nothing.
+    std::lock_guard g{mu};
+    CHECK(held.size() == 2);
+    for (auto& done : held)
+      done("late");
+    CHECK(rt.describe({"co", "s"})->history_size == 4); // user, tool call, tool result, assistant
+  });
+}
+
+TEST_CASE("ask_all with no requests completes at once with no replies", "[coroutine][subagents]") {
+  run_with_time_limit(30s, "empty ask_all", [] {
+    Runtime rt{config()};
+    rt.register_handler("planner", [](AsyncTurn& t) -> Task<std::string> {
+      std::vector<SubRequest> none;
+      auto replies = co_await t.ask_all(std::move(none));
+      co_return std::to_string(replies.size()) + " replies";
+    });
+    auto start = std::chrono::steady_clock::now();
+    auto r = rt.ask({.agent = "planner", .session_id = "s", .input = "x"});
+    CHECK(r.ok());
+    CHECK(r.output == "0 replies");
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
   });
 }
 
