@@ -6,6 +6,7 @@
 #include "core/thread_annotations.hpp"
 
 #include <functional>
+#include <shared_mutex>
 
 namespace agentrt::detail {
 
@@ -47,22 +48,24 @@ private:
 /// shared_ptr by every blocking job.
 class ResultGate {
 public:
-  /// Runs `deliver` unless the gate is closed; never concurrently with `close`.
+  /// Runs `deliver` unless the gate is closed; never concurrently with `close`. Deliveries
+  /// run concurrently with each other (a shared lock: every resumption of a coroutine turn
+  /// passes here).
   template <class F>
   void pass(F&& deliver) {
-    MutexLock guard{mu_};
+    std::shared_lock guard{mu_};
     if (open_)
       deliver();
   }
 
   void close() {
-    MutexLock guard{mu_};
+    std::unique_lock guard{mu_};
     open_ = false;
   }
 
 private:
-  Mutex mu_;
-  bool open_ AGENTRT_GUARDED_BY(mu_) = true;
+  std::shared_mutex mu_;
+  bool open_ = true; // guarded by mu_
 };
 
 } // namespace agentrt::detail
