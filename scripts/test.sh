@@ -14,7 +14,8 @@ scripts/build.sh build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ctest --test-dir build/test --output-on-failure -j 2
 
 echo "== build and test with AddressSanitizer + UndefinedBehaviorSanitizer"
+# Examples too: the model client's tests run its I/O thread against a real mock server.
 scripts/build.sh build/asan -DCMAKE_BUILD_TYPE=Debug -DAGENTRT_SANITIZE=ON \
-  -DAGENTRT_BUILD_EXAMPLES=OFF -DAGENTRT_BUILD_BENCH=OFF
+  -DAGENTRT_BUILD_EXAMPLES=ON -DAGENTRT_BUILD_BENCH=OFF
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build/asan --output-on-failure -j 2

@@ -9,7 +9,8 @@
 // token, padded with " w7", " w8", ... or cut to the token count (`max_tokens` in the
 // request lowers it). `"stream": true` sends server-sent events, chunked, ending with
 // `data: [DONE]`; otherwise one JSON completion. The model "fail-500" gets an HTTP 500
-// (for testing clients' error paths). GET /health answers {"status":"ok"}.
+// (for testing clients' error paths); the model "no-stream" answers one JSON completion even
+// when asked to stream. GET /health answers {"status":"ok"}.
 // SIGINT/SIGTERM stop it.
 
 #include <boost/asio/io_context.hpp>
@@ -141,7 +142,8 @@ private:
       n = std::max(1, std::min(n, m->get<int>()));
     tokens_ = answer_tokens(last_user_message(body), n);
     next_ = 0;
-    if (body.value("stream", false))
+    // The model "no-stream" stands for a server that ignores "stream": true.
+    if (body.value("stream", false) && body.value("model", "") != "no-stream")
       return start_stream();
     std::string all;
     for (auto& t : tokens_)

@@ -54,6 +54,13 @@ public:
     parser_.body_limit(std::numeric_limits<std::uint64_t>::max());
   }
 
+  /// An exchange dropped without an end (a handler threw; the client is going away) still
+  /// tells its sink.
+  ~Exchange() {
+    if (!ended_)
+      sink_->on_end("the model request ended unexpectedly");
+  }
+
   void run() {
     stream_.expires_after(options_.connect_timeout);
     resolver_.async_resolve(endpoint_.host, endpoint_.port,
@@ -105,6 +112,11 @@ private:
     if (fail(ec, "reading the response"))
       return;
     status_ = parser_.get().result_int();
+    auto type = parser_.get()[http::field::content_type];
+    // A server that ignored "stream": true answers with one JSON completion.
+    whole_json_ = status_ == 200 && type.starts_with("application/json");
+    if (parser_.is_done()) // no body (Content-Length: 0, 204...)
+      return finish();
     read_more();
   }
 
@@ -126,22 +138,41 @@ private:
       return;
     std::string_view got{chunk_, sizeof chunk_ - parser_.get().body().size};
     if (status_ != 200) {
-      error_body_.append(got.substr(0, 4096 - std::min<std::size_t>(4096, error_body_.size())));
-    } else if (take(got)) {
+      body_.append(got.substr(0, 4096 - std::min<std::size_t>(4096, body_.size())));
+    } else if (whole_json_) {
+      if (body_.size() + got.size() > max_json_body)
+        return end("the model server's answer is over " + std::to_string(max_json_body) + " bytes");
+      body_.append(got);
+    } else if (take(sse_.feed(got))) {
       return; // ended on [DONE] or an error chunk
     }
     if (fail(ec, "reading the stream"))
       return;
     if (!parser_.is_done())
       return read_more();
+    finish();
+  }
+
+  /// The body is complete: report what it said.
+  void finish() {
     if (status_ != 200)
-      return end("the model server answered HTTP " + std::to_string(status_) + ": " + error_body_);
+      return end("the model server answered HTTP " + std::to_string(status_) + ": " + body_);
+    if (whole_json_) {
+      auto c = read_completion(body_);
+      if (c.error)
+        return end(c.error);
+      if (!c.content.empty())
+        sink_->on_text(std::move(c.content));
+      return end(std::nullopt);
+    }
+    if (auto last = sse_.end(); last && take({*last}))
+      return;
     end(std::nullopt); // the body ended after its last chunk, without [DONE]
   }
 
-  /// Passes the stream's text on; true if the request ended.
-  bool take(std::string_view bytes) {
-    for (auto& payload : sse_.feed(bytes)) {
+  /// Passes the text of these events on; true if the request ended.
+  bool take(const std::vector<std::string>& payloads) {
+    for (auto& payload : payloads) {
       auto c = read_chunk(payload);
       if (c.error) {
         end(c.error);
@@ -181,8 +212,11 @@ private:
   char chunk_[4096];
   SseReader sse_;
   unsigned status_ = 0;
-  std::string error_body_;
+  bool whole_json_ = false;
+  std::string body_; // an error answer (its first 4 KB), or a non-streamed completion
   bool ended_ = false;
+
+  static constexpr std::size_t max_json_body = 16 << 20;
 };
 
 } // namespace
@@ -225,7 +259,17 @@ ModelClient::ModelClient(ModelOptions options) : impl_(std::make_unique<Impl>())
     throw std::invalid_argument(error);
   impl_->options = std::move(options);
   impl_->endpoint = std::move(*ep);
-  impl_->thread = std::thread{[impl = impl_.get()] { impl->io.run(); }};
+  impl_->thread = std::thread{[impl = impl_.get()] {
+    // A handler that throws drops its exchange (whose sink hears of it); the thread goes on
+    // serving the others.
+    for (;;) {
+      try {
+        impl->io.run();
+        return;
+      } catch (...) {
+      }
+    }
+  }};
 }
 
 ModelClient::~ModelClient() {

@@ -29,7 +29,8 @@ struct ModelOptions {
   std::string model = "default";
   /// Sent as `Authorization: Bearer ...` when set.
   std::string api_key;
-  /// Resolving and connecting must finish within this.
+  /// Connecting must finish within this (resolving a name is not bounded by it: use an
+  /// address or a name the system resolves locally).
   std::chrono::milliseconds connect_timeout{5000};
   /// The server must send something at least this often while it streams.
   std::chrono::milliseconds idle_timeout{60000};

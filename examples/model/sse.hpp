@@ -1,7 +1,8 @@
 #pragma once
 
-// SseReader: splits a server-sent event stream, fed in arbitrary pieces, into the payloads
-// of its `data:` lines, and reads the text of an OpenAI-style streamed chat chunk.
+// SseReader: splits a server-sent event stream, fed in arbitrary pieces, into the data of
+// its events (an event's `data:` lines joined with "\n", ended by a blank line), and reads
+// the text of an OpenAI-style streamed chat chunk. Lines end with LF or CRLF.
 
 #include <optional>
 #include <string>
@@ -12,12 +13,16 @@ namespace model {
 
 class SseReader {
 public:
-  /// Appends bytes and returns the `data:` payloads of the lines they completed, in order.
-  /// Other fields (event:, id:, comments) are skipped.
+  /// Appends bytes and returns the data of the events they completed, in order. Other
+  /// fields (event:, id:, retry:, comments) are skipped.
   std::vector<std::string> feed(std::string_view bytes);
 
+  /// The stream ended: the data of an event that had no blank line after it, if any.
+  std::optional<std::string> end();
+
 private:
-  std::string pending_; // an incomplete last line
+  std::string pending_;             // an incomplete last line
+  std::optional<std::string> data_; // the data lines of the event being read
 };
 
 /// What one `data:` payload of a chat-completions stream says.
@@ -31,5 +36,9 @@ struct Chunk {
 };
 
 Chunk read_chunk(const std::string& payload);
+
+/// What a non-streamed chat completion (one JSON body) says: its message's text, or an
+/// error.
+Chunk read_completion(const std::string& body);
 
 } // namespace model

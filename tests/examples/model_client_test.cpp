@@ -56,11 +56,16 @@ model::ModelOptions options_for(const std::string& url) {
 
 } // namespace
 
-TEST_CASE("the SSE reader takes data lines in any split and skips the rest", "[model][sse]") {
+TEST_CASE("the SSE reader takes events in any split and skips the rest", "[model][sse]") {
   model::SseReader r;
   CHECK(r.feed("data: {\"a\"").empty());
   CHECK(r.feed(":1}\r\n\r\n: comment\nevent: x\nda") == std::vector<std::string>{"{\"a\":1}"});
   CHECK(r.feed("ta:[DONE]\n\n") == std::vector<std::string>{"[DONE]"});
+  // An event's data lines are joined; an event without its blank line comes at the end.
+  CHECK(r.feed("data: one\ndata: two\n\nid: 7\ndata: last\n")
+        == std::vector<std::string>{"one\ntwo"});
+  CHECK(r.end() == std::optional<std::string>{"last"});
+  CHECK_FALSE(r.end());
   CHECK(model::read_chunk("[DONE]").done);
   auto c = model::read_chunk(R"({"choices":[{"delta":{"content":"hi"}}]})");
   CHECK(c.content == "hi");
@@ -70,6 +75,14 @@ TEST_CASE("the SSE reader takes data lines in any split and skips the rest", "[m
         == "the model server sent a chunk that is not JSON: not json");
   CHECK(*model::read_chunk(R"({"error":{"message":"overloaded"}})").error
         == "the model server reported an error: overloaded");
+  // Odd shapes are errors or nothing, never an exception.
+  CHECK(*model::read_chunk(R"({"error":{"message":null}})").error
+        == "the model server reported an error: {\"message\":null}");
+  CHECK(model::read_chunk(R"({"choices":["x"]})").content.empty());
+  CHECK(model::read_chunk(R"({"choices":[{"delta":{"content":7}}]})").content.empty());
+  auto whole = model::read_completion(R"({"choices":[{"message":{"content":"all at once"}}]})");
+  CHECK(whole.content == "all at once");
+  CHECK(whole.done);
 }
 
 TEST_CASE("model URLs are parsed or refused with a reason", "[model][url]") {
@@ -187,6 +200,28 @@ TEST_CASE("model failures fail the turn with the reason and change nothing", "[m
     CHECK(refused.message.find("the model request failed while connecting to 127.0.0.1:")
           == 0);
     CHECK(rt.describe({"llm", "e"})->turns == 0);
+  });
+}
+
+TEST_CASE("a model server that answers one JSON completion instead of a stream is understood",
+          "[model]") {
+  run_with_time_limit(60s, "no stream", [] {
+    MockLlm mock{MOCK_LLM, 4, 5};
+    Runtime rt{test_config()};
+    auto o = options_for(mock.url());
+    o.model = "no-stream";
+    model::ModelClient client{o};
+    register_llm_agent(rt, client);
+    auto call = rt.invoke({.agent = "llm", .session_id = "j", .input = "hello there"}).value();
+    auto events = agentrt_test::read_all(call);
+    auto r = call.take();
+    CHECK(r.ok());
+    CHECK(r.output == "Mock answer to: hello");
+    CHECK(chunks_of(events) == "Mock answer to: hello");
+    int chunks = 0;
+    for (auto& e : events)
+      chunks += e.kind == EventKind::chunk;
+    CHECK(chunks == 1); // all of it at once
   });
 }
 
