@@ -67,11 +67,14 @@ public:
     auto last = *std::max_element(done_.begin(), done_.end());
     return (last - first) / 1e9;
   }
-  /// Time to first token, in ms, at quantile q.
+  /// Time to first token, in ms, at quantile q, over the calls that got one.
   double ttft_ms(double q) const {
-    std::vector<std::int64_t> t(first_.size());
-    for (std::size_t i = 0; i < t.size(); ++i)
-      t[i] = first_[i] - submitted_[i];
+    std::vector<std::int64_t> t;
+    for (std::size_t i = 0; i < first_.size(); ++i)
+      if (chunks_[i] > 0)
+        t.push_back(first_[i] - submitted_[i]);
+    if (t.empty())
+      return 0;
     std::sort(t.begin(), t.end());
     return t[std::min(t.size() - 1, static_cast<std::size_t>(q * t.size()))] / 1e6;
   }

@@ -52,7 +52,7 @@ void usage() {
     "  --threads N       caller threads\n"
     "  --pool N          blocking pool / baseline pool size for blocking work (llm: thread-pool)\n"
     "  --tokens N        llm: tokens per answer (default 20)\n"
-    "  --token-ms N      llm: ms between tokens, 1 or more (default 100)\n"
+    "  --token-ms N      llm: ms between tokens, 1 to 16000 (default 100)\n"
     "  --workers N       agentrt workers and baseline threads for CPU work (default: cores)\n"
     "  --policy P        agentrt scheduler: sharing (default) or stealing\n"
     "  --no-baselines    run agentrt only\n"
@@ -103,7 +103,11 @@ Options parse(int argc, char** argv) {
     } else if (a == "--tokens") {
       o.tokens = std::max<std::int64_t>(1, number(need(i)));
     } else if (a == "--token-ms") {
-      o.token_ms = std::max<std::int64_t>(1, number(need(i)));
+      o.token_ms = number(need(i));
+      if (*o.token_ms < 1 || *o.token_ms > 16'000) {
+        std::fprintf(stderr, "agentrt-bench: --token-ms is 1 to 16000\n");
+        std::exit(2);
+      }
     } else if (a == "--workers") {
       o.workers = number(need(i));
     } else if (a == "--policy") {
@@ -593,7 +597,8 @@ void print_llm(const std::string& scenario, const std::vector<Result>& rs,
                 r.verified() ? "ok" : ("FAILED: " + std::to_string(r.failed_calls) + " calls").c_str());
   }
   if (scenario == "llm")
-    std::printf("  * projected from the waves run: with a thread per waiting turn, threads turns run at a time\n");
+    std::printf("  * wall projected from the waves run (a thread per waiting turn: threads turns at a\n"
+                "    time); their threads, KB/turn and first-token times are those of the waves run\n");
   print_targets(ts);
 }
 
