@@ -5,6 +5,7 @@
 
 #include "actors/fwd.hpp"
 #include "core/call_state.hpp"
+#include "core/conversation_read.hpp"
 
 #include <agentrt/await.hpp>
 #include <agentrt/stats.hpp>
@@ -87,6 +88,7 @@ using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using close_atom = caf::atom_constant<caf::atom("close")>;
 using describe_atom = caf::atom_constant<caf::atom("describe")>;
+using read_atom = caf::atom_constant<caf::atom("read")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
@@ -122,6 +124,8 @@ using session_actor = caf::typed_actor<
   caf::reacts_to<close_atom, ClosePromise>,
   // Report SessionInfo through the promise.
   caf::reacts_to<describe_atom, DescribePromise>,
+  // Answer a read of the committed history and state.
+  caf::reacts_to<read_atom, ConversationReadPtr>,
   // Shutdown: fail queued calls, let the running turn finish for <ns>, then stop.
   caf::reacts_to<drain_atom, std::int64_t>,
   // Shutdown: the drain time is over.
@@ -148,5 +152,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::TurnJobPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::AwaitSlotPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::TimerFn)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::DescribePromise)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::ConversationReadPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::ClosePromise)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::ActivityPtr)

@@ -92,6 +92,7 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
       promise->set_value(describe(self));
       end_one_shot(self); // a describe may have kept an idle one-shot session alive
     },
+    [self](read_atom, const ConversationReadPtr& read) { on_read(self, read); },
     [self](drain_atom, std::int64_t drain_ns) { on_drain(self, drain_ns); },
     [self](stop_atom) { on_stop(self); },
   };

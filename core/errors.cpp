@@ -72,6 +72,16 @@ public:
       case errc::abandoned:
         return "abandoned: an asynchronous operation dropped its completion handle without "
                "completing it; fix the client that was awaited";
+      case errc::invalid_range:
+        return "invalid range: the position asked for is beyond what exists; ask within it";
+      case errc::invalid_request_id:
+        return "invalid request id: use 1-128 characters of [A-Za-z0-9._:-], or none";
+      case errc::request_id_reused:
+        return "request id reused: this session saw the request id with a different input; "
+               "use a new request id for a new request";
+      case errc::events_expired:
+        return "events expired: the call's events asked for are no longer kept; read the "
+               "reply or the session's history instead";
     }
     return "unknown agentrt error " + std::to_string(value);
   }
@@ -87,6 +97,9 @@ public:
       case errc::invalid_session_id:
       case errc::invalid_owner:
       case errc::invalid_timeout:
+      case errc::invalid_range:
+      case errc::invalid_request_id:
+      case errc::request_id_reused:
         return condition::invalid_request;
       case errc::input_too_large:
         return condition::too_large;
@@ -103,6 +116,7 @@ public:
       case errc::rolled_back:
         return condition::cancelled;
       case errc::session_closed:
+      case errc::events_expired:
         return condition::gone;
       case errc::timeout:
         return condition::timeout;
@@ -200,6 +214,10 @@ std::string_view to_string(errc e) noexcept {
     case errc::not_found: return "not_found";
     case errc::invalid_timeout: return "invalid_timeout";
     case errc::abandoned: return "abandoned";
+    case errc::invalid_range: return "invalid_range";
+    case errc::invalid_request_id: return "invalid_request_id";
+    case errc::request_id_reused: return "request_id_reused";
+    case errc::events_expired: return "events_expired";
   }
   return "unknown";
 }

@@ -1,5 +1,7 @@
 #include "runtime/refusals.hpp"
 
+#include "core/current_turn.hpp"
+
 namespace agentrt::detail {
 
 std::string clip(const std::string& s, std::size_t n) {
@@ -60,6 +62,26 @@ Error waits_on_itself(const SessionKey& key, const char* what) {
                                   + key.session_id
                                   + " would wait on that same session, which is running the "
                                     "handler: it would never end"};
+}
+
+/// Why a call that waits for a session (`what`) must not be made from the handler running
+/// on this thread, if it must not: from an inline or coroutine handler it would hold an
+/// actor worker while it waits (and two such waits on each other's sessions would never
+/// end); from a blocking handler, asking its own session would wait behind itself.
+std::optional<Error> waiting_not_allowed(const SessionKey& key, const char* what,
+                                         bool queues_behind_turn) {
+  auto& current = current_turn();
+  if (current.key == nullptr)
+    return std::nullopt;
+  if (!current.blocking)
+    return Error{errc::blocking_required,
+                 std::string{what} + " waits for a session: from the inline or coroutine "
+                   "handler of " + current.key->agent + "/" + current.key->session_id
+                   + " it would hold an actor worker; use Turn::ask / AsyncTurn::ask, or a "
+                     "blocking agent"};
+  if (queues_behind_turn && *current.key == key)
+    return waits_on_itself(key, what);
+  return std::nullopt;
 }
 
 } // namespace agentrt::detail

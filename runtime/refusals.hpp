@@ -6,6 +6,7 @@
 #include <agentrt/session_key.hpp>
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,10 @@ Error reentrant_chain(const std::vector<SessionKey>& chain, const SessionKey& ta
 Error wait_cycle(const std::vector<SessionKey>& cycle);
 /// A handler of `key` would wait on its own session (`what`: "ask", "describe", "close").
 Error waits_on_itself(const SessionKey& key, const char* what);
+/// Why a call that waits for a session (`what`) must not be made from the handler running
+/// on this thread, if it must not (blocking_required, or waiting on its own session when
+/// `queues_behind_turn`).
+std::optional<Error> waiting_not_allowed(const SessionKey& key, const char* what,
+                                         bool queues_behind_turn);
 
 } // namespace agentrt::detail

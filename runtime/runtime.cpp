@@ -121,6 +121,21 @@ Result<SessionInfo> Runtime::describe(const SessionKey& key) const {
   return core_->describe(key);
 }
 
+Result<HistoryPage> Runtime::history(const SessionKey& key, std::uint64_t from,
+                                     std::size_t limit) const {
+  auto view = core_->read(key, from, limit, false);
+  if (!view)
+    return std::move(view).error();
+  return std::move(view->page);
+}
+
+Result<StateMap> Runtime::state(const SessionKey& key) const {
+  auto view = core_->read(key, 0, 0, true);
+  if (!view)
+    return std::move(view).error();
+  return std::move(view->state);
+}
+
 RuntimeStats Runtime::stats() const {
   return core_->metrics.snapshot();
 }

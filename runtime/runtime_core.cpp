@@ -38,26 +38,6 @@ Clock::duration timeout_of(const Request& r, const RuntimeConfig& config) {
                                              std::chrono::hours(24 * 365));
 }
 
-/// Why a call that waits for a session (`what`) must not be made from the handler running
-/// on this thread, if it must not: from an inline or coroutine handler it would hold an
-/// actor worker while it waits (and two such waits on each other's sessions would never
-/// end); from a blocking handler, asking its own session would wait behind itself.
-std::optional<Error> waiting_not_allowed(const SessionKey& key, const char* what,
-                                         bool queues_behind_turn) {
-  auto& current = current_turn();
-  if (current.key == nullptr)
-    return std::nullopt;
-  if (!current.blocking)
-    return Error{errc::blocking_required,
-                 std::string{what} + " waits for a session: from the inline or coroutine "
-                   "handler of " + current.key->agent + "/" + current.key->session_id
-                   + " it would hold an actor worker; use Turn::ask / AsyncTurn::ask, or a "
-                     "blocking agent"};
-  if (queues_behind_turn && *current.key == key)
-    return waits_on_itself(key, what);
-  return std::nullopt;
-}
-
 } // namespace
 
 Call failed_call(std::string session_id, std::string agent, Error error) {

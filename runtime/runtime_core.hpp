@@ -15,6 +15,7 @@
 #include "actors/services.hpp"
 #include "actors/session_directory.hpp"
 #include "core/agent_registry.hpp"
+#include "core/conversation_read.hpp"
 #include "core/metrics.hpp"
 #include "core/turn_services.hpp"
 #include "core/wait_graph.hpp"
@@ -51,6 +52,9 @@ public:
   Result<OwnerSession> session_for(std::string_view agent, std::string_view owner);
   Result<bool> close(const SessionKey& key);
   Result<SessionInfo> describe(const SessionKey& key);
+  /// Runtime::history and Runtime::state (runtime/conversation_reads.cpp).
+  Result<ConversationView> read(const SessionKey& key, std::uint64_t from, std::size_t limit,
+                                bool with_state);
   void shutdown(std::chrono::milliseconds drain);
 
   const RuntimeConfig config;

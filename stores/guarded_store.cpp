@@ -44,6 +44,11 @@ Result<std::optional<StoredSession>> GuardedStore::load(const SessionKey& key) n
   return guard<R>("load", [&] { return store_->load(key); });
 }
 
+Result<std::optional<StoredSession>> GuardedStore::read(const SessionKey& key) noexcept {
+  using R = Result<std::optional<StoredSession>>;
+  return guard<R>("read", [&] { return store_->read(key); });
+}
+
 Result<void> GuardedStore::erase(const SessionKey& key) noexcept {
   return guard<Result<void>>("erase", [&] { return store_->erase(key); });
 }

@@ -30,6 +30,8 @@ public:
   }
 
   Result<std::optional<StoredSession>> load(const SessionKey& key) noexcept;
+  /// A copy of the stored session, left in the store.
+  Result<std::optional<StoredSession>> read(const SessionKey& key) noexcept;
   Result<void> erase(const SessionKey& key) noexcept;
   Result<OwnerSession> owner_session(std::string_view agent, std::string_view owner,
                                      const std::string& candidate) noexcept;

@@ -27,6 +27,14 @@ public:
     return out;
   }
 
+  Result<std::optional<StoredSession>> read(const SessionKey& key) override {
+    MutexLock guard{mu_};
+    auto i = sessions_.find(key);
+    if (i == sessions_.end())
+      return std::optional<StoredSession>{};
+    return std::optional<StoredSession>{i->second};
+  }
+
   Result<void> put(StoredSession& session) override {
     MutexLock guard{mu_};
     auto key = session.key;

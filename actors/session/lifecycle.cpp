@@ -99,16 +99,21 @@ bool try_expire(session_pointer self, std::int64_t observed, ExpireReason why) {
 } // namespace
 
 bool ensure_loaded(session_pointer self, const CallPtr& c) {
+  auto loaded = load_stored(self, c->id);
+  if (!loaded)
+    c->end(errc::store_failed, loaded.error().message); // the next call tries again
+  return static_cast<bool>(loaded);
+}
+
+Result<void> load_stored(session_pointer self, std::uint64_t call_id) {
   auto& st = self->state;
   if (st.loaded)
-    return true;
+    return {};
   if (st.svc->store && !st.data->ephemeral) {
     auto loaded = st.svc->store->load(st.data->key);
-    if (!loaded) {
-      c->end(errc::store_failed,
-             "the session store could not load the session: " + loaded.error().message);
-      return false; // the next call tries again
-    }
+    if (!loaded)
+      return Error{errc::store_failed,
+                   "the session store could not load the session: " + loaded.error().message};
     if (auto& stored = *loaded) {
       auto& d = *st.data;
       d.history = std::move(stored->history);
@@ -116,11 +121,21 @@ bool ensure_loaded(session_pointer self, const CallPtr& c) {
       d.turns = stored->turns;
       d.created = stored->created;
       st.svc->log->debug("[{}/{}] session restored from the store: {} turns", d.key.session_id,
-                         c->id, d.turns);
+                         call_id, d.turns);
     }
   }
   st.loaded = true;
-  return true;
+  return {};
+}
+
+void on_read(session_pointer self, const ConversationReadPtr& read) {
+  auto& st = self->state;
+  auto loaded = load_stored(self, 0);
+  if (!loaded)
+    read->answer.set_value(std::move(loaded).error());
+  else
+    read->answer.set_value(read_from(*read, st.data->history, st.data->turns, st.data->state));
+  end_one_shot(self); // a read may have kept an idle one-shot session alive
 }
 
 /// A write-through store has every turn already. Moves the data out (copies it while an

@@ -79,6 +79,9 @@ void abandon_persisting(session_pointer self, errc e, const std::string& message
 /// Brings the stored context back on the first call; false (and `c` failed) if the store
 /// could not be read.
 bool ensure_loaded(session_pointer self, const CallPtr& c);
+
+/// Brings the stored context back if it is not yet (on the first call or read).
+Result<void> load_stored(session_pointer self, std::uint64_t call_id);
 /// Hands the session to a passivating store; false if the store refused.
 bool passivate(session_pointer self);
 /// A turn is over and the session is free: start what is queued, or stop if ending.
@@ -90,5 +93,7 @@ void on_close(session_pointer self, const ClosePromise& closed);
 void on_drain(session_pointer self, std::int64_t drain_ns);
 void on_stop(session_pointer self);
 SessionInfo describe(session_pointer self);
+/// Answers a read of the committed history and state (loading them first if needed).
+void on_read(session_pointer self, const ConversationReadPtr& read);
 
 } // namespace agentrt::detail

@@ -66,12 +66,22 @@ enum class errc : int {
   /// An asynchronous operation a coroutine turn awaited dropped its Completion without
   /// completing it.
   abandoned,
+  /// A position asked for is beyond what exists: a history index past its end, a page
+  /// larger than allowed, an event seq the call has not reached.
+  invalid_range,
+  /// `Request::request_id` is not 1-128 characters of [A-Za-z0-9._:-].
+  invalid_request_id,
+  /// `Request::request_id` was used before in this session with a different input.
+  request_id_reused,
+  /// Re-attach asked for events the runtime no longer keeps (the call ended too long ago,
+  /// or its stream outgrew what is kept).
+  events_expired,
 };
 
 /// The groups of `errc` values: what a front end needs to pick a status.
 enum class condition : int {
   /// The request is malformed (400, INVALID_ARGUMENT): invalid_session_id, invalid_owner,
-  /// invalid_timeout.
+  /// invalid_timeout, invalid_range, invalid_request_id, request_id_reused.
   invalid_request = 1,
   /// The request is too large (413, INVALID_ARGUMENT): input_too_large.
   too_large,
@@ -83,7 +93,8 @@ enum class condition : int {
   overloaded,
   /// A caller or a later call ended it (409, CANCELLED): cancelled, interrupted, rolled_back.
   cancelled,
-  /// The session was closed under it (410, ABORTED): session_closed.
+  /// The session was closed under it, or what was asked for is no longer kept (410,
+  /// ABORTED): session_closed, events_expired.
   gone,
   /// It did not finish in time (504, DEADLINE_EXCEEDED): timeout.
   timeout,

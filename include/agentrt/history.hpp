@@ -32,4 +32,15 @@ using History = std::vector<Message>;
 /// Committed key-value state of a session.
 using StateMap = std::map<std::string, std::string, std::less<>>;
 
+/// A part of a session's committed history (Runtime::history).
+struct HistoryPage {
+  /// The entries from index `from` on, oldest first.
+  std::vector<Message> entries;
+  std::uint64_t from = 0;
+  /// Entries in the whole history: `from + entries.size() < total` means there are more.
+  std::uint64_t total = 0;
+  /// The session's committed turns.
+  std::uint64_t turns = 0;
+};
+
 } // namespace agentrt

@@ -112,6 +112,19 @@ public:
   /// A live session's vital signs; `not_found` when it is not live.
   Result<SessionInfo> describe(const SessionKey& key) const;
 
+  /// Up to `limit` committed history entries of a session, from index `from`: read by the
+  /// live session (after the calls that reached it before, never a turn's draft), or from
+  /// the store when no session is live (memory and SQLite stores alike; the read does not
+  /// bring the session to life). Errors: unknown_agent, invalid_session_id; not_found when
+  /// neither a live session nor the store has it; invalid_range when `from` is past the
+  /// end or `limit` is over `max_history_page`; store_failed. Waits like describe.
+  Result<HistoryPage> history(const SessionKey& key, std::uint64_t from = 0,
+                              std::size_t limit = 100) const;
+  /// A session's committed state, read as `history` reads.
+  Result<StateMap> state(const SessionKey& key) const;
+  /// The largest `limit` of `history`.
+  static constexpr std::size_t max_history_page = 10'000;
+
   RuntimeStats stats() const;
 
   const RuntimeConfig& config() const noexcept;

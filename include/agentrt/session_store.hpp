@@ -79,6 +79,10 @@ public:
   virtual Result<std::vector<SessionKey>>
   expired(std::chrono::system_clock::time_point created_before,
           std::chrono::system_clock::time_point active_before) = 0;
+  /// A copy of the stored session of `key`, which stays stored (Runtime::history and
+  /// state read it when no session is live), or nullopt. The default says the store
+  /// cannot; both stores agentrt ships can.
+  virtual Result<std::optional<StoredSession>> read(const SessionKey& key);
 };
 
 /// A store that receives sessions when they expire and hands them back on their next call.
@@ -94,6 +98,11 @@ public:
 /// A store that writes every committed turn before its reply is released.
 class DurableStore : public SessionStore {
 public:
+  /// A durable store's load leaves the session stored: reading is loading.
+  Result<std::optional<StoredSession>> read(const SessionKey& key) override {
+    return load(key);
+  }
+
   /// Writes `record` (all or nothing) and then calls `done` with the outcome, possibly on
   /// another thread and together with other sessions' turns in one transaction. `record`
   /// must stay unchanged until `done` runs. A turn whose predecessor is not stored, or

@@ -17,7 +17,9 @@ TEST_CASE("every errc has a distinct name and an actionable message", "[errors]"
     errc::cancelled,    errc::interrupted,   errc::rolled_back,        errc::timeout,
     errc::session_closed, errc::shutting_down, errc::unknown_tool, errc::tool_failed,
     errc::reentrant_call, errc::blocking_required, errc::store_failed,
-    errc::internal_error, errc::not_found, errc::invalid_timeout, errc::abandoned};
+    errc::internal_error, errc::not_found, errc::invalid_timeout, errc::abandoned,
+    errc::invalid_range, errc::invalid_request_id, errc::request_id_reused,
+    errc::events_expired};
   std::set<std::string> names;
   std::set<std::string> messages;
   for (auto e : all) {
@@ -83,6 +85,10 @@ TEST_CASE("every errc belongs to exactly the condition its front-end status need
     {errc::interrupted, condition::cancelled},
     {errc::rolled_back, condition::cancelled},
     {errc::session_closed, condition::gone},
+    {errc::events_expired, condition::gone},
+    {errc::invalid_range, condition::invalid_request},
+    {errc::invalid_request_id, condition::invalid_request},
+    {errc::request_id_reused, condition::invalid_request},
     {errc::timeout, condition::timeout},
     {errc::shutting_down, condition::unavailable},
     {errc::store_failed, condition::unavailable},
@@ -93,7 +99,7 @@ TEST_CASE("every errc belongs to exactly the condition its front-end status need
     {errc::blocking_required, condition::misconfigured},
     {errc::internal_error, condition::internal},
   };
-  CHECK(groups.size() == 22); // every errc but ok
+  CHECK(groups.size() == 26); // every errc but ok
   std::set<std::string> names;
   for (auto [e, c] : groups) {
     std::error_code ec = e;
