@@ -19,6 +19,7 @@
 #include <agentrt/event.hpp>
 #include <agentrt/reply.hpp>
 #include <agentrt/request.hpp>
+#include <agentrt/result.hpp>
 #include <agentrt/session_key.hpp>
 
 #include "core/fwd.hpp"
@@ -64,6 +65,8 @@ struct CallState {
   const std::string session_id;
   const std::string input;
   const Params params;
+  /// Request::request_id (empty: none).
+  const std::string request_id;
   const BusyPolicy on_busy;
   const Clock::time_point invoked;
   const Clock::time_point deadline;
@@ -94,6 +97,14 @@ struct CallState {
   /// session lives until idle_timeout, so the one-shot turn can ask it again).
   bool ephemeral = false;
 
+  /// Events kept after they were read (or pushed), for followers that attach later
+  /// (Runtime::attach): at most this many, and about this many bytes of event data; the
+  /// oldest read ones go first. Zero: none are kept. Set before the call is dispatched.
+  std::uint32_t keep_events = 0;
+  std::uint32_t keep_bytes = 0;
+  /// Set by the session before it makes this call a follower of an earlier one with the
+  /// same request id: its outcome is not counted again.
+  std::atomic<bool> replay{false};
   // -- owned by the session actor holding the call ------------------------------------------
 
   /// When its turn started.
@@ -166,6 +177,10 @@ struct CallState {
     return phase_.load(std::memory_order_acquire) == Phase::done;
   }
 
+  /// When the call ended; requires ended().
+  Clock::time_point ended_at() const noexcept {
+    return ended_at_;
+  }
   /// True while the call can still be ended by anyone (neither claimed nor done).
   bool open() const noexcept {
     return phase_.load(std::memory_order_acquire) == Phase::open;
@@ -173,6 +188,16 @@ struct CallState {
 
   /// Records the session that holds the call, so a later cancel can withdraw it.
   void attach(std::shared_ptr<SessionLink> link);
+  /// Makes `follower` (a call that runs no turn) a reader of this call: it gets this call's
+  /// events after `after_seq` (with this call's seq numbers; nullopt: from the oldest one
+  /// kept), then every later one, then this call's outcome (as its own, `replayed` when
+  /// `follower->replay`). invalid_range if `after_seq` is past this call's last event,
+  /// events_expired if events after it are no longer kept; the follower is untouched then.
+  /// Lock order: this call, then the follower.
+  Result<void> add_follower(const CallPtr& follower, std::optional<std::uint64_t> after_seq);
+  /// Ends this call (open, never dispatched) with `reply` as a replay of an earlier call's
+  /// outcome: terminal event `completed` with the output, or `cancelled` for interrupted.
+  void end_replayed(const Reply& reply);
 
   // -- host side reads ----------------------------------------------------------------------
 
@@ -212,6 +237,7 @@ private:
   bool complete(bool claimed_ok, Effects effects, Fill&& fill) {
     std::function<void(const Reply&)> callback;
     std::shared_ptr<SessionLink> link;
+    Woken ended;
     {
       MutexLock guard{mu_};
       auto phase = phase_.load(std::memory_order_relaxed);
@@ -222,10 +248,34 @@ private:
       if (effects == Effects::stop_and_withdraw)
         link = std::move(link_);
       link_.reset();
+      end_followers_locked(ended);
     }
     after_complete(std::move(callback), effects != Effects::none, link.get());
+    wake_followers(ended);
     return true;
   }
+
+  /// Followers to wake after the lock, with the completion callbacks of those that ended.
+  using Woken =
+    boost::container::small_vector<std::pair<CallPtr, std::function<void(const Reply&)>>, 2>;
+  /// Requires `mu_`: copies `rec` to every follower still open.
+  void relay_locked(const Record& rec) AGENTRT_REQUIRES(mu_);
+  /// Requires `mu_` (this call just ended): ends every follower with this call's outcome.
+  void end_followers_locked(Woken& woken) AGENTRT_REQUIRES(mu_);
+  /// Requires `mu_` of the source: takes `rec` (a copy of the source's event).
+  void take_relayed(const Record& rec);
+  /// Requires `mu_` of the source: ends this follower with `reply` and `terminal`; returns
+  /// its completion callback.
+  std::function<void(const Reply&)> take_outcome(const Reply& reply, const Record& terminal);
+  /// `reply` as this call's own (its ids; `replayed` when it is a replay).
+  Reply with_identity(const Reply& reply) const;
+  /// Requires `mu_` and an ended call: its terminal event, rebuilt from the reply.
+  Record terminal_record() const AGENTRT_REQUIRES(mu_);
+  /// Wakes this call's readers (a pull reader, or the push delivery), after the locks.
+  void wake();
+  static void wake_followers(Woken& woken);
+  /// Requires `mu_`: drops the oldest read events beyond what is kept.
+  void trim_locked() AGENTRT_REQUIRES(mu_);
 
   /// Requires `mu_`: sets the reply's error and appends the terminal event.
   void fail_locked(errc error, std::string message, std::uint64_t turn) AGENTRT_REQUIRES(mu_);
@@ -257,11 +307,16 @@ private:
   // Inline room for a typical call's events (started, a few more, terminal): no allocation.
   boost::container::small_vector<Record, 4> events_ AGENTRT_GUARDED_BY(mu_);
   std::size_t next_read_ AGENTRT_GUARDED_BY(mu_) = 0;
+  /// Bytes of event data in events_ (counted when something is kept).
+  std::size_t kept_bytes_ AGENTRT_GUARDED_BY(mu_) = 0;
+  /// Calls that follow this one (Runtime::attach, a repeated request id).
+  std::vector<CallPtr> followers_ AGENTRT_GUARDED_BY(mu_);
   std::uint64_t next_seq_ AGENTRT_GUARDED_BY(mu_) = 1;
   std::atomic<Phase> phase_{Phase::open}; // written under mu_, read lock-free
   bool terminal_read_ AGENTRT_GUARDED_BY(mu_) = false;
   bool delivering_ AGENTRT_GUARDED_BY(mu_) = false; // push: a thread is in deliver()
   Reply reply_; // guarded by mu_ until done, then read-only
+  Clock::time_point ended_at_{}; // as reply_
   std::function<void(const Reply&)> on_done_ AGENTRT_GUARDED_BY(mu_);
   bool has_callback_ AGENTRT_GUARDED_BY(mu_) = false; // take_reply copies then
   std::shared_ptr<SessionLink> link_ AGENTRT_GUARDED_BY(mu_);

@@ -24,6 +24,9 @@ struct Reply {
   /// Time spent waiting in the session's queue, and running the handler.
   std::chrono::microseconds queued_for{0};
   std::chrono::microseconds ran_for{0};
+  /// True when this call ran no turn: it carried a request id the session had seen, and
+  /// this is the outcome of that earlier call (`turn` is the turn it committed).
+  bool replayed = false;
 
   bool ok() const noexcept { return !error; }
 };

@@ -63,6 +63,16 @@ struct Request {
   /// True: dropping the Call (its destructor, or assigning over it) cancels the call if it
   /// has no outcome yet. False (the default): a dropped call runs on.
   bool cancel_on_drop = false;
+  /// Client-chosen id that makes retries safe: 1-128 characters of [A-Za-z0-9._:-], or
+  /// empty (none). A later call with the same id in the same session runs no turn: if the
+  /// first one's turn committed, it gets that outcome (Reply::replayed); if the first one
+  /// is still queued or running, it follows it (its events from the start, then its
+  /// outcome). A first call that failed, timed out or was cancelled committed nothing and
+  /// is forgotten: the retry runs. Reusing an id with a different input or params fails
+  /// with request_id_reused. Remembered per session (RuntimeConfig::request_ids_kept,
+  /// request_id_ttl) and, with a durable store, stored with the turn, so a retry after a
+  /// crash finds it. Not for one-shot calls (no session id).
+  std::string request_id;
 };
 
 } // namespace agentrt
