@@ -66,6 +66,30 @@ private:
 };
 
 
+/// Runtime::attach on its way to the session: `follower` is to follow call `call_id` from
+/// `after_seq`. If the message is dropped unread (the session ended first), the destructor
+/// ends the follower, so no attach is left without an outcome.
+struct AttachRequest {
+  CallPtr follower;
+  std::uint64_t call_id = 0;
+  std::uint64_t after_seq = 0;
+  bool handled = false; // set by the session
+
+  AttachRequest(CallPtr f, std::uint64_t id, std::uint64_t seq)
+    : follower(std::move(f)), call_id(id), after_seq(seq) {
+    // nop
+  }
+  AttachRequest(const AttachRequest&) = delete;
+  AttachRequest& operator=(const AttachRequest&) = delete;
+  ~AttachRequest() {
+    if (!handled)
+      follower->end(errc::events_expired,
+                    "the session ended before it could find call " + std::to_string(call_id)
+                      + "; its calls are no longer kept");
+  }
+};
+
+using AttachPtr = std::shared_ptr<AttachRequest>;
 using DescribePromise = std::shared_ptr<std::promise<std::optional<SessionInfo>>>;
 using AwaitSlotPtr = std::shared_ptr<AwaitSlot>;
 using TimerFn = std::shared_ptr<std::function<void()>>;
@@ -89,6 +113,7 @@ using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using close_atom = caf::atom_constant<caf::atom("close")>;
 using describe_atom = caf::atom_constant<caf::atom("describe")>;
 using read_atom = caf::atom_constant<caf::atom("read")>;
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
@@ -126,6 +151,8 @@ using session_actor = caf::typed_actor<
   caf::reacts_to<describe_atom, DescribePromise>,
   // Answer a read of the committed history and state.
   caf::reacts_to<read_atom, ConversationReadPtr>,
+  // Make a follower of one of the session's recent calls (Runtime::attach).
+  caf::reacts_to<attach_atom, AttachPtr>,
   // Shutdown: fail queued calls, let the running turn finish for <ns>, then stop.
   caf::reacts_to<drain_atom, std::int64_t>,
   // Shutdown: the drain time is over.
@@ -153,5 +180,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::AwaitSlotPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::TimerFn)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::DescribePromise)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::ConversationReadPtr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::AttachPtr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::ClosePromise)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(agentrt::detail::ActivityPtr)

@@ -72,6 +72,8 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
   st.data->entry = std::move(entry);
   st.id = self->id();
   st.born = now_ns(self);
+  st.calls = CallLog{{svc->config.calls_kept, svc->config.calls_kept_for,
+                      svc->config.request_ids_kept, svc->config.request_id_ttl}};
   svc->log->debug("[{}/-] session of agent '{}' started", st.data->key.session_id,
                   st.data->key.agent);
   self->set_exception_handler(
@@ -93,6 +95,7 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
       end_one_shot(self); // a describe may have kept an idle one-shot session alive
     },
     [self](read_atom, const ConversationReadPtr& read) { on_read(self, read); },
+    [self](attach_atom, const AttachPtr& attach) { on_attach(self, attach); },
     [self](drain_atom, std::int64_t drain_ns) { on_drain(self, drain_ns); },
     [self](stop_atom) { on_stop(self); },
   };

@@ -14,6 +14,7 @@
 
 #include "actors/fwd.hpp"
 #include "actors/messages.hpp"
+#include "core/call_log.hpp"
 #include "core/call_queue.hpp"
 #include "core/fwd.hpp"
 #include "core/metrics.hpp"
@@ -123,6 +124,8 @@ struct SessionState {
   std::shared_ptr<SessionRef> ref;
   /// Calls waiting behind the running turn.
   CallQueue queue;
+  /// Recent calls (for attach) and request ids.
+  CallLog calls;
   /// This actor's id, to leave the directory if it dies without retiring.
   caf::actor_id id = 0;
   /// The turn that has not ended yet (see TurnJob), if any.

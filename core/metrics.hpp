@@ -70,6 +70,7 @@ public:
   alignas(64) std::atomic<std::int64_t> live{0};
   std::atomic<std::uint64_t> expirations{0};
   std::atomic<std::uint64_t> activations{0};
+  std::atomic<std::uint64_t> replays{0};
 
   RuntimeStats snapshot() const noexcept {
     RuntimeStats s;
@@ -88,6 +89,7 @@ public:
     s.running_turns = non_negative(running);
     s.live_sessions = non_negative(live.load(std::memory_order_relaxed));
     s.expirations = expirations.load(std::memory_order_relaxed);
+    s.calls_replayed = replays.load(std::memory_order_relaxed);
     s.activations = activations.load(std::memory_order_relaxed);
     return s;
   }

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <limits>
 #include <thread>
 
 namespace agentrt::detail {
@@ -42,6 +43,13 @@ void validate(const RuntimeConfig& c) {
     fail("default_timeout must be positive");
   if (c.shutdown_drain.count() < 0)
     fail("shutdown_drain must not be negative");
+  if (c.request_id_ttl.count() <= 0)
+    fail("request_id_ttl must be positive");
+  if (c.calls_kept_for.count() < 0)
+    fail("calls_kept_for must not be negative");
+  if (c.events_kept > std::numeric_limits<std::uint32_t>::max()
+      || c.event_bytes_kept > std::numeric_limits<std::uint32_t>::max())
+    fail("events_kept and event_bytes_kept must fit in 32 bits");
 }
 
 } // namespace
@@ -49,7 +57,7 @@ void validate(const RuntimeConfig& c) {
 RuntimeConfig resolved(RuntimeConfig c) {
   validate(c);
   for (auto* d : {&c.idle_timeout, &c.max_lifetime, &c.expiry_interval, &c.default_timeout,
-                  &c.shutdown_drain})
+                  &c.shutdown_drain, &c.request_id_ttl, &c.calls_kept_for})
     *d = saturated(*d);
   if (!c.worker_threads)
     c.worker_threads = std::max(1u, std::thread::hardware_concurrency());

@@ -1,6 +1,7 @@
 #include "runtime/refusals.hpp"
 
 #include "core/current_turn.hpp"
+#include "core/validation.hpp"
 
 namespace agentrt::detail {
 
@@ -81,6 +82,20 @@ std::optional<Error> waiting_not_allowed(const SessionKey& key, const char* what
                      "blocking agent"};
   if (queues_behind_turn && *current.key == key)
     return waits_on_itself(key, what);
+  return std::nullopt;
+}
+
+std::optional<Error> invalid_request_id(const std::string& id, bool one_shot, std::size_t kept) {
+  if (!valid_name(id, max_session_id_length))
+    return Error{errc::invalid_request_id,
+                 "request id '" + clip(id, 160) + "' is not 1-128 characters of [A-Za-z0-9._:-]"};
+  if (one_shot)
+    return Error{errc::invalid_request_id,
+                 "a one-shot call (no session id) cannot carry a request id: its session is "
+                 "new each time, so a retry could never find it"};
+  if (kept == 0)
+    return Error{errc::invalid_request_id,
+                 "request ids are off (RuntimeConfig::request_ids_kept is 0)"};
   return std::nullopt;
 }
 

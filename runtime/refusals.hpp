@@ -31,6 +31,8 @@ Error waits_on_itself(const SessionKey& key, const char* what);
 /// Why a call that waits for a session (`what`) must not be made from the handler running
 /// on this thread, if it must not (blocking_required, or waiting on its own session when
 /// `queues_behind_turn`).
+/// Why `id` cannot be a request id here, if it cannot (invalid_request_id).
+std::optional<Error> invalid_request_id(const std::string& id, bool one_shot, std::size_t kept);
 std::optional<Error> waiting_not_allowed(const SessionKey& key, const char* what,
                                          bool queues_behind_turn);
 

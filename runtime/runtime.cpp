@@ -105,6 +105,11 @@ Result<Call> Runtime::invoke(Request request) {
   return core_->invoke(std::move(request));
 }
 
+Result<Call> Runtime::attach(const SessionKey& key, std::uint64_t call_id, std::uint64_t after_seq,
+                             std::function<void(const Event&)> on_event) {
+  return core_->attach(key, call_id, after_seq, std::move(on_event));
+}
+
 Reply Runtime::ask(Request request) {
   return core_->ask(std::move(request));
 }

@@ -107,6 +107,9 @@ Result<Call> RuntimeCore::invoke(Request&& request) {
     return refuse(request.session_id, input_too_large(request.input.size(), config.max_input_bytes));
   if (request.timeout && request.timeout->count() <= 0)
     return refuse(request.session_id, invalid_timeout());
+  if (!request.request_id.empty())
+    if (auto bad = invalid_request_id(request.request_id, one_shot, config.request_ids_kept))
+      return refuse(request.session_id, std::move(*bad));
   auto hash = key_hash(request.agent, request.session_id);
   auto timeout = timeout_of(request, config);
   auto call = std::make_shared<CallState>(next_call_id_.fetch_add(1, relaxed),
@@ -114,6 +117,8 @@ Result<Call> RuntimeCore::invoke(Request&& request) {
                                           &metrics.stripe(hash));
   call->one_shot = one_shot;
   call->ephemeral = one_shot;
+  call->keep_events = static_cast<std::uint32_t>(config.events_kept);
+  call->keep_bytes = static_cast<std::uint32_t>(config.event_bytes_kept);
   if (auto refused = dispatch(call, hash))
     return refuse(call->session_id, std::move(*refused));
   return Call{std::move(call)};

@@ -52,6 +52,9 @@ public:
   Result<OwnerSession> session_for(std::string_view agent, std::string_view owner);
   Result<bool> close(const SessionKey& key);
   Result<SessionInfo> describe(const SessionKey& key);
+  /// Runtime::attach (runtime/call_attach.cpp).
+  Result<Call> attach(const SessionKey& key, std::uint64_t call_id, std::uint64_t after_seq,
+                      std::function<void(const Event&)> on_event);
   /// Runtime::history and Runtime::state (runtime/conversation_reads.cpp).
   Result<ConversationView> read(const SessionKey& key, std::uint64_t from, std::size_t limit,
                                 bool with_state);

@@ -70,6 +70,40 @@ void on_busy(session_pointer self, const CallPtr& c) {
   update_busy(st);
 }
 
+/// A call with a request id the session has seen runs no turn: it gets the committed
+/// outcome, or follows the call still running with that id; one with another input is
+/// refused. True if the call was answered so; false if it runs (its id is recorded).
+bool answered_by_request_id(session_pointer self, const CallPtr& c) {
+  auto& st = self->state;
+  auto fingerprint = request_fingerprint(c->input, c->params);
+  auto now = std::chrono::system_clock::now();
+  auto seen = st.calls.lookup(c->request_id, fingerprint, now);
+  using Kind = CallLog::Seen::Kind;
+  switch (seen.kind) {
+    case Kind::unknown:
+      st.calls.begin(c->request_id, fingerprint, c, now);
+      return false;
+    case Kind::conflict:
+      c->end(errc::request_id_reused, "request id '" + c->request_id
+                                        + "' was used in this session with a different input");
+      return true;
+    case Kind::committed:
+      c->replay.store(true, relaxed);
+      c->end_replayed(seen.outcome);
+      break;
+    case Kind::running:
+      c->replay.store(true, relaxed);
+      // From its first event kept (all of them, unless a long stream outgrew the bound).
+      if (auto r = seen.call->add_follower(c, std::nullopt); !r)
+        c->end(static_cast<errc>(r.error().code.value()), r.error().message);
+      break;
+  }
+  st.svc->metrics->replays.fetch_add(1, relaxed);
+  st.svc->log->debug("[{}/{}] request id {} seen before: {}", c->session_id, c->id,
+                     c->request_id, seen.kind == Kind::committed ? "replayed" : "following");
+  return true;
+}
+
 void handle_call(session_pointer self, const CallPtr& c) {
   auto& st = self->state;
   if (!st.classified) { // the first call says what kind of session this is
@@ -88,7 +122,10 @@ void handle_call(session_pointer self, const CallPtr& c) {
     end_one_shot(self);
     return;
   }
+  st.calls.remember(c, self->clock().now());
   if (!ensure_loaded(self, c))
+    return;
+  if (!c->request_id.empty() && answered_by_request_id(self, c))
     return;
   if (!st.running) {
     start(self, c);
@@ -175,6 +212,26 @@ void end_queue(session_pointer self, errc e, const std::string& message) {
   for (auto& c : st.queue.drain())
     c->end(e, message);
   update_busy(st);
+}
+
+void on_attach(session_pointer self, const AttachPtr& a) {
+  auto& st = self->state;
+  a->handled = true;
+  bool expired = false;
+  auto source = st.calls.find(a->call_id, self->clock().now(), expired);
+  auto& f = *a->follower;
+  if (!source) {
+    if (expired)
+      f.end(errc::events_expired, "call " + std::to_string(a->call_id) + " ended more than "
+                                    + std::to_string(st.svc->config.calls_kept_for.count())
+                                    + " ms ago; its events are no longer kept");
+    else
+      f.end(errc::not_found, "session " + st.data->key.session_id + " has no call "
+                               + std::to_string(a->call_id) + " running or recently ended");
+  } else if (auto r = source->add_follower(a->follower, a->after_seq); !r) {
+    f.end(static_cast<errc>(r.error().code.value()), r.error().message);
+  }
+  end_one_shot(self); // an attach may have kept an idle one-shot session alive
 }
 
 } // namespace agentrt::detail

@@ -35,6 +35,11 @@ void persist(session_pointer self, TurnJobPtr job, TurnContext& ctx, Reply reply
   update_busy(st);
   try {
     job->record = std::make_shared<TurnRecord>(make_record(*st.data, job->ctx));
+    if (auto& c = *job->ctx.call; !c.request_id.empty()) // stored with the turn it names
+      job->record->request =
+        StoredRequest{c.request_id, request_fingerprint(c.input, c.params), job->ctx.number,
+                      reply.output, terminal != EventKind::completed,
+                      job->record->last_activity};
   } catch (const std::exception& e) {
     job->ctx.call->end_claimed(errc::store_failed, e.what(), job->ctx.number);
     st.running.reset();

@@ -120,6 +120,7 @@ Result<void> load_stored(session_pointer self, std::uint64_t call_id) {
       d.state = std::move(stored->state);
       d.turns = stored->turns;
       d.created = stored->created;
+      st.calls.restore(stored->requests, std::chrono::system_clock::now());
       st.svc->log->debug("[{}/{}] session restored from the store: {} turns", d.key.session_id,
                          call_id, d.turns);
     }
@@ -159,6 +160,7 @@ bool passivate(session_pointer self) {
   s.turns = d.turns;
   s.created = d.created;
   s.last_activity = std::chrono::system_clock::now();
+  s.requests = st.calls.committed();
   if (auto r = store->put(s); !r) {
     st.svc->log->warn("[{}/-] could not hand the session to the store: {}", d.key.session_id,
                       r.error().message);

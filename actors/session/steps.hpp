@@ -95,5 +95,8 @@ void on_stop(session_pointer self);
 SessionInfo describe(session_pointer self);
 /// Answers a read of the committed history and state (loading them first if needed).
 void on_read(session_pointer self, const ConversationReadPtr& read);
+/// Makes the attach's follower follow one of the session's recent calls, or ends it with
+/// why not.
+void on_attach(session_pointer self, const AttachPtr& attach);
 
 } // namespace agentrt::detail

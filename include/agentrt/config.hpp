@@ -76,6 +76,27 @@ struct RuntimeConfig {
   /// memory or history.
   std::size_t max_input_bytes = 1 << 20;
 
+  /// Request ids (`Request::request_id`) a session remembers, each for at most
+  /// `request_id_ttl`: a retry with a remembered id gets the committed outcome instead of
+  /// running again. 64 covers every retry of a conversation's recent turns (retries
+  /// concern the last few), and 24 hours covers a client that retries after its own
+  /// restart or a night offline, as idempotency keys usually are kept. Older ones are
+  /// forgotten first; a call still running is never forgotten. Zero: request ids are
+  /// refused with invalid_request_id.
+  std::size_t request_ids_kept = 64;
+  std::chrono::milliseconds request_id_ttl = std::chrono::hours(24);
+
+  /// Re-attach (`Runtime::attach`): each call keeps its last `events_kept` events (and
+  /// about `event_bytes_kept` bytes of their data) and each session its last `calls_kept`
+  /// calls for `calls_kept_for` after they end. 1,024 events hold a long streamed answer
+  /// token by token, 256 KiB bound a call with large events, and a minute covers a client
+  /// reconnecting after a dropped connection. `events_kept = 0` keeps nothing (attach then
+  /// only follows what is still unread).
+  std::size_t events_kept = 1024;
+  std::size_t event_bytes_kept = 256 << 10;
+  std::size_t calls_kept = 16;
+  std::chrono::milliseconds calls_kept_for = std::chrono::minutes(1);
+
   /// Timeout for calls that set none. 5 minutes outlasts any reasonable LLM turn, and still
   /// frees a caller and its session from a handler that hangs.
   std::chrono::milliseconds default_timeout = std::chrono::minutes(5);

@@ -89,6 +89,18 @@ public:
   /// decides (busy, overloaded, the turn's outcome) comes through the Call.
   Result<Call> invoke(Request request);
 
+  /// A new handle on call `call_id` of session `key`, running or ended within
+  /// `calls_kept_for` (one of the session's last `calls_kept`): it receives the call's
+  /// events after `after_seq` (the last one the client saw; 0: all kept), with their
+  /// original seq numbers, then the terminal event and the call's outcome as its Reply. For
+  /// a client whose stream broke (SSE Last-Event-ID). `on_event` pushes them as in Request.
+  /// Never blocks. Refused at once (an Error): unknown_agent, invalid_session_id,
+  /// not_found when no session is live, shutting_down. Through the Call: not_found (the
+  /// session has no such call), events_expired (it ended too long ago, or the events after
+  /// `after_seq` outgrew `events_kept`), invalid_range (`after_seq` past the call's last
+  /// event). Cancelling the handle stops following; the call runs on.
+  Result<Call> attach(const SessionKey& key, std::uint64_t call_id, std::uint64_t after_seq = 0,
+                      std::function<void(const Event&)> on_event = {});
   /// Runs one call to its end: `invoke(request)`, then waits for the reply. A refusal is a
   /// Reply with the error too, so there is one outcome to read.
   Reply ask(Request request);

@@ -30,6 +30,19 @@
 
 namespace agentrt {
 
+/// A request id whose turn committed (Request::request_id): what a retry gets back.
+struct StoredRequest {
+  std::string request_id;
+  /// A fingerprint of the request's input and params (a retry must match it).
+  std::uint64_t input_hash = 0;
+  /// The turn it committed, and that turn's reply output.
+  std::uint64_t turn = 0;
+  std::string output;
+  /// The turn was interrupted (its output kept, its reply `interrupted`).
+  bool interrupted = false;
+  std::chrono::system_clock::time_point at;
+};
+
 /// A whole session as stored.
 struct StoredSession {
   SessionKey key;
@@ -38,6 +51,9 @@ struct StoredSession {
   std::uint64_t turns = 0;
   std::chrono::system_clock::time_point created;
   std::chrono::system_clock::time_point last_activity;
+  /// Its recent request ids, oldest first (a store may keep fewer: the runtime keeps at
+  /// most RuntimeConfig::request_ids_kept of them).
+  std::vector<StoredRequest> requests;
 };
 
 /// One committed turn: what a durable store appends.
@@ -53,6 +69,8 @@ struct TurnRecord {
   std::vector<std::pair<std::string, std::optional<std::string>>> state_writes;
   std::chrono::system_clock::time_point created;
   std::chrono::system_clock::time_point last_activity;
+  /// The call's request id, if it had one: stored with the turn, in the same transaction.
+  std::optional<StoredRequest> request;
 };
 
 /// What every store does.

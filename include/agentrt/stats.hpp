@@ -33,6 +33,9 @@ struct RuntimeStats {
   std::uint64_t expirations = 0;
   /// Sessions created.
   std::uint64_t activations = 0;
+  /// Calls that ran no turn because their request id was seen before: they got the
+  /// committed outcome, or followed the call still running (not counted above).
+  std::uint64_t calls_replayed = 0;
 };
 
 /// What `Runtime::describe` tells about one live session.

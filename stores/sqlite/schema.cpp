@@ -25,6 +25,14 @@ const char* create_v2 =
   "CREATE INDEX owners_created ON owners(created);"
   "INSERT INTO meta(key, value) VALUES('schema_version', 2);";
 
+/// Version 2 -> 3: request ids, stored with the turn they committed.
+const char* migrate_2_to_3 =
+  "CREATE TABLE requests(agent TEXT NOT NULL, session_id TEXT NOT NULL,"
+  " request_id TEXT NOT NULL, input_hash INTEGER NOT NULL, turn INTEGER NOT NULL,"
+  " output TEXT NOT NULL, interrupted INTEGER NOT NULL, at INTEGER NOT NULL,"
+  " PRIMARY KEY(agent, session_id, request_id)) WITHOUT ROWID;"
+  "UPDATE meta SET value = 3 WHERE key = 'schema_version';";
+
 /// Version 1 -> 2: owners.created, so an unused owner mapping expires with max_lifetime.
 /// Mappings made before the upgrade get a whole lifetime from now.
 std::string migrate_1_to_2() {
@@ -73,6 +81,8 @@ int open_schema(Connection& db) {
     fail("cannot create the schema: " + db.last_error());
   if (version == 1 && db.exec(migrate_1_to_2().c_str()) != SQLITE_OK)
     fail("cannot migrate the schema from version 1: " + db.last_error());
+  if (version < 3 && db.exec(migrate_2_to_3) != SQLITE_OK)
+    fail("cannot migrate the schema to version 3: " + db.last_error());
   if (db.exec("COMMIT") != SQLITE_OK)
     fail("cannot write: " + db.last_error());
   return version;

@@ -6,6 +6,8 @@
 //   history(agent, session_id, idx, role, name, content)
 //   state(agent, session_id, key, value)
 //   owners(agent, owner, session_id, created)       (created since version 2)
+//   requests(agent, session_id, request_id, input_hash, turn, output, interrupted, at)
+//                                                    (since version 3)
 //   meta(key, value)                                 schema_version
 //
 // Times are milliseconds since the Unix epoch.
@@ -15,7 +17,7 @@
 namespace agentrt::detail::sqlite {
 
 /// The schema this code writes and understands.
-inline constexpr int schema_version = 2;
+inline constexpr int schema_version = 3;
 
 /// Sets the connection up (WAL, synchronous=NORMAL, cache, busy timeout) and creates the
 /// schema, or migrates an older one; returns the version the file had (0: new). Throws

@@ -59,6 +59,18 @@ struct Statements {
   Statement delete_history{db, "DELETE FROM history WHERE agent = ?1 AND session_id = ?2"};
   Statement delete_states{db, "DELETE FROM state WHERE agent = ?1 AND session_id = ?2"};
   Statement delete_owner_of{db, "DELETE FROM owners WHERE agent = ?1 AND session_id = ?2"};
+  Statement delete_requests{db, "DELETE FROM requests WHERE agent = ?1 AND session_id = ?2"};
+  // A request id forgotten by the runtime (past its count or age) may come back with a new
+  // turn: the newer one replaces it.
+  Statement upsert_request{db, "INSERT OR REPLACE INTO requests(agent, session_id, request_id,"
+                               " input_hash, turn, output, interrupted, at)"
+                               " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"};
+  // A session keeps its last `requests_kept` request ids on disk (?3: the oldest turn kept).
+  Statement prune_requests{db, "DELETE FROM requests WHERE agent = ?1 AND session_id = ?2"
+                               " AND turn < ?3"};
+  Statement select_requests{db, "SELECT request_id, input_hash, turn, output, interrupted, at"
+                                " FROM requests WHERE agent = ?1 AND session_id = ?2"
+                                " ORDER BY at, turn"};
   Statement insert_owner{db, "INSERT OR IGNORE INTO owners(agent, owner, session_id, created)"
                              " VALUES(?1, ?2, ?3, ?4)"};
   Statement select_owner{db, "SELECT session_id FROM owners WHERE agent = ?1 AND owner = ?2"};
@@ -122,6 +134,18 @@ public:
         session.state.emplace(st->text(0), st->text(1));
       if (rc != SQLITE_DONE)
         return db_.failure(rc, "read the state");
+    }
+    {
+      Use q{sql_.select_requests};
+      q->bind(1, key.agent).bind(2, key.session_id);
+      int rc;
+      while ((rc = q->step()) == SQLITE_ROW)
+        session.requests.push_back(StoredRequest{
+          q->text(0), static_cast<std::uint64_t>(q->integer(1)),
+          static_cast<std::uint64_t>(q->integer(2)), q->text(3), q->integer(4) != 0,
+          from_ms(q->integer(5))});
+      if (rc != SQLITE_DONE)
+        return db_.failure(rc, "read the request ids");
     }
     return std::optional<StoredSession>{std::move(session)};
   }
@@ -253,12 +277,34 @@ private:
       if (auto ok = run(db_, s, "write the state"); !ok)
         return ok;
     }
+    if (r.request)
+      return write_request(r);
     return {};
+  }
+
+  /// Stores the turn's request id and forgets the session's oldest beyond requests_kept.
+  Result<void> write_request(const TurnRecord& r) {
+    auto& q = *r.request;
+    {
+      Use s{sql_.upsert_request};
+      s->bind(1, r.key.agent).bind(2, r.key.session_id).bind(3, q.request_id);
+      s->bind(4, static_cast<std::int64_t>(q.input_hash));
+      s->bind(5, static_cast<std::int64_t>(q.turn)).bind(6, q.output);
+      s->bind(7, static_cast<std::int64_t>(q.interrupted)).bind(8, to_ms(q.at));
+      if (auto ok = run(db_, s, "store the request id"); !ok)
+        return ok;
+    }
+    if (r.turns <= requests_kept)
+      return {};
+    Use s{sql_.prune_requests};
+    s->bind(1, r.key.agent).bind(2, r.key.session_id);
+    s->bind(3, static_cast<std::int64_t>(r.turns - requests_kept));
+    return run(db_, s, "forget old request ids");
   }
 
   Result<void> erase_now(const SessionKey& key) {
     for (auto* st : {&sql_.delete_session, &sql_.delete_history, &sql_.delete_states,
-                     &sql_.delete_owner_of}) {
+                     &sql_.delete_owner_of, &sql_.delete_requests}) {
       Use s{*st};
       s->bind(1, key.agent).bind(2, key.session_id);
       if (auto ok = run(db_, s, "erase the session"); !ok)
@@ -266,6 +312,10 @@ private:
     }
     return {};
   }
+
+  /// Request ids kept on disk per session: the last 1,024 turns' (more than any runtime
+  /// keeps in memory: RuntimeConfig::request_ids_kept, 64 by default).
+  static constexpr std::uint64_t requests_kept = 1024;
 
   Mutex mu_; // serializes use of db_ and sql_ (lambdas run under it: no annotation)
   Connection db_;

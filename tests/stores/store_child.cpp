@@ -2,6 +2,8 @@
 //   store_child DB work           calls on 40 sessions from 4 threads, printing
 //                                 "ok <session> <input>" after each reply it received
 //   store_child DB owners N       session_for("chat", "user-<i>") for i < N, printing ids
+//   store_child DB requests       like work, each call with request id "req-<thread>-<i>",
+//                                 printing "ok <session> <request id> <input> <output>"
 #include <agentrt/agentrt.hpp>
 
 #include <atomic>
@@ -32,6 +34,7 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
+  bool requests = mode == "requests";
   std::mutex out;
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
@@ -39,11 +42,19 @@ int main(int argc, char** argv) {
       for (long i = 0;; ++i) {
         auto sid = "s" + std::to_string((i * 4 + t) % 40);
         auto input = "in-" + std::to_string(t) + "-" + std::to_string(i);
-        auto r = rt.ask({.agent = "chat", .session_id = sid, .input = input});
+        auto rid = "req-" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = rt.ask({.agent = "chat",
+                         .session_id = sid,
+                         .input = input,
+                         .request_id = requests ? rid : std::string{}});
         if (!r.ok())
           continue;
         std::lock_guard g{out};
-        std::printf("ok %s %s\n", sid.c_str(), input.c_str());
+        if (requests)
+          std::printf("ok %s %s %s %s\n", sid.c_str(), rid.c_str(), input.c_str(),
+                      r.output.c_str());
+        else
+          std::printf("ok %s %s\n", sid.c_str(), input.c_str());
         std::fflush(stdout);
       }
     });

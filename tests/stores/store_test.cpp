@@ -92,6 +92,50 @@ std::pair<std::vector<std::string>, int> run_child(const std::vector<std::string
   return {lines, pclose(p)};
 }
 
+/// Runs `store_child DB mode` and SIGKILLs it once it printed `lines` lines: what it
+/// printed, and its wait status. Asserts nothing (see run_child).
+std::pair<std::vector<std::string>, int> run_child_until_killed(const std::string& db,
+                                                                const char* mode,
+                                                                std::size_t lines) {
+  std::vector<std::string> out_lines;
+  int out[2];
+  if (pipe(out) != 0)
+    return {out_lines, -1};
+  pid_t pid = fork();
+  if (pid < 0)
+    return {out_lines, -1};
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); // never outlive a test that gave up
+    dup2(out[1], 1);
+    close(out[0]);
+    execl(STORE_CHILD, STORE_CHILD, db.c_str(), mode, static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  std::string pending;
+  char buf[4096];
+  bool killed = false;
+  for (;;) {
+    auto n = read(out[0], buf, sizeof buf);
+    if (n <= 0)
+      break;
+    pending.append(buf, static_cast<std::size_t>(n));
+    std::size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      out_lines.push_back(pending.substr(0, nl));
+      pending.erase(0, nl + 1);
+    }
+    if (!killed && out_lines.size() >= lines) {
+      kill(pid, SIGKILL);
+      killed = true;
+    }
+  }
+  close(out[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return {out_lines, status};
+}
+
 } // namespace
 
 TEST_CASE("the memory store hands sessions over and back, and maps owners atomically", "[store]") {
@@ -285,7 +329,7 @@ TEST_CASE("a version 1 database is migrated and keeps its sessions and owners",
                                &st, nullptr)
             == SQLITE_OK);
     REQUIRE(sqlite3_step(st) == SQLITE_ROW);
-    CHECK(sqlite3_column_int(st, 0) == 2);
+    CHECK(sqlite3_column_int(st, 0) == 3);
     sqlite3_finalize(st);
     REQUIRE(sqlite3_prepare_v2(db, "SELECT created FROM owners WHERE owner = 'alice'", -1, &st,
                                nullptr)
@@ -377,43 +421,10 @@ TEST_CASE("a process killed mid-work loses no reply it gave and doubles none",
   run_with_time_limit(90s, "crash recovery", [] {
     TempDir dir;
     auto path = dir.file("crash.db");
-    int out[2];
-    REQUIRE(pipe(out) == 0);
-    pid_t pid = fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL); // never outlive a test that gave up
-      dup2(out[1], 1);
-      close(out[0]);
-      execl(STORE_CHILD, STORE_CHILD, path.c_str(), "work", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(out[1]);
     // Read replies until 400 arrived, then kill the process in the middle of its work.
-    std::vector<std::string> replies;
-    std::string pending;
-    char buf[4096];
-    bool killed = false;
-    for (;;) {
-      auto n = read(out[0], buf, sizeof buf);
-      if (n <= 0)
-        break;
-      pending.append(buf, static_cast<std::size_t>(n));
-      std::size_t nl;
-      while ((nl = pending.find('\n')) != std::string::npos) {
-        replies.push_back(pending.substr(0, nl));
-        pending.erase(0, nl + 1);
-      }
-      if (!killed && replies.size() >= 400) {
-        kill(pid, SIGKILL);
-        killed = true;
-      }
-    }
-    close(out[0]);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    REQUIRE(killed);
+    auto [replies, status] = run_child_until_killed(path, "work", 400);
     REQUIRE(WIFSIGNALED(status));
+    REQUIRE(replies.size() >= 400);
     // Every reply the process gave is in its session's history, exactly once.
     auto store = open_sqlite_store(path);
     std::map<std::string, std::multiset<std::string>> inputs;
@@ -460,5 +471,53 @@ TEST_CASE("two processes racing for the same owners get the same session ids",
     std::set<std::string> distinct(a.begin(), a.end());
     CHECK(distinct.size() == 50);
     CHECK(distinct.count("error") == 0);
+  });
+}
+
+TEST_CASE("a host killed mid-work and restarted finds every committed request id and runs nothing again",
+          "[store][crash][request_id]") {
+  run_with_time_limit(90s, "request ids across a crash", [] {
+    TempDir dir;
+    auto path = dir.file("requests.db");
+    auto [replies, status] = run_child_until_killed(path, "requests", 200);
+    REQUIRE(WIFSIGNALED(status));
+    REQUIRE(replies.size() >= 200);
+    // The restarted host: the same agent, and a retry of every request it had answered.
+    RuntimeConfig cfg;
+    cfg.worker_threads = 2;
+    cfg.store_path = path;
+    Runtime rt{cfg};
+    std::atomic<int> ran{0};
+    rt.register_handler("chat", [&ran](Turn& t) {
+      ran.fetch_add(1);
+      auto n = std::stoi(t.state().get_or("n", "0")) + 1;
+      t.state().set("n", std::to_string(n));
+      return "reply " + std::to_string(n);
+    });
+    std::map<std::string, std::uint64_t> turns_before;
+    for (int i = 0; i < 40; ++i) {
+      auto sid = "s" + std::to_string(i);
+      if (auto h = rt.history({"chat", sid}, 0, 0))
+        turns_before[sid] = h->turns;
+    }
+    int replayed = 0;
+    for (auto& line : replies) {
+      std::istringstream ls{line};
+      std::string ok, sid, rid, input, word, n;
+      ls >> ok >> sid >> rid >> input >> word >> n;
+      REQUIRE(ok == "ok");
+      auto r = rt.ask({.agent = "chat", .session_id = sid, .input = input, .request_id = rid});
+      CHECK(r.ok());
+      CHECK(r.replayed);
+      CHECK(r.output == word + " " + n); // the committed turn's own output
+      replayed += r.replayed;
+    }
+    CHECK(replayed == static_cast<int>(replies.size()));
+    CHECK(ran.load() == 0); // nothing ran again
+    for (auto& [sid, turns] : turns_before)
+      CHECK(rt.history({"chat", sid}, 0, 0)->turns == turns);
+    CHECK(rt.stats().calls_replayed == replies.size());
+    std::printf("request id crash test: %zu committed requests retried after SIGKILL, none ran again\n",
+                replies.size());
   });
 }
