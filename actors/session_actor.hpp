@@ -68,6 +68,11 @@ struct CoroutineTurn final : AwaitContext {
   /// Why the turn must stop (cancel, timeout, interrupt...): every await fails with it.
   std::optional<Error> abort;
   std::optional<AsyncTurn> turn;
+  /// The agent's compactor, when the turn's commit folds the history: the entries it
+  /// folds (it holds a reference), how many, and its task.
+  std::optional<Compaction> oldest;
+  std::size_t folding = 0;
+  Task<Result<std::string>> compaction;
   /// Declared last: destroyed first, while the turn and context it refers to still exist.
   Task<std::string> task;
 };

@@ -23,7 +23,11 @@ void Registry<Entry>::add(const char* what, std::string name, Entry entry) {
 void AgentRegistry::add(std::string type, AgentFactory factory, AgentOptions options) {
   if (!factory)
     throw std::invalid_argument("agentrt: agent type '" + type + "' needs a factory");
-  Registry::add("agent type", type, AgentEntry{type, std::move(factory), {}, options});
+  if (options.compactor && !options.blocking)
+    throw std::invalid_argument("agentrt: agent type '" + type
+                                + "' has a compactor, which may wait: register it as "
+                                  "blocking, or as a coroutine agent");
+  Registry::add("agent type", type, AgentEntry{type, std::move(factory), {}, std::move(options)});
 }
 
 void AgentRegistry::add(std::string type, AsyncAgentFactory factory, AgentOptions options) {
@@ -33,7 +37,7 @@ void AgentRegistry::add(std::string type, AsyncAgentFactory factory, AgentOption
     throw std::invalid_argument("agentrt: agent type '" + type
                                 + "' is a coroutine agent: it waits without a thread and "
                                   "cannot be blocking");
-  Registry::add("agent type", type, AgentEntry{type, {}, std::move(factory), options});
+  Registry::add("agent type", type, AgentEntry{type, {}, std::move(factory), std::move(options)});
 }
 
 void ToolRegistry::add(std::string name, ToolHandler handler, ToolOptions options) {

@@ -1,5 +1,7 @@
 #include "core/session_data.hpp"
 
+#include "core/compaction.hpp"
+
 #include "core/agent_registry.hpp"
 #include "core/current_turn.hpp"
 #include "core/exception_text.hpp"
@@ -78,6 +80,10 @@ TurnRecord make_record(const SessionData& session, TurnContext& ctx) {
   r.key = session.key;
   r.turns = session.turns + 1;
   r.first_index = session.history.size();
+  if (ctx.fold > 0) { // compaction: the history the turn's entries follow
+    r.history_before = folded(session.history, ctx.fold, ctx.summary);
+    r.first_index = r.history_before->size();
+  }
   r.entries.reserve(ctx.appended.size() + 2);
   r.entries.push_back(Message{Role::user, ctx.call->input, {}});
   for (auto& msg : ctx.appended)
@@ -90,6 +96,8 @@ TurnRecord make_record(const SessionData& session, TurnContext& ctx) {
 }
 
 void apply_record(SessionData& session, TurnRecord&& r) {
+  if (r.history_before)
+    session.history = std::move(*r.history_before);
   // No reserve(size + n) here: an exact reserve defeats geometric growth and would copy the
   // whole history on every turn.
   for (auto& msg : r.entries)
@@ -107,6 +115,11 @@ void commit_turn(SessionData& session, TurnContext& ctx) {
   // The same effect as apply_record(make_record(...)), without building a record: this is
   // the in-memory hot path.
   auto& history = session.history;
+  if (ctx.fold > 0) { // compaction (rare): the oldest entries give way to the summary
+    history.erase(history.begin(), history.begin() + static_cast<std::ptrdiff_t>(ctx.fold));
+    if (ctx.summary)
+      history.insert(history.begin(), summary_entry(std::move(*ctx.summary)));
+  }
   history.push_back(Message{Role::user, ctx.call->input, {}});
   for (auto& msg : ctx.appended)
     history.push_back(std::move(msg));

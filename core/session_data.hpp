@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,10 @@ struct TurnContext {
   TurnState state;
   std::vector<Message> appended;
   std::string output;
+  /// Compaction: the oldest committed entries the commit folds, and the summary that
+  /// replaces them (none: dropped). See core/compaction.hpp.
+  std::size_t fold = 0;
+  std::optional<std::string> summary;
   bool failed = false;
   /// Set by the session when the turn ended past the call's deadline.
   bool timed_out = false;

@@ -3,6 +3,7 @@
 // TurnServices: what a running turn reaches beyond its own session: tools, sub-agents and
 // the pool it waits on. Implemented by the runtime; a Turn reaches it through its context.
 
+#include <agentrt/agent.hpp>
 #include <agentrt/async_turn.hpp>
 #include <agentrt/call.hpp>
 #include <agentrt/tool.hpp>
@@ -44,6 +45,10 @@ public:
 
   /// The pool blocking turns run on (to mark waits on sub-calls and tools).
   virtual Executor& pool() = 0;
+  /// Runs `compactor` for the blocking turn `ctx` to its end on this thread (a pool
+  /// thread), bounded by the call's stop and deadline; an exception becomes an Error.
+  virtual Result<std::string> run_compactor(TurnContext& ctx, const Compactor& compactor,
+                                            const Compaction& oldest) = 0;
 };
 
 } // namespace agentrt::detail

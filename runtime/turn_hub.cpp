@@ -136,6 +136,25 @@ ToolResult TurnHub::drive_async(CallState& call, const AsyncToolHandler& handler
   }
 }
 
+Result<std::string> TurnHub::run_compactor(TurnContext& ctx, const Compactor& compactor,
+                                           const Compaction& oldest) {
+  auto& call = *ctx.call;
+  try {
+    auto task = compactor(oldest);
+    if (!task.valid())
+      return Error{errc::agent_failed, "the compactor returned no coroutine"};
+    auto driver = std::make_shared<LocalDriver>();
+    WaitScope waiting{*pool_};
+    auto result = driver->run(task, call.stop.get_token(), call.deadline);
+    if (auto* why = driver->stopped())
+      return *why;
+    return result;
+  } catch (...) {
+    return Error{errc::agent_failed,
+                 "the compactor threw: " + exception_text(std::current_exception())};
+  }
+}
+
 ToolStart TurnHub::start_tool(TurnContext& ctx, const std::string& name, std::string arguments,
                               std::string operation) {
   auto& call = *ctx.call;

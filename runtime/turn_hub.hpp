@@ -40,6 +40,8 @@ public:
   ToolStart start_tool(TurnContext& ctx, const std::string& name, std::string arguments,
                        std::string operation) override;
   Executor& pool() override;
+  Result<std::string> run_compactor(TurnContext& ctx, const Compactor& compactor,
+                                    const Compaction& oldest) override;
 
 private:
   /// The request a tool is called with, for call `call`; its deadline is the call's, or the

@@ -5,6 +5,8 @@
 
 #include "actors/session/steps.hpp"
 
+#include "core/compaction.hpp"
+
 #include "actors/services.hpp"
 #include "actors/session_ref.hpp"
 #include "core/agent_registry.hpp"
@@ -12,6 +14,7 @@
 #include "core/exception_text.hpp"
 #include "core/executor.hpp"
 #include "core/metrics.hpp"
+#include "core/turn_services.hpp"
 #include "stores/guarded_store.hpp"
 
 #include <caf/actor_cast.hpp>
@@ -113,6 +116,8 @@ void run_inline(session_pointer self, const CallPtr& c, Clock::time_point starte
     GaugeToken running{st.stripe->running};
     run_turn(ctx);
   }
+  if (!ctx.failed)
+    plan_compaction(ctx); // an inline agent has no compactor: the oldest entries are dropped
   auto now = self->clock().now();
   ctx.finished = now;
   if (now > c->deadline) { // nothing could stop it sooner: it never left this handler
@@ -120,6 +125,18 @@ void run_inline(session_pointer self, const CallPtr& c, Clock::time_point starte
     ctx.timed_out = true;
   }
   end_or_defer(self, std::move(job));
+}
+
+/// A blocking turn that succeeded folds its history here, on its pool thread, if it must.
+void compact_here(TurnContext& ctx, spdlog::logger& log) {
+  if (ctx.failed || ctx.services == nullptr || ctx.call->ended())
+    return;
+  auto oldest = plan_compaction(ctx);
+  if (!oldest)
+    return;
+  auto summary = ctx.services->run_compactor(ctx, ctx.session->entry->options.compactor, *oldest);
+  if (auto failed = take_summary(ctx, oldest->entries.size(), std::move(summary)))
+    log.warn("[{}/{}] {}", ctx.call->session_id, ctx.call->id, *failed);
 }
 
 /// Sends a blocking agent's turn to the pool. The session stays busy and keeps handling
@@ -138,7 +155,7 @@ void launch(session_pointer self, const CallPtr& c) {
   // The gauge is reached through the gate: a handler that outlives the Runtime (it ignored
   // its stop token past the drain) must not touch the Runtime's metrics.
   st.svc->executor->post([job, addr = self->address(), gate = st.svc->gate,
-                          gauge = &st.stripe->running]() mutable {
+                          gauge = &st.stripe->running, log = st.svc->log]() mutable {
     auto& ctx = job->ctx;
     ctx.started = Clock::now();
     if (!ctx.call->ended()) {
@@ -150,6 +167,7 @@ void launch(session_pointer self, const CallPtr& c) {
         counted = true;
       });
       run_turn(ctx);
+      compact_here(ctx, *log);
       gate->pass([&] {
         if (counted)
           gauge->fetch_sub(1, relaxed);
@@ -165,6 +183,59 @@ void launch(session_pointer self, const CallPtr& c) {
   });
 }
 
+/// Records what the finished compactor of a coroutine turn made of the oldest entries.
+void take_compaction(session_pointer self, const TurnJobPtr& job) {
+  auto& ctx = job->ctx;
+  auto& co = *job->coroutine;
+  Result<std::string> summary = Error{errc::agent_failed, "the compactor threw"};
+  try {
+    summary = co.compaction.result();
+  } catch (...) {
+    summary = Error{errc::agent_failed,
+                    "the compactor threw: " + exception_text(std::current_exception())};
+  }
+  if (co.abort) // stopped meanwhile: the turn does not commit anyway
+    return;
+  if (auto failed = take_summary(ctx, co.folding, std::move(summary)))
+    self->state.svc->log->warn("[{}/{}] {}", ctx.call->session_id, ctx.call->id, *failed);
+}
+
+/// A coroutine turn that succeeded runs its agent's compactor, if its history must be
+/// folded, in its own chain (its awaits park on the session like the handler's). True if
+/// the compactor waits.
+bool start_compaction(session_pointer self, const TurnJobPtr& job) {
+  auto& ctx = job->ctx;
+  auto& co = *job->coroutine;
+  if (ctx.failed || co.abort || ctx.call->ended())
+    return false;
+  co.oldest = plan_compaction(ctx); // kept: the compactor reads it across its awaits
+  if (!co.oldest)
+    return false;
+  co.folding = co.oldest->entries.size();
+  try {
+    TurnScope scope{ctx.session->key, false};
+    co.compaction = ctx.session->entry->options.compactor(*co.oldest);
+    if (!co.compaction.valid()) {
+      co.folding = 0;
+      self->state.svc->log->warn("[{}/{}] the compactor returned no coroutine; the history "
+                                 "stays as it was", ctx.call->session_id, ctx.call->id);
+      return false;
+    }
+    co.compaction.handle().promise().context = &co;
+    co.compaction.handle().resume();
+  } catch (...) {
+    co.compaction = {};
+    self->state.svc->log->warn("[{}/{}] the compactor threw, the history stays as it was: {}",
+                               ctx.call->session_id, ctx.call->id,
+                               exception_text(std::current_exception()));
+    return false;
+  }
+  if (!co.compaction.done())
+    return true;
+  take_compaction(self, job);
+  return false;
+}
+
 /// Continues a coroutine turn after its coroutine ran (started, or resumed): if its Task is
 /// done, the turn ends (true when it ended here, not deferred); otherwise it waits for its
 /// await to resume it.
@@ -174,8 +245,11 @@ bool after_resume(session_pointer self, const TurnJobPtr& job) {
   if (co.task.valid() && !co.task.done())
     return false;
   auto& ctx = job->ctx;
-  ctx.finished = self->clock().now();
-  if (co.task.valid()) {
+  if (co.compaction.valid()) { // the compactor ran in the turn's chain
+    if (!co.compaction.done())
+      return false;
+    take_compaction(self, job);
+  } else if (co.task.valid()) {
     try {
       auto output = co.task.result();
       if (!ctx.failed)
@@ -184,7 +258,10 @@ bool after_resume(session_pointer self, const TurnJobPtr& job) {
       ctx.failed = true;
       ctx.failure = exception_text(std::current_exception());
     }
+    if (start_compaction(self, job))
+      return false; // it waits: it resumes through the session like any await
   }
+  ctx.finished = self->clock().now();
   co.running.release();
   end_or_defer(self, job);
   return self->state.running != job;

@@ -2,6 +2,8 @@
 
 // Agent: the host's code that answers one session's calls.
 
+#include <agentrt/history.hpp>
+#include <agentrt/result.hpp>
 #include <agentrt/session_key.hpp>
 #include <agentrt/task.hpp>
 
@@ -9,7 +11,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stop_token>
 #include <string>
+#include <vector>
 
 namespace agentrt {
 
@@ -58,6 +62,32 @@ using TurnHandler = std::function<std::string(Turn& turn)>;
 /// of an agent type (per-session data goes in `AsyncTurn::state()`).
 using AsyncTurnHandler = std::function<Task<std::string>(AsyncTurn& turn)>;
 
+/// A bound on the history a session keeps (and its handlers see); 0: no bound on that
+/// measure. Past it, a turn's commit folds the oldest entries (see Compactor), down to
+/// half the bound, so compaction runs once per many turns.
+struct HistoryLimit {
+  std::size_t max_entries = 0;
+  /// Bytes of entry content.
+  std::size_t max_bytes = 0;
+};
+
+/// The oldest entries of a session's history, to fold into one summary.
+struct Compaction {
+  SessionKey key;
+  /// Oldest first.
+  std::vector<Message> entries;
+  /// Set when the turn is stopped (cancel, timeout, shutdown): give up.
+  std::stop_token stop;
+};
+
+/// Folds the oldest entries into the text of one summary entry (role `system`, name
+/// "summary"), which takes their place; typically a model call, so it is a coroutine (a
+/// plain function can `co_return` at once). It runs as part of the turn's commit, in the
+/// turn's own way of waiting: on its pool thread for a blocking agent, in its coroutine
+/// chain for a coroutine agent. An Error or an exception leaves the history as it was
+/// (over the bound until a later commit compacts it) and fails nothing: the turn commits.
+using Compactor = std::function<Task<Result<std::string>>(const Compaction& oldest)>;
+
 /// Per-agent-type options.
 struct AgentOptions {
   /// True when the handler blocks (network, LLM, disk). Blocking handlers run on the
@@ -70,6 +100,12 @@ struct AgentOptions {
   bool blocking = false;
   /// Per-session queue bound for this agent type; unset: `RuntimeConfig::max_queue_depth`.
   std::optional<std::size_t> max_queue_depth;
+  /// Bounds the history of each session of this type (default: unbounded).
+  HistoryLimit history_limit;
+  /// Folds the oldest entries into a summary when the history passes `history_limit`;
+  /// unset: they are dropped. Inline agents cannot have one (it may wait): registering
+  /// one throws std::invalid_argument.
+  Compactor compactor;
 };
 
 } // namespace agentrt

@@ -63,6 +63,9 @@ struct TurnRecord {
   std::uint64_t turns = 0;
   /// History index of `entries.front()` (the history size before the turn).
   std::uint64_t first_index = 0;
+  /// Set when the turn's commit compacted the history (AgentOptions::history_limit): the
+  /// whole history the entries follow, replacing what is stored.
+  std::optional<History> history_before;
   /// New history entries: the user's input, the turn's own entries, the output.
   std::vector<Message> entries;
   /// State writes in key order; nullopt erases the key.

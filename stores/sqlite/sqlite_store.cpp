@@ -261,6 +261,9 @@ private:
       if (auto ok = run(db_, s, "insert the session"); !ok)
         return ok;
     }
+    if (r.history_before) // compacted: the stored history is replaced
+      if (auto ok = rewrite_history(r); !ok)
+        return ok;
     auto index = static_cast<std::int64_t>(r.first_index);
     for (auto& m : r.entries) {
       Use s{sql_.insert_history};
@@ -279,6 +282,25 @@ private:
     }
     if (r.request)
       return write_request(r);
+    return {};
+  }
+
+  /// Replaces the session's stored history with the compacted one the turn follows.
+  Result<void> rewrite_history(const TurnRecord& r) {
+    {
+      Use s{sql_.delete_history};
+      s->bind(1, r.key.agent).bind(2, r.key.session_id);
+      if (auto ok = run(db_, s, "compact the history"); !ok)
+        return ok;
+    }
+    std::int64_t index = 0;
+    for (auto& m : *r.history_before) {
+      Use s{sql_.insert_history};
+      s->bind(1, r.key.agent).bind(2, r.key.session_id).bind(3, index++);
+      s->bind(4, static_cast<std::int64_t>(m.role)).bind(5, m.name).bind(6, m.content);
+      if (auto ok = run(db_, s, "write the compacted history"); !ok)
+        return ok;
+    }
     return {};
   }
 
