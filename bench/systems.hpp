@@ -152,11 +152,17 @@ struct AgentrtOptions {
   std::chrono::milliseconds expiry_interval = std::chrono::seconds(1);
   /// A SQLite file for a durable (write-through) store; empty: the in-memory store.
   std::string store_path;
+  /// Every call carries a request id of its own (what request ids cost a call).
+  bool request_ids = false;
+  /// Keep no events or recent calls for attach (what keeping them costs).
+  bool no_retention = false;
 };
 
 class AgentrtSystem final : public System {
 public:
-  AgentrtSystem(Work work, AgentrtOptions o) : rt_(config(o)), durable_(!o.store_path.empty()) {
+  AgentrtSystem(Work work, AgentrtOptions o)
+    : rt_(config(o)), durable_(!o.store_path.empty()), request_ids_(o.request_ids),
+      no_retention_(o.no_retention) {
     rt_.register_handler(
       "bench",
       [work](agentrt::Turn&) {
@@ -167,13 +173,18 @@ public:
   }
 
   const char* name() const override {
-    return durable_ ? "agentrt+sqlite" : "agentrt";
+    return durable_       ? "agentrt+sqlite"
+           : request_ids_ ? "agentrt+request-ids"
+           : no_retention_ ? "agentrt-no-retention"
+                           : "agentrt";
   }
 
   void submit(const std::string& key, Recorder& rec, std::size_t index) override {
     agentrt::Request r;
     r.agent = "bench";
     r.session_id = key;
+    if (request_ids_) // unique across runs on this system (warm-up and measured)
+      r.request_id = "r" + std::to_string(next_request_.fetch_add(1, std::memory_order_relaxed));
     auto call = rt_.invoke(std::move(r)).value();
     call.on_done([&rec, index](const agentrt::Reply& reply) {
       rec.complete(index, reply.turn, reply.ok());
@@ -202,11 +213,18 @@ private:
     c.idle_timeout = o.idle_timeout;
     c.expiry_interval = o.expiry_interval;
     c.store_path = o.store_path;
+    if (o.no_retention) {
+      c.events_kept = 0;
+      c.calls_kept = 0;
+    }
     return c;
   }
 
   agentrt::Runtime rt_;
   bool durable_;
+  bool request_ids_;
+  bool no_retention_;
+  std::atomic<std::uint64_t> next_request_{0};
 };
 
 // -- baseline: a mutex per session in a map, calls on a fixed thread pool ------------------

@@ -11,7 +11,7 @@ echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname
 out=build/release
 parts=()
 status=0
-for scenario in spread hot cold blocking latency churn durable memory llm llm-http; do
+for scenario in spread hot cold blocking latency churn durable memory retry llm llm-http; do
   "$out/bench/agentrt-bench" --scenario "$scenario" --json "$out/bench-$scenario.json" "$@" \
     | grep -v '^agentrt-bench:' || status=1
   parts+=("$out/bench-$scenario.json")
