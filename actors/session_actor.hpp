@@ -27,9 +27,11 @@
 
 #include <caf/stateful_actor.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stop_token>
 
 namespace caf {
 class actor_system;
@@ -67,6 +69,9 @@ struct CoroutineTurn final : AwaitContext {
   std::shared_ptr<AwaitSlot> awaiting;
   /// Why the turn must stop (cancel, timeout, interrupt...): every await fails with it.
   std::optional<Error> abort;
+  /// Why its compactor must stop (the call's deadline, an urgent call): every await of the
+  /// compactor fails with it; the turn itself goes on to commit.
+  std::optional<Error> stop_compaction;
   std::optional<AsyncTurn> turn;
   /// The agent's compactor, when the turn's commit folds the history: the entries it
   /// folds (it holds a reference), how many, and its task.
@@ -97,6 +102,11 @@ struct TurnJob {
   bool ended = false;
   /// Set for a coroutine turn.
   std::unique_ptr<CoroutineTurn> coroutine;
+  /// The handler is done and the agent's compactor runs (on the pool thread for a blocking
+  /// turn: hence atomic). A deadline or an urgent call then stops the compactor instead of
+  /// the turn, which commits uncompacted.
+  std::atomic<bool> compacting{false};
+  std::stop_source compaction_stop;
 
   // -- durable commit: the call is claimed, the store is writing `record` -------------------
   std::shared_ptr<TurnRecord> record;

@@ -154,15 +154,15 @@ struct AgentrtOptions {
   std::string store_path;
   /// Every call carries a request id of its own (what request ids cost a call).
   bool request_ids = false;
-  /// Keep no events or recent calls for attach (what keeping them costs).
-  bool no_retention = false;
+  /// Every call is resumable: it keeps its events, its session keeps it (what that costs).
+  bool resumable = false;
 };
 
 class AgentrtSystem final : public System {
 public:
   AgentrtSystem(Work work, AgentrtOptions o)
     : rt_(config(o)), durable_(!o.store_path.empty()), request_ids_(o.request_ids),
-      no_retention_(o.no_retention) {
+      resumable_(o.resumable) {
     rt_.register_handler(
       "bench",
       [work](agentrt::Turn&) {
@@ -175,7 +175,7 @@ public:
   const char* name() const override {
     return durable_       ? "agentrt+sqlite"
            : request_ids_ ? "agentrt+request-ids"
-           : no_retention_ ? "agentrt-no-retention"
+           : resumable_    ? "agentrt+resumable"
                            : "agentrt";
   }
 
@@ -183,6 +183,7 @@ public:
     agentrt::Request r;
     r.agent = "bench";
     r.session_id = key;
+    r.resumable = resumable_;
     if (request_ids_) // unique across runs on this system (warm-up and measured)
       r.request_id = "r" + std::to_string(next_request_.fetch_add(1, std::memory_order_relaxed));
     auto call = rt_.invoke(std::move(r)).value();
@@ -213,17 +214,13 @@ private:
     c.idle_timeout = o.idle_timeout;
     c.expiry_interval = o.expiry_interval;
     c.store_path = o.store_path;
-    if (o.no_retention) {
-      c.events_kept = 0;
-      c.calls_kept = 0;
-    }
     return c;
   }
 
   agentrt::Runtime rt_;
   bool durable_;
   bool request_ids_;
-  bool no_retention_;
+  bool resumable_;
   std::atomic<std::uint64_t> next_request_{0};
 };
 

@@ -46,17 +46,20 @@ bool CallLog::too_old(const CallState& call, Clock::time_point now) const {
 }
 
 void CallLog::remember(const CallPtr& call, Clock::time_point now) {
+  if (limits_.calls == 0)
+    return;
+  recent_.push_back(call);
+  // Pruned in batches (at twice the count, down to the count), not on every call.
+  if (recent_.size() < 2 * limits_.calls)
+    return;
   std::erase_if(recent_, [&](const CallPtr& c) { return too_old(*c, now); });
-  // Over the count: the oldest ended calls go (running and queued ones stay).
-  while (!recent_.empty() && recent_.size() >= limits_.calls) {
-    auto oldest = std::find_if(recent_.begin(), recent_.end(),
-                               [](const CallPtr& c) { return c->ended(); });
-    if (oldest == recent_.end())
-      break;
-    recent_.erase(oldest);
-  }
-  if (limits_.calls > 0)
-    recent_.push_back(call);
+  std::size_t excess = recent_.size() > limits_.calls ? recent_.size() - limits_.calls : 0;
+  std::erase_if(recent_, [&](const CallPtr& c) { // the oldest ended ones beyond the count
+    if (excess == 0 || !c->ended())
+      return false;
+    --excess;
+    return true;
+  });
 }
 
 CallPtr CallLog::find(std::uint64_t id, Clock::time_point now, bool& expired) {
@@ -73,22 +76,27 @@ CallPtr CallLog::find(std::uint64_t id, Clock::time_point now, bool& expired) {
   return nullptr;
 }
 
+/// Resolves one entry whose call ended: a committed outcome is kept (the call let go), an
+/// entry whose call committed nothing is to go. False if it must go.
+static bool settle_entry(CallLog::RequestEntry& e) {
+  if (!e.call || !e.call->ended())
+    return true;
+  const auto& r = e.call->reply();
+  if (!committed_turn(r))
+    return false; // nothing was committed: a retry runs anew
+  e.committed.turn = r.turn;
+  e.committed.output = r.output;
+  e.committed.interrupted = r.error == errc::interrupted;
+  e.call.reset();
+  return true;
+}
+
 void CallLog::settle(SysClock::time_point) {
-  std::erase_if(requests_, [](RequestEntry& e) {
-    if (!e.call || !e.call->ended())
-      return false;
-    const auto& r = e.call->reply();
-    if (!committed_turn(r))
-      return true; // nothing was committed: a retry runs anew
-    e.committed.turn = r.turn;
-    e.committed.output = r.output;
-    e.committed.interrupted = r.error == errc::interrupted;
-    e.call.reset();
-    return false;
-  });
+  std::erase_if(requests_, [](RequestEntry& e) { return !settle_entry(e); });
 }
 
 void CallLog::bound(SysClock::time_point now) {
+  settle(now);
   std::erase_if(requests_, [&](const RequestEntry& e) {
     return !e.call && now - e.at > limits_.request_ttl;
   });
@@ -103,13 +111,16 @@ void CallLog::bound(SysClock::time_point now) {
 
 CallLog::Seen CallLog::lookup(const std::string& request_id, std::uint64_t fingerprint,
                               SysClock::time_point now) {
-  settle(now);
-  bound(now);
+  // Only the entry asked for is brought up to date here; the rest when one is added.
   Seen seen;
   auto e = std::find_if(requests_.begin(), requests_.end(),
                         [&](const RequestEntry& x) { return x.request_id == request_id; });
   if (e == requests_.end())
     return seen;
+  if (!settle_entry(*e) || (!e->call && now - e->at > limits_.request_ttl)) {
+    requests_.erase(e);
+    return seen;
+  }
   if (e->fingerprint != fingerprint) {
     seen.kind = Seen::Kind::conflict;
     return seen;
@@ -140,7 +151,8 @@ void CallLog::begin(const std::string& request_id, std::uint64_t fingerprint, co
   e.at = now;
   e.committed.at = now;
   requests_.push_back(std::move(e));
-  bound(now);
+  if (requests_.size() > limits_.request_ids)
+    bound(now);
 }
 
 void CallLog::restore(const std::vector<StoredRequest>& requests, SysClock::time_point now) {

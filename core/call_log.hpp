@@ -49,8 +49,9 @@ public:
 
   // -- recent calls -------------------------------------------------------------------------
 
-  /// Remembers a call that reached the session (forgetting the ones ended too long ago, and
-  /// the oldest ended ones beyond the count).
+  /// Remembers a resumable call that reached the session. Now and then (at twice the
+  /// count) forgets the ones ended too long ago and the oldest ended ones beyond the count;
+  /// `find` never returns one ended too long ago.
   void remember(const CallPtr& call, Clock::time_point now);
 
   /// The call `id` if it is running, queued or ended within `calls_for`; nullptr if the
@@ -86,6 +87,7 @@ public:
 private:
   /// Ended longer than calls_for ago.
   bool too_old(const CallState& call, Clock::time_point now) const;
+public:
   struct RequestEntry {
     std::string request_id;
     std::uint64_t fingerprint = 0;
@@ -94,9 +96,12 @@ private:
     SysClock::time_point at;
   };
 
+private:
+
   /// Resolves entries whose call ended: committed ones keep their outcome, the rest go.
   void settle(SysClock::time_point now);
-  /// Drops entries past the ttl, then the oldest settled ones beyond the count.
+  /// Settles every entry, drops those past the ttl, then the oldest settled ones beyond
+  /// the count.
   void bound(SysClock::time_point now);
 
   Limits limits_{};

@@ -67,6 +67,7 @@ CallState::CallState(std::uint64_t id_, Request&& request, Clock::time_point inv
     input(std::move(request.input)),
     params(std::move(request.params)),
     request_id(std::move(request.request_id)),
+    resumable(request.resumable),
     on_busy(request.on_busy),
     invoked(invoked_),
     deadline(invoked_ + timeout),
@@ -140,6 +141,7 @@ void CallState::take_relayed(const Record& rec) {
     return; // a follower that was cancelled: it reads no more
   kept_bytes_ += rec.data.size();
   events_.push_back(rec);
+  next_seq_ = rec.seq + 1; // its own events (a cancel's terminal) go on from the source's
   trim_locked();
 }
 
@@ -150,6 +152,7 @@ std::function<void(const Reply&)> CallState::take_outcome(const Reply& reply,
     return nullptr;
   reply_ = with_identity(reply);
   events_.push_back(terminal);
+  next_seq_ = terminal.seq + 1;
   return finish_locked();
 }
 
@@ -329,7 +332,8 @@ void CallState::store_reply_locked(Reply reply, EventKind terminal) {
 }
 
 std::function<void(const Reply&)> CallState::finish_locked() {
-  ended_at_ = Clock::now();
+  if (resumable) // only kept calls need to know when they ended
+    ended_at_ = Clock::now();
   phase_.store(Phase::done, std::memory_order_release);
   if (stripe != nullptr && !replay.load(relaxed)) // a replay ran no turn of its own
     outcome_counter(*stripe, reply_.error, admitted.load(relaxed)).fetch_add(1, relaxed);
@@ -426,7 +430,7 @@ Reply CallState::take_reply() {
   MutexLock guard{mu_};
   // A completion callback may be reading the reply on another thread, and a follower that
   // attaches later or a retry with the same request id needs it: copy, don't move.
-  if (has_callback_ || keep_events > 0 || !request_id.empty())
+  if (has_callback_ || keep_events > 0 || resumable || !request_id.empty())
     return reply_;
   return std::move(reply_);
 }

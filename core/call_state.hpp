@@ -67,6 +67,8 @@ struct CallState {
   const Params params;
   /// Request::request_id (empty: none).
   const std::string request_id;
+  /// Request::resumable: its session keeps it for Runtime::attach.
+  const bool resumable;
   const BusyPolicy on_busy;
   const Clock::time_point invoked;
   const Clock::time_point deadline;

@@ -46,9 +46,10 @@ public:
   /// The pool blocking turns run on (to mark waits on sub-calls and tools).
   virtual Executor& pool() = 0;
   /// Runs `compactor` for the blocking turn `ctx` to its end on this thread (a pool
-  /// thread), bounded by the call's stop and deadline; an exception becomes an Error.
+  /// thread), until the call's stop or `stop` (the session's: a deadline or an urgent
+  /// call); an exception becomes an Error.
   virtual Result<std::string> run_compactor(TurnContext& ctx, const Compactor& compactor,
-                                            const Compaction& oldest) = 0;
+                                            const Compaction& oldest, std::stop_token stop) = 0;
 };
 
 } // namespace agentrt::detail

@@ -117,8 +117,10 @@ Result<Call> RuntimeCore::invoke(Request&& request) {
                                           &metrics.stripe(hash));
   call->one_shot = one_shot;
   call->ephemeral = one_shot;
-  call->keep_events = static_cast<std::uint32_t>(config.events_kept);
-  call->keep_bytes = static_cast<std::uint32_t>(config.event_bytes_kept);
+  if (call->resumable || !call->request_id.empty()) { // someone may follow it later
+    call->keep_events = static_cast<std::uint32_t>(config.events_kept);
+    call->keep_bytes = static_cast<std::uint32_t>(config.event_bytes_kept);
+  }
   if (auto refused = dispatch(call, hash))
     return refuse(call->session_id, std::move(*refused));
   return Call{std::move(call)};

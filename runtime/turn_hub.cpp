@@ -137,15 +137,19 @@ ToolResult TurnHub::drive_async(CallState& call, const AsyncToolHandler& handler
 }
 
 Result<std::string> TurnHub::run_compactor(TurnContext& ctx, const Compactor& compactor,
-                                           const Compaction& oldest) {
+                                           const Compaction& oldest, std::stop_token stop) {
   auto& call = *ctx.call;
   try {
     auto task = compactor(oldest);
     if (!task.valid())
       return Error{errc::agent_failed, "the compactor returned no coroutine"};
+    // Either stop ends it: the call's (cancel, close, shutdown) or the session's.
+    std::stop_source either;
+    std::stop_callback by_call{call.stop.get_token(), [&] { either.request_stop(); }};
+    std::stop_callback by_session{stop, [&] { either.request_stop(); }};
     auto driver = std::make_shared<LocalDriver>();
     WaitScope waiting{*pool_};
-    auto result = driver->run(task, call.stop.get_token(), call.deadline);
+    auto result = driver->run(task, either.get_token(), Clock::time_point::max());
     if (auto* why = driver->stopped())
       return *why;
     return result;

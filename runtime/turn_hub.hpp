@@ -41,7 +41,7 @@ public:
                        std::string operation) override;
   Executor& pool() override;
   Result<std::string> run_compactor(TurnContext& ctx, const Compactor& compactor,
-                                    const Compaction& oldest) override;
+                                    const Compaction& oldest, std::stop_token stop) override;
 
 private:
   /// The request a tool is called with, for call `call`; its deadline is the call's, or the

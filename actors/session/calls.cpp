@@ -45,7 +45,12 @@ void on_busy(session_pointer self, const CallPtr& c) {
       // Only the first of several urgent calls acts on the running turn.
       auto& victim = *running.ctx.call;
       bool interrupt = admission.verdict == CallQueue::Verdict::interrupt;
-      if (running.disposition == Disposition::commit) {
+      if (running.compacting.load()) {
+        // Its handler is done: nothing to interrupt or roll back. Its compactor stops, so
+        // the turn commits (uncompacted) and this call runs next.
+        stop_compaction(running, Error{errc::interrupted, "call " + std::to_string(c->id)
+                                                            + " is waiting"});
+      } else if (running.disposition == Disposition::commit) {
         if (interrupt) {
           running.disposition = Disposition::interrupt;
           victim.stop.request_stop();
@@ -94,8 +99,11 @@ bool answered_by_request_id(session_pointer self, const CallPtr& c) {
     case Kind::running:
       c->replay.store(true, relaxed);
       // From its first event kept (all of them, unless a long stream outgrew the bound).
-      if (auto r = seen.call->add_follower(c, std::nullopt); !r)
+      if (auto r = seen.call->add_follower(c, std::nullopt); !r) {
+        c->replay.store(false, relaxed); // it did not follow: counted as refused
         c->end(static_cast<errc>(r.error().code.value()), r.error().message);
+        return true;
+      }
       break;
   }
   st.svc->metrics->replays.fetch_add(1, relaxed);
@@ -122,11 +130,12 @@ void handle_call(session_pointer self, const CallPtr& c) {
     end_one_shot(self);
     return;
   }
-  st.calls.remember(c, self->clock().now());
   if (!ensure_loaded(self, c))
     return;
   if (!c->request_id.empty() && answered_by_request_id(self, c))
     return;
+  if (c->resumable) // only calls that run a turn: a repeat is attached through its first
+    st.calls.remember(c, self->clock().now());
   if (!st.running) {
     start(self, c);
     next(self);
@@ -178,6 +187,13 @@ void on_deadline(session_pointer self, std::int64_t tick_ns) {
   // open: not once the handler is done (an inline or coroutine turn whose end waits behind
   // the mailbox finished in time), nor once a durable store is writing it (claimed).
   bool watched = st.running && !st.running->ended && st.running->ctx.call->open();
+  if (watched && st.running->compacting.load()) {
+    // The handler finished in time: the deadline stops its compactor, not the turn.
+    if (st.running->ctx.call->deadline <= now)
+      stop_compaction(*st.running, Error{errc::timeout, "the call's timeout passed while "
+                                                        "the history was compacted"});
+    watched = false;
+  }
   if (watched && st.running->ctx.call->deadline <= now) {
     auto& job = *st.running;
     // The await fails first: once the caller sees the timeout, a completion of what the
@@ -226,9 +242,12 @@ void on_attach(session_pointer self, const AttachPtr& a) {
                                     + std::to_string(st.svc->config.calls_kept_for.count())
                                     + " ms ago; its events are no longer kept");
     else
-      f.end(errc::not_found, "session " + st.data->key.session_id + " has no call "
+      f.end(errc::not_found, "session " + st.data->key.session_id + " has no resumable call "
                                + std::to_string(a->call_id) + " running or recently ended");
-  } else if (auto r = source->add_follower(a->follower, a->after_seq); !r) {
+  } else if (auto r = source->add_follower(a->follower, a->after_seq == 0
+                                                          ? std::nullopt
+                                                          : std::optional{a->after_seq});
+             !r) {
     f.end(static_cast<errc>(r.error().code.value()), r.error().message);
   }
   end_one_shot(self); // an attach may have kept an idle one-shot session alive

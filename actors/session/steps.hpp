@@ -60,6 +60,9 @@ void on_resume(session_pointer self, const AwaitSlotPtr& slot);
 void on_timer(session_pointer self, const TimerFn& fn);
 /// The running coroutine turn must stop: its pending await, and every later one, fails
 /// with `why` at once. No effect on other turns (a blocking turn sees its stop token).
+/// The running turn's handler is done and its compactor runs (`job.compacting`): stops the
+/// compactor with `why`; the turn then commits without folding.
+void stop_compaction(TurnJob& job, Error why);
 void abort_turn(session_pointer self, Error why);
 /// Ends the running turn's call with `e`; the turn itself is discarded when it ends.
 void end_running(session_pointer self, errc e, const std::string& message);

@@ -128,13 +128,16 @@ void run_inline(session_pointer self, const CallPtr& c, Clock::time_point starte
 }
 
 /// A blocking turn that succeeded folds its history here, on its pool thread, if it must.
-void compact_here(TurnContext& ctx, spdlog::logger& log) {
+void compact_here(TurnJob& job, spdlog::logger& log) {
+  auto& ctx = job.ctx;
   if (ctx.failed || ctx.services == nullptr || ctx.call->ended())
     return;
   auto oldest = plan_compaction(ctx);
   if (!oldest)
     return;
-  auto summary = ctx.services->run_compactor(ctx, ctx.session->entry->options.compactor, *oldest);
+  job.compacting.store(true);
+  auto summary = ctx.services->run_compactor(ctx, ctx.session->entry->options.compactor, *oldest,
+                                             job.compaction_stop.get_token());
   if (auto failed = take_summary(ctx, oldest->entries.size(), std::move(summary)))
     log.warn("[{}/{}] {}", ctx.call->session_id, ctx.call->id, *failed);
 }
@@ -167,7 +170,7 @@ void launch(session_pointer self, const CallPtr& c) {
         counted = true;
       });
       run_turn(ctx);
-      compact_here(ctx, *log);
+      compact_here(*job, *log);
       gate->pass([&] {
         if (counted)
           gauge->fetch_sub(1, relaxed);
@@ -212,6 +215,7 @@ bool start_compaction(session_pointer self, const TurnJobPtr& job) {
   if (!co.oldest)
     return false;
   co.folding = co.oldest->entries.size();
+  job->compacting.store(true);
   try {
     TurnScope scope{ctx.session->key, false};
     co.compaction = ctx.session->entry->options.compactor(*co.oldest);
@@ -365,6 +369,17 @@ void on_resume(session_pointer self, const AwaitSlotPtr& slot) {
     after_turn(self); // it ended: start what is queued
 }
 
+void stop_compaction(TurnJob& job, Error why) {
+  job.compaction_stop.request_stop(); // a blocking turn's compactor (its driver)
+  if (!job.coroutine)
+    return;
+  auto& co = *job.coroutine;
+  if (!co.stop_compaction)
+    co.stop_compaction = why;
+  if (auto slot = co.awaiting)
+    slot->fail(std::move(why)); // resumes it through the session, at once
+}
+
 void abort_turn(session_pointer self, Error why) {
   auto& st = self->state;
   if (!st.running || !st.running->coroutine)
@@ -393,6 +408,8 @@ void CoroutineTurn::suspend(const std::shared_ptr<AwaitSlot>& slot) {
     abort = Error{errc::cancelled, "the call was stopped"};
   if (abort)
     slot->fail(*abort);
+  else if (stop_compaction)
+    slot->fail(*stop_compaction);
 }
 
 void CoroutineTurn::after(std::chrono::steady_clock::duration delay, std::function<void()> fn) {

@@ -63,6 +63,12 @@ struct Request {
   /// True: dropping the Call (its destructor, or assigning over it) cancels the call if it
   /// has no outcome yet. False (the default): a dropped call runs on.
   bool cancel_on_drop = false;
+  /// True: the call keeps its events (RuntimeConfig::events_kept) and its session keeps it
+  /// for a while after it ends (calls_kept, calls_kept_for), so a client whose stream broke
+  /// can `Runtime::attach` to it. Off by default: keeping them costs every call (see
+  /// docs/BENCHMARKS.md, `retry`). A call with a request id keeps its events anyway, so a
+  /// repeat can follow it from its first event.
+  bool resumable = false;
   /// Client-chosen id that makes retries safe: 1-128 characters of [A-Za-z0-9._:-], or
   /// empty (none). A later call with the same id in the same session runs no turn: if the
   /// first one's turn committed, it gets that outcome (Reply::replayed); if the first one

@@ -254,6 +254,14 @@ private:
         return Error{error(SQLITE_CONSTRAINT),
                      "turn " + std::to_string(r.turns) + " of " + r.key.agent + "/"
                        + r.key.session_id + " does not follow a stored turn"};
+      {
+        // A new session: request ids left by an erase that did not know of them (a
+        // version 2 process on this file) must not answer for it.
+        Use q{sql_.delete_requests};
+        q->bind(1, r.key.agent).bind(2, r.key.session_id);
+        if (auto ok = run(db_, q, "clear old request ids"); !ok)
+          return ok;
+      }
       Use s{sql_.insert_session};
       s->bind(1, r.key.agent).bind(2, r.key.session_id);
       s->bind(3, static_cast<std::int64_t>(r.turns)).bind(4, to_ms(r.created));

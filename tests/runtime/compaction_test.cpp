@@ -12,6 +12,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <future>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -224,4 +226,67 @@ TEST_CASE("an inline agent cannot have a compactor", "[compaction][errors]") {
   CHECK_THROWS_WITH(rt.register_handler("inline", counter, options),
                     "agentrt: agent type 'inline' has a compactor, which may wait: register it "
                     "as blocking, or as a coroutine agent");
+}
+
+TEST_CASE("a deadline or an urgent call during compaction stops the compactor and the turn commits",
+          "[compaction][timeout]") {
+  run_with_time_limit(30s, "compaction stopped", [] {
+    Runtime rt{config()};
+    // A compactor whose model never answers: only a stop ends its await.
+    std::mutex mu;
+    std::vector<Completion<std::string>> held;
+    std::promise<void> compacting;
+    std::atomic<bool> told{false};
+    auto stuck = [&](const Compaction&) -> Task<Result<std::string>> {
+      auto start = [&](Completion<std::string> done) {
+        std::lock_guard g{mu};
+        held.push_back(std::move(done));
+      };
+      if (!told.exchange(true))
+        compacting.set_value();
+      auto r = co_await wait_for<std::string>(std::move(start));
+      co_return r;
+    };
+    AgentOptions blocking;
+    blocking.blocking = true;
+    blocking.history_limit.max_entries = 2;
+    blocking.compactor = stuck;
+    rt.register_handler("b", counter, blocking);
+    AgentOptions coroutine;
+    coroutine.history_limit.max_entries = 2;
+    coroutine.compactor = stuck;
+    rt.register_handler(
+      "c", [](AsyncTurn& t) -> Task<std::string> { co_return "ok " + t.input(); }, coroutine);
+    // Blocking: the call's timeout passes while the compactor waits.
+    REQUIRE(rt.ask({.agent = "b", .session_id = "s", .input = "1"}).ok());
+    auto r = rt.ask({.agent = "b", .session_id = "s", .input = "2", .timeout = 200ms});
+    CHECK(r.ok());
+    CHECK(r.output == "n=2 saw 2");
+    CHECK(rt.history({"b", "s"})->total == 4); // committed, not folded
+    // Coroutine: an interrupting call arrives while the compactor waits.
+    told = false;
+    compacting = std::promise<void>{};
+    auto started = compacting.get_future();
+    REQUIRE(rt.ask({.agent = "c", .session_id = "s", .input = "1"}).ok());
+    auto first = rt.invoke({.agent = "c", .session_id = "s", .input = "2"}).value();
+    started.wait();
+    // Its own turn compacts too; its deadline stops that compactor (the coroutine case).
+    auto urgent = rt.invoke({.agent = "c",
+                             .session_id = "s",
+                             .input = "3",
+                             .on_busy = BusyPolicy::interrupt,
+                             .timeout = 300ms})
+                    .value();
+    auto r1 = first.take();
+    CHECK(r1.ok()); // completed, not interrupted: its handler had finished
+    CHECK(r1.output == "ok 2");
+    auto r3 = urgent.take();
+    CHECK(r3.ok());
+    CHECK(r3.output == "ok 3");
+    CHECK(rt.stats().turns_cancelled == 0);
+    CHECK(rt.history({"c", "s"})->total == 6); // three turns, none folded
+    std::lock_guard g{mu};
+    for (auto& done : held)
+      done("late"); // changes nothing
+  });
 }

@@ -279,7 +279,8 @@ TEST_CASE("a reader that dropped re-attaches and sees every event once in order"
       }
       co_return "done";
     });
-    auto call = rt.invoke({.agent = "streamer", .session_id = "s", .input = "x"}).value();
+    auto call =
+      rt.invoke({.agent = "streamer", .session_id = "s", .input = "x", .resumable = true}).value();
     // The first reader takes 10 events and goes away.
     std::vector<Event> first;
     while (first.size() < 10)
@@ -318,7 +319,7 @@ TEST_CASE("attach to an ended call replays what is kept and then its outcome", "
       t.emit("two");
       return t.input();
     });
-    auto call = rt.invoke({.agent = "echo", .session_id = "s", .input = "hi"}).value();
+    auto call = rt.invoke({.agent = "echo", .session_id = "s", .input = "hi", .resumable = true}).value();
     auto original = read_all(call);
     REQUIRE(original.size() == 4);
     std::vector<Event> pushed;
@@ -347,7 +348,7 @@ TEST_CASE("attach with bad input or to what is no longer kept fails clearly", "[
         t.emit(std::to_string(i));
       return t.input();
     });
-    auto call = rt.invoke({.agent = "chatty", .session_id = "s", .input = "x"}).value();
+    auto call = rt.invoke({.agent = "chatty", .session_id = "s", .input = "x", .resumable = true}).value();
     auto events = read_all(call);
     REQUIRE(events.size() == 52);
     auto outcome = [&](std::uint64_t id, std::uint64_t after) {
@@ -361,16 +362,23 @@ TEST_CASE("attach with bad input or to what is no longer kept fails clearly", "[
           == "invalid_range: event 53 is past the last event of call " + std::to_string(call.id())
                + " (52)");
     CHECK(outcome(call.id() + 1000, 0)
-          == "not_found: session s has no call " + std::to_string(call.id() + 1000)
+          == "not_found: session s has no resumable call " + std::to_string(call.id() + 1000)
                + " running or recently ended");
     // The last events are still there.
     auto tail = rt.attach({"chatty", "s"}, call.id(), 50).value();
     auto tail_events = read_all(tail);
     CHECK(seqs_of(tail_events) == std::vector<std::uint64_t>{51, 52});
-    // Two more calls push this one out of the session's last two.
-    CHECK(rt.ask({.agent = "chatty", .session_id = "s", .input = "y"}).ok());
-    CHECK(rt.ask({.agent = "chatty", .session_id = "s", .input = "z"}).ok());
-    CHECK(outcome(call.id(), 50).rfind("not_found: ", 0) == 0);
+    // More resumable calls push this one out of the session's last two (pruned once the
+    // session holds twice that many).
+    for (std::string in : {"y", "z", "w"})
+      CHECK(rt.ask({.agent = "chatty", .session_id = "s", .input = in, .resumable = true}).ok());
+    CHECK(outcome(call.id(), 50)
+          == "not_found: session s has no resumable call " + std::to_string(call.id())
+               + " running or recently ended");
+    // A call not made resumable cannot be attached to.
+    auto plain = rt.invoke({.agent = "chatty", .session_id = "s", .input = "p"}).value();
+    read_all(plain);
+    CHECK(outcome(plain.id(), 0).rfind("not_found: session s has no resumable call", 0) == 0);
     // Refused before reaching a session.
     auto no_session = rt.attach({"chatty", "other"}, call.id(), 0);
     REQUIRE_FALSE(no_session);
@@ -389,11 +397,21 @@ TEST_CASE("an attached handle that is cancelled stops following and the call run
     Gate gate;
     std::atomic<int> ran{0};
     register_gated(rt, gate, ran);
-    auto call = rt.invoke({.agent = "gated", .session_id = "s", .input = "x"}).value();
+    auto call =
+      rt.invoke({.agent = "gated", .session_id = "s", .input = "x", .resumable = true}).value();
     gate.wait_arrivals(1);
     auto watcher = rt.attach({"gated", "s"}, call.id(), 0).value();
+    std::vector<Event> seen;
+    while (seen.size() < 4) // started and the three chunks, relayed
+      if (auto e = watcher.next_event(5s))
+        seen.push_back(*e);
     CHECK(watcher.cancel());
     CHECK(watcher.take().error == errc::cancelled);
+    auto last = watcher.next_event(5s);
+    REQUIRE(last);
+    CHECK(last->kind == EventKind::cancelled);
+    CHECK(last->seq == 5); // after the relayed ones, never back to 1
+    CHECK(seqs_of(seen) == std::vector<std::uint64_t>{1, 2, 3, 4});
     gate.open();
     auto r = call.take();
     CHECK(r.ok());
