@@ -5,6 +5,7 @@
 
 #include "actors/fwd.hpp"
 #include "actors/messages.hpp"
+#include "core/call_log.hpp"
 #include "core/fwd.hpp"
 #include "stores/fwd.hpp"
 
@@ -23,6 +24,8 @@ namespace agentrt::detail {
 
 struct Services {
   RuntimeConfig config;
+  /// What each session's CallLog keeps (from `config`).
+  CallLog::Limits call_limits;
   std::shared_ptr<spdlog::logger> log;
   /// Runs blocking turns.
   Executor* executor = nullptr;

@@ -72,8 +72,7 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
   st.data->entry = std::move(entry);
   st.id = self->id();
   st.born = now_ns(self);
-  st.calls = CallLog{{svc->config.calls_kept, svc->config.calls_kept_for,
-                      svc->config.request_ids_kept, svc->config.request_id_ttl}};
+  st.calls = CallLog{&svc->call_limits};
   svc->log->debug("[{}/-] session of agent '{}' started", st.data->key.session_id,
                   st.data->key.agent);
   self->set_exception_handler(

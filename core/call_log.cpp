@@ -41,20 +41,32 @@ std::uint64_t request_fingerprint(const std::string& input, const Params& params
   return h;
 }
 
+const CallLog::Limits& CallLog::limits() const noexcept {
+  static const Limits defaults{};
+  return limits_ != nullptr ? *limits_ : defaults;
+}
+
+CallLog::Lists& CallLog::lists() {
+  if (!lists_)
+    lists_ = std::make_unique<Lists>();
+  return *lists_;
+}
+
 bool CallLog::too_old(const CallState& call, Clock::time_point now) const {
-  return call.ended() && now - call.ended_at() > limits_.calls_for;
+  return call.ended() && now - call.ended_at() > limits().calls_for;
 }
 
 void CallLog::remember(const CallPtr& call, Clock::time_point now) {
-  if (limits_.calls == 0)
+  if (limits().calls == 0)
     return;
-  recent_.push_back(call);
+  auto& recent = lists().recent;
+  recent.push_back(call);
   // Pruned in batches (at twice the count, down to the count), not on every call.
-  if (recent_.size() < 2 * limits_.calls)
+  if (recent.size() < 2 * limits().calls)
     return;
-  std::erase_if(recent_, [&](const CallPtr& c) { return too_old(*c, now); });
-  std::size_t excess = recent_.size() > limits_.calls ? recent_.size() - limits_.calls : 0;
-  std::erase_if(recent_, [&](const CallPtr& c) { // the oldest ended ones beyond the count
+  std::erase_if(recent, [&](const CallPtr& c) { return too_old(*c, now); });
+  std::size_t excess = recent.size() > limits().calls ? recent.size() - limits().calls : 0;
+  std::erase_if(recent, [&](const CallPtr& c) { // the oldest ended ones beyond the count
     if (excess == 0 || !c->ended())
       return false;
     --excess;
@@ -64,7 +76,9 @@ void CallLog::remember(const CallPtr& call, Clock::time_point now) {
 
 CallPtr CallLog::find(std::uint64_t id, Clock::time_point now, bool& expired) {
   expired = false;
-  for (auto& c : recent_) {
+  if (!lists_)
+    return nullptr;
+  for (auto& c : lists_->recent) {
     if (c->id != id)
       continue;
     if (too_old(*c, now)) {
@@ -78,49 +92,68 @@ CallPtr CallLog::find(std::uint64_t id, Clock::time_point now, bool& expired) {
 
 /// Resolves one entry whose call ended: a committed outcome is kept (the call let go), an
 /// entry whose call committed nothing is to go. False if it must go.
-static bool settle_entry(CallLog::RequestEntry& e) {
+/// Brings one entry up to date: once its call has ended, a committed outcome is kept (and
+/// the call let go); an outcome that committed nothing marks it dead (a retry runs anew).
+static void settle_entry(CallLog::RequestEntry& e) {
   if (!e.call || !e.call->ended())
-    return true;
+    return;
   const auto& r = e.call->reply();
-  if (!committed_turn(r))
-    return false; // nothing was committed: a retry runs anew
-  e.committed.turn = r.turn;
-  e.committed.output = r.output;
-  e.committed.interrupted = r.error == errc::interrupted;
+  if (committed_turn(r)) {
+    e.committed.turn = r.turn;
+    e.committed.output = r.output;
+    e.committed.interrupted = r.error == errc::interrupted;
+  } else {
+    e.dead = true;
+  }
   e.call.reset();
-  return true;
 }
 
-void CallLog::settle(SysClock::time_point) {
-  std::erase_if(requests_, [](RequestEntry& e) { return !settle_entry(e); });
+void CallLog::settle_ended() {
+  // Calls mostly end in the order they came: walk from the first that may still run.
+  auto& l = lists();
+  while (l.unsettled < l.requests.size()) {
+    auto& e = l.requests[l.unsettled];
+    if (e.call && !e.call->ended())
+      break;
+    settle_entry(e);
+    ++l.unsettled;
+  }
 }
 
 void CallLog::bound(SysClock::time_point now) {
-  settle(now);
-  std::erase_if(requests_, [&](const RequestEntry& e) {
-    return !e.call && now - e.at > limits_.request_ttl;
-  });
-  while (requests_.size() > limits_.request_ids) {
-    auto oldest = std::find_if(requests_.begin(), requests_.end(),
-                               [](const RequestEntry& e) { return !e.call; });
-    if (oldest == requests_.end())
-      break; // all still running: none may be forgotten
-    requests_.erase(oldest);
+  // The oldest go first: beyond the count, or past the ttl; one whose call still runs
+  // stops it (it is never forgotten, nor anything after it, until it ends).
+  auto& list = lists().requests;
+  auto& unsettled = lists().unsettled;
+  while (!list.empty()) {
+    auto& front = list.front();
+    settle_entry(front);
+    if (front.call)
+      break;
+    bool over = list.size() > limits().request_ids;
+    if (!over && !front.dead && now - front.at <= limits().request_ttl)
+      break;
+    list.pop_front();
+    if (unsettled > 0)
+      --unsettled;
   }
 }
 
 CallLog::Seen CallLog::lookup(const std::string& request_id, std::uint64_t fingerprint,
                               SysClock::time_point now) {
-  // Only the entry asked for is brought up to date here; the rest when one is added.
+  // The newest entry with this id (an older dead one may remain); only it is brought up
+  // to date here.
   Seen seen;
-  auto e = std::find_if(requests_.begin(), requests_.end(),
+  if (!lists_)
+    return seen;
+  auto& list = lists_->requests;
+  auto e = std::find_if(list.rbegin(), list.rend(),
                         [&](const RequestEntry& x) { return x.request_id == request_id; });
-  if (e == requests_.end())
+  if (e == list.rend())
     return seen;
-  if (!settle_entry(*e) || (!e->call && now - e->at > limits_.request_ttl)) {
-    requests_.erase(e);
+  settle_entry(*e);
+  if (e->dead || (!e->call && now - e->at > limits().request_ttl))
     return seen;
-  }
   if (e->fingerprint != fingerprint) {
     seen.kind = Seen::Kind::conflict;
     return seen;
@@ -142,6 +175,7 @@ CallLog::Seen CallLog::lookup(const std::string& request_id, std::uint64_t finge
 
 void CallLog::begin(const std::string& request_id, std::uint64_t fingerprint, const CallPtr& call,
                     SysClock::time_point now) {
+  settle_ended(); // lets go of the calls that ended: a session holds few CallStates
   RequestEntry e;
   e.request_id = request_id;
   e.fingerprint = fingerprint;
@@ -150,34 +184,38 @@ void CallLog::begin(const std::string& request_id, std::uint64_t fingerprint, co
   e.committed.input_hash = fingerprint;
   e.at = now;
   e.committed.at = now;
-  requests_.push_back(std::move(e));
-  if (requests_.size() > limits_.request_ids)
-    bound(now);
+  lists().requests.push_back(std::move(e));
+  bound(now);
 }
 
 void CallLog::restore(const std::vector<StoredRequest>& requests, SysClock::time_point now) {
+  // Called once, when the session is loaded: nothing is logged yet.
+  if (requests.empty())
+    return;
+  auto& list = lists().requests;
   for (auto& r : requests) {
-    if (std::any_of(requests_.begin(), requests_.end(),
-                    [&](const RequestEntry& e) { return e.request_id == r.request_id; }))
-      continue;
     RequestEntry e;
     e.request_id = r.request_id;
     e.fingerprint = r.input_hash;
     e.committed = r;
     e.at = r.at;
-    requests_.push_back(std::move(e));
+    list.push_back(std::move(e));
   }
-  std::stable_sort(requests_.begin(), requests_.end(),
+  std::stable_sort(list.begin(), list.end(),
                    [](const RequestEntry& a, const RequestEntry& b) { return a.at < b.at; });
+  lists().unsettled = list.size();
   bound(now);
 }
 
 std::vector<StoredRequest> CallLog::committed() {
-  settle(SysClock::now());
   std::vector<StoredRequest> out;
-  for (auto& e : requests_)
-    if (!e.call)
+  if (!lists_)
+    return out;
+  for (auto& e : lists_->requests) {
+    settle_entry(e);
+    if (!e.call && !e.dead)
       out.push_back(e.committed);
+  }
   return out;
 }
 

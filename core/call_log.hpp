@@ -20,6 +20,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,8 +44,10 @@ public:
     SysClock::duration request_ttl = std::chrono::hours(24);
   };
 
+  /// `limits` must outlive the log (the runtime's, shared by every session). An idle
+  /// session's log is one pointer and an empty one: its lists are made on first use.
   CallLog() = default;
-  explicit CallLog(Limits limits) : limits_(limits) {
+  explicit CallLog(const Limits* limits) : limits_(limits) {
     // nop
   }
 
@@ -81,7 +85,7 @@ public:
   std::vector<StoredRequest> committed();
 
   std::size_t request_ids() const noexcept {
-    return requests_.size();
+    return lists_ ? lists_->requests.size() : 0;
   }
 
 private:
@@ -94,19 +98,28 @@ public:
     CallPtr call; ///< until its outcome is known
     StoredRequest committed;
     SysClock::time_point at;
+    bool dead = false; ///< its call committed nothing: as if it were not there
   };
 
 private:
 
-  /// Resolves entries whose call ended: committed ones keep their outcome, the rest go.
-  void settle(SysClock::time_point now);
-  /// Settles every entry, drops those past the ttl, then the oldest settled ones beyond
-  /// the count.
+  /// Settles the entries whose calls ended, from the first that may still run.
+  void settle_ended();
+  /// Drops the oldest entries beyond the count, past the ttl, or dead.
   void bound(SysClock::time_point now);
 
-  Limits limits_{};
-  std::vector<CallPtr> recent_;         // oldest first
-  std::vector<RequestEntry> requests_;  // oldest first
+  struct Lists {
+    std::vector<CallPtr> recent;          // oldest first
+    std::deque<RequestEntry> requests;    // oldest first
+    std::size_t unsettled = 0;            // requests[0, unsettled) hold no running call
+  };
+  Lists& lists();
+
+  /// The runtime's limits, or the defaults.
+  const Limits& limits() const noexcept;
+
+  const Limits* limits_ = nullptr;
+  std::unique_ptr<Lists> lists_;
 };
 
 } // namespace agentrt::detail

@@ -63,6 +63,8 @@ RuntimeCore::RuntimeCore(RuntimeConfig cfg)
                                         : caf::atom("stealing"));
   system_ = std::make_unique<caf::actor_system>(caf_config_);
   services_.config = config;
+  services_.call_limits = {config.calls_kept, config.calls_kept_for, config.request_ids_kept,
+                           config.request_id_ttl};
   services_.log = config.logger;
   services_.executor = pool_.get();
   services_.gate = gate_;
