@@ -170,6 +170,7 @@ void launch(session_pointer self, const CallPtr& c) {
         counted = true;
       });
       run_turn(ctx);
+      ctx.finished = Clock::now(); // the handler's end: what the call's deadline is held to
       compact_here(*job, *log);
       gate->pass([&] {
         if (counted)
@@ -177,8 +178,8 @@ void launch(session_pointer self, const CallPtr& c) {
       });
     } else {
       job->disposition = Disposition::discard;
+      ctx.finished = Clock::now();
     }
-    ctx.finished = Clock::now();
     gate->pass([&] {
       if (auto hdl = caf::actor_cast<session_actor>(addr))
         caf::anon_send(hdl, turn_done_atom::value, std::move(job));
@@ -350,6 +351,14 @@ void on_turn_done(session_pointer self, const TurnJobPtr& job) {
   if (job != st.running)
     return;
   st.running.reset();
+  // A blocking turn whose result comes back after its call's deadline ran past it, even
+  // if the deadline's timer has not fired yet (a sub-call with the same deadline ends first
+  // and the handler returns at once): as for an inline turn, the session's clock decides.
+  // Not a turn whose compactor the deadline stopped: its handler had finished in time.
+  auto& ctx = job->ctx;
+  if (ctx.blocking && !job->ended && !job->compacting.load()
+      && self->clock().now() > ctx.call->deadline)
+    ctx.timed_out = true;
   finish(self, job->ctx, job->disposition, job);
   if (!st.running) // else a durable store is writing the turn
     after_turn(self);
