@@ -250,13 +250,19 @@ std::vector<std::pair<std::string, Factory>> systems(const Options& o, Work work
 
 // -- scenarios ----------------------------------------------------------------------------
 
+/// `calls` calls spread over `sessions` sessions in turn.
+std::vector<std::size_t> round_robin(std::size_t calls, std::size_t sessions) {
+  std::vector<std::size_t> order(calls);
+  for (std::size_t i = 0; i < calls; ++i)
+    order[i] = i % sessions;
+  return order;
+}
+
 std::vector<Result> spread(const Options& o) {
   auto sessions = o.sessions.value_or(10'000);
   auto calls = o.calls.value_or(2'000'000);
   auto window = o.window.value_or(1000);
-  std::vector<std::size_t> order(calls);
-  for (std::size_t i = 0; i < calls; ++i)
-    order[i] = i % sessions;
+  auto order = round_robin(calls, sessions);
   std::vector<Result> out;
   for (auto& [name, make] : systems(o, Work{o.spin_ns.value_or(0), 0}, false, 0)) {
     auto sys = make();
@@ -288,9 +294,7 @@ std::vector<Result> retry(const Options& o) {
   auto sessions = o.sessions.value_or(10'000);
   auto calls = o.calls.value_or(1'000'000);
   auto window = o.window.value_or(1000);
-  std::vector<std::size_t> order(calls);
-  for (std::size_t i = 0; i < calls; ++i)
-    order[i] = i % sessions;
+  auto order = round_robin(calls, sessions);
   std::vector<Result> out;
   for (int variant = 0; variant < 3; ++variant) {
     AgentrtOptions ao;
@@ -325,9 +329,7 @@ std::vector<Result> blocking(const Options& o) {
   auto sleep = o.sleep_ms.value_or(5);
   auto pool = o.pool.value_or(64);
   auto calls = o.calls.value_or(20'000);
-  std::vector<std::size_t> order(calls);
-  for (std::size_t i = 0; i < calls; ++i)
-    order[i] = i % sessions;
+  auto order = round_robin(calls, sessions);
   std::vector<Result> out;
   for (auto& [name, make] : systems(o, Work{o.spin_ns.value_or(0), sleep}, true, pool)) {
     auto sys = make();
@@ -480,9 +482,7 @@ std::vector<Result> durable(const Options& o) {
   auto sessions = o.sessions.value_or(1000);
   auto calls = o.calls.value_or(200'000);
   auto window = o.window.value_or(1000);
-  std::vector<std::size_t> order(calls);
-  for (std::size_t i = 0; i < calls; ++i)
-    order[i] = i % sessions;
+  auto order = round_robin(calls, sessions);
   char dir[] = "/tmp/agentrt-bench-XXXXXX";
   if (mkdtemp(dir) == nullptr) {
     std::perror("agentrt-bench: mkdtemp");

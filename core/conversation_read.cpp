@@ -5,7 +5,7 @@
 
 namespace agentrt::detail {
 
-Result<ConversationView> read_from(const ConversationRead& read, const History& history,
+Result<ConversationView> read_from(const ReadSpec& read, const History& history,
                                    std::uint64_t turns, const StateMap& state) {
   if (read.from > history.size())
     return Error{errc::invalid_range, "history index " + std::to_string(read.from)

@@ -19,19 +19,25 @@ struct ConversationView {
   StateMap state;
 };
 
-struct ConversationRead {
+/// What is asked: a page of history from `from`, and the state if `with_state`.
+struct ReadSpec {
   std::uint64_t from = 0;
   std::size_t limit = 0;
   bool with_state = false;
+};
+
+/// A read on its way to a live session.
+struct ConversationRead {
+  ReadSpec spec;
   /// Kept by whoever answers; broken (never set) if the session ended before it read it.
   std::promise<Result<ConversationView>> answer;
 };
 
 using ConversationReadPtr = std::shared_ptr<ConversationRead>;
 
-/// The page `read` asks for out of `history` (`turns` committed turns) and, if asked, a
+/// The page `spec` asks for out of `history` (`turns` committed turns) and, if asked, a
 /// copy of `state`; invalid_range when `from` is past the end.
-Result<ConversationView> read_from(const ConversationRead& read, const History& history,
+Result<ConversationView> read_from(const ReadSpec& spec, const History& history,
                                    std::uint64_t turns, const StateMap& state);
 
 } // namespace agentrt::detail

@@ -30,6 +30,7 @@ Result<ConversationView> RuntimeCore::read(const SessionKey& key, std::uint64_t 
                                     false))
     return std::move(*no);
   auto hash = key_hash(key.agent, key.session_id);
+  const ReadSpec spec{from, limit, with_state};
   // The live session answers in its order; one that ends meanwhile (expiry hands its data
   // to the store before it leaves the directory) breaks the promise, and the store has it.
   // A session activated while the store was read took its data out of a passivating
@@ -39,9 +40,7 @@ Result<ConversationView> RuntimeCore::read(const SessionKey& key, std::uint64_t 
     if (!hdl)
       return std::nullopt;
     auto read = std::make_shared<ConversationRead>();
-    read->from = from;
-    read->limit = limit;
-    read->with_state = with_state;
+    read->spec = spec;
     auto answer = read->answer.get_future();
     caf::anon_send(*hdl, read_atom::value, std::move(read));
     try {
@@ -57,13 +56,8 @@ Result<ConversationView> RuntimeCore::read(const SessionKey& key, std::uint64_t 
     if (!stored)
       return Error{errc::store_failed,
                    "the session store could not read the session: " + stored.error().message};
-    if (auto& s = *stored) {
-      ConversationRead read;
-      read.from = from;
-      read.limit = limit;
-      read.with_state = with_state;
-      return read_from(read, s->history, s->turns, s->state);
-    }
+    if (auto& s = *stored)
+      return read_from(spec, s->history, s->turns, s->state);
     if (!directory_.find(key, hash))
       break; // neither live nor stored
   }

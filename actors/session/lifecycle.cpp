@@ -135,7 +135,7 @@ void on_read(session_pointer self, const ConversationReadPtr& read) {
   if (!loaded)
     read->answer.set_value(std::move(loaded).error());
   else
-    read->answer.set_value(read_from(*read, st.data->history, st.data->turns, st.data->state));
+    read->answer.set_value(read_from(read->spec, st.data->history, st.data->turns, st.data->state));
   end_one_shot(self); // a read may have kept an idle one-shot session alive
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 
 // The steps of a session actor, shared by its parts (actors/session/*.cpp) and its
-// behavior (actors/session_actor.cpp). Each takes the actor and works on its state.
+// behavior (actors/session/actor.cpp). Each takes the actor and works on its state.
 
 #include "actors/session_actor.hpp"
 

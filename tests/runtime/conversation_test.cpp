@@ -17,18 +17,12 @@ using namespace std::chrono_literals;
 using agentrt_test::eventually;
 using agentrt_test::Gate;
 using agentrt_test::run_with_time_limit;
+using agentrt_test::counter;
 
 namespace {
 
 RuntimeConfig config() {
   return agentrt_test::test_config();
-}
-
-/// Counts its turns in state "n" and answers "n=<n>".
-std::string counter(Turn& t) {
-  auto n = std::stoi(t.state().get_or("n", "0")) + 1;
-  t.state().set("n", std::to_string(n));
-  return "n=" + std::to_string(n);
 }
 
 std::vector<std::string> contents(const HistoryPage& page) {
@@ -195,7 +189,7 @@ TEST_CASE("reads from an inline or coroutine handler are refused as blocking_req
     five_turns(rt);
     rt.register_handler("reader", [&rt](Turn&) {
       auto e = rt.history({"counter", "s"}).error().code;
-      return std::string{to_string(static_cast<errc>(e.value()))};
+      return agentrt_test::code_of(e);
     });
     CHECK(rt.ask({.agent = "reader", .session_id = "r", .input = "x"}).output
           == "blocking_required");

@@ -24,6 +24,7 @@ using agentrt_test::Gate;
 using agentrt_test::kinds_of;
 using agentrt_test::read_all;
 using agentrt_test::run_with_time_limit;
+using agentrt_test::code_of;
 
 namespace {
 
@@ -66,10 +67,6 @@ struct Pending {
     return handles.at(i);
   }
 };
-
-std::string code_of(const std::error_code& ec) {
-  return std::string{to_string(static_cast<errc>(ec.value()))};
-}
 
 } // namespace
 

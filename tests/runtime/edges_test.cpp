@@ -29,17 +29,12 @@ using agentrt_test::kinds_of;
 using agentrt_test::logger_to;
 using agentrt_test::read_all;
 using agentrt_test::run_with_time_limit;
+using agentrt_test::counter;
 
 namespace {
 
 RuntimeConfig small_config() {
   return agentrt_test::test_config();
-}
-
-std::string counter(Turn& t) {
-  auto n = std::stoi(t.state().get_or("n", "0")) + 1;
-  t.state().set("n", std::to_string(n));
-  return "n=" + std::to_string(n);
 }
 
 } // namespace

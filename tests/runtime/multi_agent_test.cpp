@@ -110,14 +110,14 @@ TEST_CASE("tool failures come back to the agent as errors, not crashes", "[tools
           return "ok: " + *r;
         auto& code = r.error().code;
         auto name = code.category() == error_category()
-                      ? std::string{to_string(static_cast<errc>(code.value()))}
+                      ? agentrt_test::code_of(code)
                       : std::string{code.category().name()} + ":" + std::to_string(code.value());
         return name + ": " + r.error().message + " [" + t.session_id() + "]";
       },
       blocking);
     rt.register_handler("inline", [](Turn& t) {
       auto r = t.call_tool("sleeper", "x");
-      return std::string{to_string(static_cast<errc>(r.error().code.value()))};
+      return agentrt_test::code_of(r.error().code);
     });
     auto ask = [&](const std::string& tool) {
       return rt.ask({.agent = "agent", .session_id = "s", .input = tool}).output;
@@ -193,7 +193,7 @@ TEST_CASE("a chain that comes back to a waiting session fails at once, naming th
       "b",
       [](Turn& t) {
         auto r = t.ask("a", "again");
-        return std::string{to_string(static_cast<errc>(r.error.value()))} + " | " + r.message;
+        return agentrt_test::code_of(r.error) + " | " + r.message;
       },
       blocking);
     rt.register_handler("c", [](Turn&) { return std::string{"c fine"}; }, blocking);
@@ -302,7 +302,7 @@ TEST_CASE("cancelling the parent cancels its sub-turns", "[subagents][cancel]") 
       "boss",
       [](Turn& t) {
         auto r = t.ask_all({{"worker", "1", {}}, {"worker", "2", {}}});
-        return std::string{to_string(static_cast<errc>(r[0].error.value()))};
+        return agentrt_test::code_of(r[0].error);
       },
       blocking);
     auto call = rt.invoke({.agent = "boss", .session_id = "s", .input = "go"}).value();
@@ -347,7 +347,7 @@ TEST_CASE("ask from a non-blocking agent is refused clearly", "[subagents]") {
     rt.register_handler("helper", [](Turn&) { return std::string{"h"}; });
     rt.register_handler("quick", [](Turn& t) {
       auto r = t.ask("helper", "x");
-      return std::string{to_string(static_cast<errc>(r.error.value()))} + ": " + r.message;
+      return agentrt_test::code_of(r.error) + ": " + r.message;
     });
     CHECK(rt.ask({.agent = "quick", .session_id = "s", .input = "x"}).output
           == "blocking_required: Turn::ask needs the calling agent 'quick' to be registered "

@@ -22,15 +22,12 @@ using agentrt_test::Gate;
 using agentrt_test::kinds_of;
 using agentrt_test::read_all;
 using agentrt_test::run_with_time_limit;
+using agentrt_test::code_of;
 
 namespace {
 
 RuntimeConfig config() {
   return agentrt_test::test_config();
-}
-
-std::string code_of(const std::error_code& ec) {
-  return std::string{to_string(static_cast<errc>(ec.value()))};
 }
 
 /// A blocking agent that emits "a", "b", "c", waits for the gate, and answers with its
@@ -106,36 +103,32 @@ TEST_CASE("100 concurrent retries of one request id run one turn and all get its
           "[retry][request_id]") {
   run_with_time_limit(60s, "100 retries", [] {
     Runtime rt{config()};
+    Gate gate;
     std::atomic<int> ran{0};
-    rt.register_handler(
-      "slow",
-      [&](Turn& t) {
-        ran.fetch_add(1);
-        std::this_thread::sleep_for(20ms); // long enough for the retries to pile up
-        return "done " + t.input();
-      },
-      AgentOptions{.blocking = true});
+    register_gated(rt, gate, ran);
+    Request req{.agent = "gated", .session_id = "s", .input = "x", .request_id = "r"};
+    auto first = rt.invoke(req).value();
+    gate.wait_arrivals(1); // the turn runs: every retry below finds it running
     constexpr int n = 100;
-    std::vector<Reply> replies(n);
+    std::vector<Call> retries(n - 1);
     std::vector<std::thread> threads;
-    for (int i = 0; i < n; ++i)
-      threads.emplace_back([&, i] {
-        replies[i] = rt.ask({.agent = "slow", .session_id = "s", .input = "x", .request_id = "r"});
-      });
+    for (int i = 0; i < n - 1; ++i)
+      threads.emplace_back([&, i] { retries[i] = rt.invoke(req).value(); });
     for (auto& t : threads)
       t.join();
-    int replayed = 0;
+    eventually([&] { return rt.stats().calls_replayed == n - 1; }); // all are following it
+    gate.open();
+    auto r = first.take();
+    CHECK(r.output == "answer 1 to x");
     int exact = 0;
-    for (auto& r : replies) {
-      exact += r.ok() && r.output == "done x" && r.turn == 1;
-      replayed += r.replayed;
+    for (auto& c : retries) {
+      auto rr = c.take();
+      exact += rr.ok() && rr.replayed && rr.output == r.output && rr.turn == 1;
     }
-    CHECK(exact == n);
-    CHECK(replayed == n - 1);
+    CHECK(exact == n - 1);
     CHECK(ran.load() == 1);
     CHECK(rt.stats().turns_completed == 1);
-    CHECK(rt.stats().calls_replayed == n - 1);
-    CHECK(rt.history({"slow", "s"})->total == 2);
+    CHECK(rt.history({"gated", "s"})->total == 2);
   });
 }
 

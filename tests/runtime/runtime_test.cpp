@@ -186,7 +186,7 @@ TEST_CASE("a handler that would wait on a session where it cannot is told so at 
   run_with_time_limit(30s, "waits from handlers", [] {
     Runtime rt{small_config()};
     auto code = [](const std::error_code& ec) {
-      return std::string{to_string(static_cast<errc>(ec.value()))};
+      return agentrt_test::code_of(ec);
     };
     // Inline: waiting would hold an actor worker (its own session's, busy running it).
     rt.register_handler("inline", [&](Turn& t) {

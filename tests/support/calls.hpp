@@ -8,12 +8,25 @@
 #include <condition_variable>
 #include <mutex>
 #include <stop_token>
+#include <string>
 #include <thread>
 #include <vector>
 
 namespace agentrt_test {
 
 using namespace std::chrono_literals;
+
+/// The name of an agentrt error code ("timeout", "session_busy", ...), for exact checks.
+inline std::string code_of(const std::error_code& ec) {
+  return std::string{agentrt::to_string(static_cast<agentrt::errc>(ec.value()))};
+}
+
+/// A handler that counts its session's turns in state "n" and answers "n=<n>".
+inline std::string counter(agentrt::Turn& t) {
+  auto n = std::stoi(t.state().get_or("n", "0")) + 1;
+  t.state().set("n", std::to_string(n));
+  return "n=" + std::to_string(n);
+}
 
 /// A gate a blocking handler waits at until the test opens it (no sleeps).
 class Gate {
