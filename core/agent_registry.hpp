@@ -9,11 +9,13 @@
 #include <agentrt/agent.hpp>
 #include <agentrt/tool.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace agentrt::detail {
 
@@ -56,6 +58,19 @@ public:
   bool contains(std::string_view name) const {
     std::shared_lock guard{mu_};
     return entries_.find(name) != entries_.end();
+  }
+
+  /// Every registered name, sorted.
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    {
+      std::shared_lock guard{mu_};
+      out.reserve(entries_.size());
+      for (auto& [name, entry] : entries_)
+        out.push_back(name);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
   }
 
 private:

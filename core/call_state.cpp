@@ -258,6 +258,8 @@ Event CallState::to_event(Record& rec) const {
   ev.seq = rec.seq;
   ev.queue_position = rec.queue_position;
   ev.error = rec.error;
+  if (is_terminal(rec.kind)) // the reply is stored before its terminal event
+    ev.turn = reply_.turn;
   if (keep_events > 0) { // kept for followers: copied
     ev.agent = rec.source.empty() ? agent : rec.source;
     ev.tool = rec.tool;

@@ -289,7 +289,7 @@ private:
   }
   void store_reply_locked(Reply reply, EventKind terminal) AGENTRT_REQUIRES(mu_);
   /// The host's view of a recorded event.
-  Event to_event(Record& rec) const;
+  Event to_event(Record& rec) const AGENTRT_REQUIRES(mu_);
   /// Push: hands every undelivered event to `sink`, in order, from one thread at a time
   /// (the one that finds no delivery in progress), outside the lock.
   void deliver();

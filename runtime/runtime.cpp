@@ -122,6 +122,10 @@ Result<bool> Runtime::close(const SessionKey& key) {
   return core_->close(key);
 }
 
+std::vector<std::string> Runtime::agent_types() const {
+  return core_->registry.names();
+}
+
 Result<SessionInfo> Runtime::describe(const SessionKey& key) const {
   return core_->describe(key);
 }

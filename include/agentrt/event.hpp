@@ -59,6 +59,8 @@ struct Event {
   std::size_t queue_position = 0;
   /// For `failed` and `cancelled`: why.
   std::error_code error;
+  /// For terminal events: the session's turn the call ran as (`Reply::turn`); 0 if none.
+  std::uint64_t turn = 0;
 
   bool terminal() const noexcept { return is_terminal(kind); }
 };

@@ -37,6 +37,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace agentrt {
 
@@ -138,6 +139,9 @@ public:
   static constexpr std::size_t max_history_page = 10'000;
 
   RuntimeStats stats() const;
+
+  /// The registered agent types, sorted (a front end lists them; a UI offers them).
+  std::vector<std::string> agent_types() const;
 
   const RuntimeConfig& config() const noexcept;
 
