@@ -226,6 +226,10 @@ Result<OwnerSession> RuntimeCore::session_for(std::string_view agent, std::strin
 }
 
 Result<bool> RuntimeCore::close(const SessionKey& key) {
+  if (!registry.contains(key.agent))
+    return unknown_agent(key.agent);
+  if (!valid_session_id(key.session_id))
+    return invalid_session_id(key.session_id);
   if (auto no = waiting_not_allowed(key, "Runtime::close", false))
     return std::move(*no);
   // A tombstone holds the key while the session ends and its stored data is erased, so
@@ -257,6 +261,10 @@ Result<bool> RuntimeCore::close(const SessionKey& key) {
 }
 
 Result<SessionInfo> RuntimeCore::describe(const SessionKey& key) {
+  if (!registry.contains(key.agent))
+    return unknown_agent(key.agent);
+  if (!valid_session_id(key.session_id))
+    return invalid_session_id(key.session_id);
   if (auto no = waiting_not_allowed(key, "Runtime::describe", false))
     return std::move(*no);
   auto not_live = [&] {

@@ -14,3 +14,8 @@ run(${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${WORK_DIR}/build
     -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_BUILD_TYPE=Release)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/consumer)
+if(EXISTS ${WORK_DIR}/build/server_consumer)
+  run(${WORK_DIR}/build/server_consumer)
+else()
+  message(FATAL_ERROR "agentrt::server was not found through find_package(agentrt)")
+endif()

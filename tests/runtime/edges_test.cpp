@@ -583,3 +583,28 @@ TEST_CASE("a session erased for its lifetime does not hold up calls to other ses
     CHECK(rt.ask({.agent = "counter", .session_id = "old", .input = "b"}).output == "n=1");
   });
 }
+
+TEST_CASE("describe and close refuse a malformed key with the code a call would get",
+          "[runtime][errors]") {
+  Runtime rt{agentrt_test::test_config()};
+  rt.register_handler("echo", [](Turn& t) { return t.input(); });
+  REQUIRE(rt.ask({.agent = "echo", .session_id = "s1", .input = "x"}).ok());
+
+  auto bad_id = rt.describe({"echo", "bad id"});
+  REQUIRE_FALSE(bad_id);
+  CHECK(bad_id.error().code == errc::invalid_session_id);
+  auto no_agent = rt.describe({"nobody", "s1"});
+  REQUIRE_FALSE(no_agent);
+  CHECK(no_agent.error().code == errc::unknown_agent);
+  auto close_bad = rt.close({"echo", ""});
+  REQUIRE_FALSE(close_bad);
+  CHECK(close_bad.error().code == errc::invalid_session_id);
+  auto close_no_agent = rt.close({"nobody", "s1"});
+  REQUIRE_FALSE(close_no_agent);
+  CHECK(close_no_agent.error().code == errc::unknown_agent);
+  // Nothing changed: the good session is live and has its one turn.
+  auto info = rt.describe({"echo", "s1"});
+  REQUIRE(info);
+  CHECK(info->turns == 1);
+  CHECK(rt.stats().live_sessions == 1);
+}

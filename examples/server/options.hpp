@@ -1,0 +1,30 @@
+#pragma once
+
+// agentrt-server's settings: every one a flag and an environment variable (the flag wins).
+
+#include <agentrt/config.hpp>
+#include <agentrt/server/server_config.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace server_program {
+
+struct Options {
+  agentrt::server::ServerConfig server;
+  agentrt::RuntimeConfig runtime;
+  std::string llm_url;   ///< empty: the assistant's built-in mock
+  std::string log_format = "text";
+  std::string log_level = "info";
+  std::chrono::milliseconds drain{10'000};
+};
+
+/// The options from `argv` over the environment. On bad input: nullopt, with `error` naming
+/// the flag (or variable) and what it takes; `--help` gives nullopt and the usage in `error`
+/// with `help` set.
+std::optional<Options> parse_options(int argc, char** argv, std::string& error, bool& help);
+
+std::string usage();
+
+} // namespace server_program

@@ -1,0 +1,134 @@
+#include "api/call_request.hpp"
+
+#include "http/error_response.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <charconv>
+
+namespace agentrt::server::detail {
+
+namespace {
+
+using nlohmann::json;
+
+ParsedRequest bad(std::string_view code, std::string message) {
+  return {std::nullopt, error_response(400, code, message)};
+}
+
+std::optional<BusyPolicy> policy(std::string_view p) {
+  if (p == "enqueue")
+    return BusyPolicy::enqueue;
+  if (p == "reject")
+    return BusyPolicy::reject;
+  if (p == "interrupt")
+    return BusyPolicy::interrupt;
+  if (p == "rollback")
+    return BusyPolicy::rollback;
+  return std::nullopt;
+}
+
+const std::string policy_error = "'on_busy' must be one of enqueue, reject, interrupt, rollback";
+const std::string timeout_error =
+  "'timeout_ms' must be an integer from 0 to " + std::to_string(max_timeout_ms);
+
+void set_timeout(Request& r, unsigned long long ms) {
+  if (ms > 0) // 0: the runtime's default
+    r.timeout = std::chrono::milliseconds(ms);
+}
+
+/// The Idempotency-Key header, which must agree with a `request_id` given in the input.
+std::optional<std::string> idempotency(const Exchange& ex, Request& r) {
+  auto key = ex.header("Idempotency-Key");
+  if (key.empty())
+    return std::nullopt;
+  if (!r.request_id.empty() && r.request_id != key)
+    return std::string{"the Idempotency-Key header and 'request_id' differ"};
+  r.request_id = std::string{key};
+  return std::nullopt;
+}
+
+} // namespace
+
+ParsedRequest request_from_body(const Exchange& ex, std::string agent) {
+  // nlohmann rejects invalid UTF-8 in strings while parsing: such a body is invalid JSON.
+  json body = json::parse(ex.request().body(), nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    return bad("invalid_json", "the body must be a JSON object (UTF-8)");
+  Request r;
+  r.agent = std::move(agent);
+  auto input = body.find("input");
+  if (input == body.end())
+    return bad("invalid_request", "'input' is required");
+  if (!input->is_string())
+    return bad("invalid_request", "'input' must be a string");
+  r.input = input->get<std::string>();
+  for (auto* name : {"session_id", "request_id"}) {
+    auto v = body.find(name);
+    if (v == body.end() || v->is_null())
+      continue;
+    if (!v->is_string())
+      return bad("invalid_request", std::string{"'"} + name + "' must be a string");
+    (name[0] == 's' ? r.session_id : r.request_id) = v->get<std::string>();
+  }
+  if (auto p = body.find("params"); p != body.end()) {
+    if (!p->is_object())
+      return bad("invalid_request", "'params' must be an object of strings");
+    for (auto& [k, v] : p->items()) {
+      if (!v.is_string())
+        return bad("invalid_request", "'params." + k + "' must be a string");
+      r.params.emplace(k, v.get<std::string>());
+    }
+  }
+  if (auto b = body.find("on_busy"); b != body.end()) {
+    auto p = b->is_string() ? policy(b->get<std::string>()) : std::nullopt;
+    if (!p)
+      return bad("invalid_request", policy_error);
+    r.on_busy = *p;
+  }
+  if (auto t = body.find("timeout_ms"); t != body.end()) {
+    if (!t->is_number_unsigned() || t->get<std::uint64_t>() > max_timeout_ms)
+      return bad("invalid_request", timeout_error);
+    set_timeout(r, t->get<std::uint64_t>());
+  }
+  if (auto why = idempotency(ex, r))
+    return bad("invalid_request", *why);
+  return {std::move(r), {}};
+}
+
+ParsedRequest request_from_query(const Exchange& ex, std::string agent) {
+  Request r;
+  r.agent = std::move(agent);
+  bool has_input = false;
+  for (auto& [k, v] : ex.target().query) {
+    if (k == "input") {
+      r.input = v;
+      has_input = true;
+    } else if (k == "session_id") {
+      r.session_id = v;
+    } else if (k == "request_id") {
+      r.request_id = v;
+    } else if (k == "on_busy") {
+      auto p = policy(v);
+      if (!p)
+        return bad("invalid_query", policy_error);
+      r.on_busy = *p;
+    } else if (k == "timeout_ms") {
+      unsigned long long ms = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+      if (ec != std::errc{} || end != v.data() + v.size() || v.empty() || ms > max_timeout_ms)
+        return bad("invalid_query", timeout_error);
+      set_timeout(r, ms);
+    } else if (k.rfind("param.", 0) == 0 && k.size() > 6) {
+      r.params.insert_or_assign(k.substr(6), v);
+    }
+    // Anything else (access_token, a cache-buster) is not the call's business.
+  }
+  if (!has_input)
+    return bad("invalid_query", "the query needs 'input'");
+  if (auto why = idempotency(ex, r))
+    return bad("invalid_query", *why);
+  return {std::move(r), {}};
+}
+
+} // namespace agentrt::server::detail

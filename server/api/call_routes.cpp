@@ -1,0 +1,166 @@
+#include "api/call_request.hpp"
+#include "api/errors.hpp"
+#include "api/json_views.hpp"
+#include "api/routes.hpp"
+#include "http/error_response.hpp"
+#include "server_context.hpp"
+#include "streams/call_stream.hpp"
+
+#include <agentrt/runtime.hpp>
+
+#include <charconv>
+
+namespace agentrt::server::detail {
+
+namespace http = boost::beast::http;
+
+namespace {
+
+void invoke(ServerContext& ctx, const ExchangePtr& ex) {
+  auto parsed = request_from_body(*ex, ex->params()[0]);
+  if (!parsed.request)
+    return ex->respond(std::move(parsed.error));
+  auto call = ctx.runtime.invoke(std::move(*parsed.request));
+  if (!call)
+    return ex->respond(error_of(call.error()));
+  ex->session(call->session_id());
+  ctx.park(ex);
+  std::weak_ptr<Exchange> weak = ex;
+  auto entry = ctx.calls.make(false);
+  ctx.calls.add(entry, std::move(*call), [&ctx, weak](const Reply& r) {
+    auto ex = weak.lock();
+    if (!ex)
+      return;
+    ctx.unpark(ex.get());
+    ex->respond(Response{status_for(r.error), "application/json", reply_json(ctx, r),
+                         {{"X-Call-Id", std::to_string(r.call_id)}}});
+  });
+}
+
+/// "CALL:SEQ", as the stream's `id:` lines have it.
+bool parse_event_id(std::string_view id, std::uint64_t& call, std::uint64_t& seq) {
+  auto colon = id.find(':');
+  if (colon == std::string_view::npos)
+    return false;
+  auto a = id.substr(0, colon), b = id.substr(colon + 1);
+  auto ok = [](std::string_view s, std::uint64_t& v) {
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    return !s.empty() && ec == std::errc{} && end == s.data() + s.size();
+  };
+  return ok(a, call) && ok(b, seq) && call > 0;
+}
+
+/// A stream of a call that already runs, from after `after_seq`.
+void resume(ServerContext& ctx, const ExchangePtr& ex, SessionKey key, std::uint64_t call_id,
+            std::uint64_t after_seq) {
+  ex->session(key.session_id);
+  auto entry = ctx.calls.find(CallTable::key(key.agent, key.session_id, call_id));
+  if (entry)
+    ctx.calls.attach(entry);
+  auto stream = std::make_shared<CallStream>(ctx, ex, entry, true, after_seq);
+  auto handle = ctx.runtime.attach(key, call_id, after_seq, stream->callback());
+  if (!handle) {
+    if (entry)
+      ctx.calls.detach(entry);
+    return stream->refused(handle.error());
+  }
+  stream->hold(std::move(*handle));
+}
+
+void start_stream(ServerContext& ctx, const ExchangePtr& ex, Request request) {
+  request.resumable = true; // a dropped client resumes with Last-Event-ID
+  auto entry = ctx.calls.make(true);
+  auto stream = std::make_shared<CallStream>(ctx, ex, entry, false, 0);
+  request.on_event = stream->callback();
+  auto call = ctx.runtime.invoke(std::move(request));
+  if (!call)
+    return stream->refused(call.error());
+  ctx.calls.add(entry, std::move(*call));
+}
+
+void stream_post(ServerContext& ctx, const ExchangePtr& ex) {
+  auto parsed = request_from_body(*ex, ex->params()[0]);
+  if (!parsed.request)
+    return ex->respond(std::move(parsed.error));
+  start_stream(ctx, ex, std::move(*parsed.request));
+}
+
+/// EventSource's route: the query starts a call; its reconnect (Last-Event-ID) resumes it.
+void stream_get(ServerContext& ctx, const ExchangePtr& ex) {
+  auto parsed = request_from_query(*ex, ex->params()[0]);
+  if (!parsed.request)
+    return ex->respond(std::move(parsed.error));
+  auto last = ex->header("Last-Event-ID");
+  if (last.empty())
+    return start_stream(ctx, ex, std::move(*parsed.request));
+  std::uint64_t call = 0, seq = 0;
+  if (!parse_event_id(last, call, seq))
+    return ex->respond(error_response(400, "invalid_request",
+                                      "Last-Event-ID must be CALL:SEQ as sent in `id:` lines"));
+  if (parsed.request->session_id.empty())
+    return ex->respond(error_response(400, "invalid_request",
+                                      "a one-shot call (no session_id) cannot be resumed"));
+  resume(ctx, ex, {parsed.request->agent, parsed.request->session_id}, call, seq);
+}
+
+bool parse_u64(std::string_view s, std::uint64_t& v) {
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return !s.empty() && ec == std::errc{} && end == s.data() + s.size();
+}
+
+/// GET .../calls/{call}/events?after=SEQ (Last-Event-ID, when sent, wins).
+void events(ServerContext& ctx, const ExchangePtr& ex) {
+  auto& p = ex->params();
+  std::uint64_t call = 0, seq = 0;
+  if (!parse_u64(p[2], call) || call == 0)
+    return ex->respond(error_response(400, "invalid_request", "the call id must be a number"));
+  if (auto last = ex->header("Last-Event-ID"); !last.empty()) {
+    std::uint64_t last_call = 0;
+    if (!parse_event_id(last, last_call, seq) || last_call != call)
+      return ex->respond(error_response(400, "invalid_request",
+                                        "Last-Event-ID must be CALL:SEQ of this call"));
+  } else if (auto after = ex->target().get("after"); after && !parse_u64(*after, seq)) {
+    return ex->respond(error_response(400, "invalid_query", "'after' must be a number"));
+  }
+  resume(ctx, ex, {p[0], p[1]}, call, seq);
+}
+
+void cancel(ServerContext& ctx, const ExchangePtr& ex) {
+  auto& p = ex->params();
+  ex->session(p[1]);
+  std::uint64_t call = 0;
+  auto entry = parse_u64(p[2], call) ? ctx.calls.find(CallTable::key(p[0], p[1], call)) : nullptr;
+  bool known = false;
+  if (entry) {
+    std::lock_guard guard{entry->mu};
+    known = entry->call.valid();
+  }
+  if (!known)
+    return ex->respond(error_response(404, "not_found",
+                                      "no running call " + p[2] + " of " + p[0] + "/" + p[1]
+                                        + " made through this server"));
+  bool cancelled = entry->call.cancel();
+  ex->respond(Response{202, "application/json",
+                       std::string{"{\"cancelled\":"} + (cancelled ? "true" : "false") + "}",
+                       {}});
+}
+
+} // namespace
+
+void add_call_routes(ServerContext& ctx) {
+  auto& r = ctx.router;
+  auto bind = [&ctx](void (*fn)(ServerContext&, const ExchangePtr&)) {
+    return [&ctx, fn](const ExchangePtr& ex) { fn(ctx, ex); };
+  };
+  RouteNeeds json_call{.json_body = true, .starts_call = true};
+  r.add(http::verb::post, "/v1/agents/{agent}/invoke", json_call, bind(invoke));
+  r.add(http::verb::post, "/v1/agents/{agent}/stream", json_call, bind(stream_post));
+  r.add(http::verb::get, "/v1/agents/{agent}/stream", {.starts_call = true, .query_token = true},
+        bind(stream_get));
+  r.add(http::verb::get, "/v1/agents/{agent}/sessions/{session}/calls/{call}/events",
+        {.query_token = true}, bind(events));
+  r.add(http::verb::post, "/v1/agents/{agent}/sessions/{session}/calls/{call}/cancel", {},
+        bind(cancel));
+}
+
+} // namespace agentrt::server::detail

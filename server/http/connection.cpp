@@ -1,0 +1,375 @@
+#include "http/connection.hpp"
+
+#include "http/dispatch.hpp"
+#include "http/error_response.hpp"
+#include "server_context.hpp"
+
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+namespace agentrt::server::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+namespace {
+
+std::string_view sv(beast::string_view s) noexcept {
+  return {s.data(), s.size()};
+}
+
+} // namespace
+
+Connection::Connection(asio::ip::tcp::socket socket, ServerContext& ctx)
+  : stream_(std::move(socket)), ctx_(ctx), keepalive_(stream_.get_executor()) {
+  ctx_.metrics.connection_opened();
+}
+
+Connection::~Connection() {
+  ctx_.metrics.connection_closed();
+}
+
+void Connection::start() {
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+}
+
+void Connection::close() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    self->abort_stream();
+    beast::error_code ignored;
+    self->stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    self->stream_.close();
+  });
+}
+
+// -- reading requests --------------------------------------------------------------------------
+
+void Connection::read_request() {
+  if (closed_)
+    return;
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(ctx_.config.header_limit));
+  parser_->body_limit(ctx_.config.body_limit);
+  stream_.expires_after(ctx_.config.idle_connection_timeout);
+  http::async_read_header(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            self->on_header(ec);
+                          });
+}
+
+void Connection::on_header(beast::error_code ec) {
+  if (ec)
+    return on_read(ec);
+  // curl and others wait for "100 Continue" before sending a large body.
+  auto& req = parser_->get();
+  if (beast::iequals(req[http::field::expect], "100-continue")) {
+    static const std::string go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+    asio::async_write(stream_, asio::buffer(go_on),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (ec)
+                          return self->on_read(ec);
+                        self->read_body();
+                      });
+    return;
+  }
+  read_body();
+}
+
+void Connection::read_body() {
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                     self->on_read(ec);
+                   });
+}
+
+void Connection::on_read(beast::error_code ec) {
+  if (ec == http::error::end_of_stream || ec == asio::error::eof
+      || ec == beast::error::timeout || ec == asio::error::connection_reset
+      || ec == asio::error::operation_aborted) {
+    closed_ = true;
+    beast::error_code ignored;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    return;
+  }
+  if (ec == http::error::body_limit)
+    return refuse(413, "body_too_large",
+                  "the request body is over the limit of "
+                    + std::to_string(ctx_.config.body_limit) + " bytes");
+  if (ec == http::error::header_limit)
+    return refuse(431, "headers_too_large",
+                  "the request headers are over the limit of "
+                    + std::to_string(ctx_.config.header_limit) + " bytes");
+  if (ec)
+    return refuse(400, "bad_request", "malformed HTTP request: " + ec.message());
+  auto request = parser_->release();
+  std::string why;
+  auto target = parse_target(sv(request.target()), why);
+  if (!target)
+    return refuse(400, "invalid_target", why);
+  auto ex = std::make_shared<Exchange>(shared_from_this(), std::move(request), std::move(*target));
+  dispatch(ctx_, ex);
+}
+
+/// Answers a request that could not be read and closes: what follows it on the wire
+/// cannot be trusted.
+void Connection::refuse(unsigned status, std::string_view code, std::string message) {
+  auto ex = std::make_shared<Exchange>(shared_from_this(), HttpRequest{}, Target{});
+  auto r = error_response(status, code, message);
+  r.headers.emplace_back("Connection", "close");
+  write_response(std::move(ex), std::move(r));
+}
+
+// -- whole answers -----------------------------------------------------------------------------
+
+void Connection::respond(std::shared_ptr<Exchange> ex, Response response) {
+  asio::post(stream_.get_executor(),
+             [self = shared_from_this(), ex = std::move(ex), r = std::move(response)]() mutable {
+               self->write_response(std::move(ex), std::move(r));
+             });
+}
+
+void Connection::add_common_headers(const Exchange* ex, Headers& headers) const {
+  if (ex != nullptr && !ex->session().empty())
+    headers.emplace_back("X-Session-Id", ex->session());
+  if (ex != nullptr && !ex->cors_origin().empty()) {
+    headers.emplace_back("Access-Control-Allow-Origin", ex->cors_origin());
+    headers.emplace_back("Access-Control-Expose-Headers", "X-Session-Id, X-Call-Id");
+    headers.emplace_back("Vary", "Origin");
+  }
+}
+
+void Connection::write_response(std::shared_ptr<Exchange> ex, Response r) {
+  if (closed_)
+    return;
+  auto res = std::make_shared<http::response<http::string_body>>();
+  res->version(11);
+  res->result(r.status);
+  res->set(http::field::server, "agentrt");
+  if (!r.content_type.empty() && !r.body.empty())
+    res->set(http::field::content_type, r.content_type);
+  add_common_headers(ex.get(), r.headers);
+  bool keep_alive = ex->request().keep_alive() && !ctx_.draining.load();
+  for (auto& [name, value] : r.headers) {
+    if (beast::iequals(name, "Connection") && value == "close")
+      keep_alive = false;
+    else
+      res->set(name, value);
+  }
+  res->keep_alive(keep_alive);
+  res->body() = std::move(r.body);
+  res->prepare_payload();
+  if (ex->request().method() == http::verb::head)
+    res->body().clear();
+  auto bytes = res->body().size();
+  response_ = res;
+  stream_.expires_after(ctx_.config.idle_connection_timeout);
+  http::async_write(stream_, *res,
+                    [self = shared_from_this(), ex, status = r.status, bytes,
+                     keep_alive](beast::error_code ec, std::size_t) {
+                      self->response_.reset();
+                      self->finish_log(*ex, status, bytes);
+                      if (ec)
+                        return self->on_read(asio::error::connection_reset);
+                      self->after_response(keep_alive);
+                    });
+}
+
+void Connection::after_response(bool keep_alive) {
+  if (keep_alive)
+    return read_request();
+  closed_ = true;
+  beast::error_code ignored;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  stream_.close();
+}
+
+void Connection::finish_log(const Exchange& ex, unsigned status, std::size_t bytes) {
+  auto elapsed = std::chrono::steady_clock::now() - ex.started();
+  ctx_.metrics.request_done(ex.route(), status);
+  if (!ctx_.config.access_log)
+    return;
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+  // The path only: a query may carry a token or the user's input.
+  ctx_.log->info("[{}] {} {} {} {}B {}.{:03}ms", ex.session().empty() ? "-" : ex.session(),
+                 sv(ex.request().method_string()), ex.target().path, status,
+                 bytes, us / 1000, us % 1000);
+}
+
+// -- streams -----------------------------------------------------------------------------------
+
+void Connection::open_stream(std::shared_ptr<Exchange> ex, Headers headers,
+                             std::function<void()> on_abort) {
+  asio::post(stream_.get_executor(), [self = shared_from_this(), ex = std::move(ex),
+                                      h = std::move(headers), a = std::move(on_abort)]() mutable {
+    if (self->closed_) { // the client left before the stream opened
+      if (a)
+        a();
+      return;
+    }
+    self->stream_ex_ = std::move(ex);
+    self->streaming_ = true;
+    self->on_abort_ = std::move(a);
+    self->add_common_headers(self->stream_ex_.get(), h);
+    std::string head = "HTTP/1.1 200 OK\r\nServer: agentrt\r\n"
+                       "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                       "X-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n"
+                       "Connection: close\r\n";
+    for (auto& [name, value] : h)
+      head += name + ": " + value + "\r\n";
+    head += "\r\n";
+    self->pending_bytes_ += head.size();
+    self->pending_.push_back(std::move(head));
+    self->ctx_.metrics.stream_opened();
+    self->stream_.expires_never();
+    self->watch_for_close();
+    self->arm_keepalive();
+    self->flush();
+  });
+}
+
+void StreamSink::write(std::string bytes) {
+  if (auto c = connection_.lock())
+    c->stream_write(std::move(bytes));
+}
+
+void StreamSink::finish() {
+  if (auto c = connection_.lock())
+    c->stream_finish();
+}
+
+void Connection::stream_write(std::string bytes) {
+  asio::post(stream_.get_executor(), [self = shared_from_this(), b = std::move(bytes)]() mutable {
+    if (!self->streaming_ || self->finishing_ || self->closed_ || b.empty())
+      return;
+    char size[24];
+    std::snprintf(size, sizeof size, "%zx\r\n", b.size());
+    b.insert(0, size);
+    b += "\r\n";
+    self->pending_bytes_ += b.size();
+    self->pending_.push_back(std::move(b));
+    if (self->pending_bytes_ > self->ctx_.config.max_stream_backlog) {
+      self->ctx_.log->warn("[{}] a stream's client left {} bytes unread: disconnected",
+                           self->stream_ex_->session(), self->pending_bytes_);
+      return self->close();
+    }
+    self->flush();
+  });
+}
+
+void Connection::stream_finish() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    if (!self->streaming_ || self->finishing_ || self->closed_)
+      return;
+    self->finishing_ = true;
+    self->on_abort_ = nullptr; // the stream ended as it should: nothing to abort
+    self->pending_.push_back("0\r\n\r\n");
+    self->pending_bytes_ += 5;
+    self->flush();
+  });
+}
+
+void Connection::flush() {
+  if (write_in_progress_ || closed_)
+    return;
+  if (pending_.empty()) {
+    if (finishing_) { // all written: the stream is complete
+      finish_log(*stream_ex_, 200, stream_bytes_);
+      streaming_ = false;
+      keepalive_.cancel();
+      ctx_.metrics.stream_closed();
+      after_response(false);
+    }
+    return;
+  }
+  writing_.clear();
+  std::vector<asio::const_buffer> buffers;
+  while (!pending_.empty()) {
+    writing_.push_back(std::move(pending_.front()));
+    pending_.pop_front();
+  }
+  for (auto& b : writing_)
+    buffers.emplace_back(asio::buffer(b));
+  write_in_progress_ = true;
+  wrote_since_tick_ = true;
+  asio::async_write(stream_, buffers,
+                    [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                      self->write_in_progress_ = false;
+                      self->pending_bytes_ -= std::min(self->pending_bytes_, n);
+                      self->stream_bytes_ += n;
+                      if (ec)
+                        return self->abort_stream();
+                      self->flush();
+                    });
+}
+
+/// While a stream is open the client sends nothing; a read that ends means it went away.
+void Connection::watch_for_close() {
+  stream_.async_read_some(asio::buffer(probe_),
+                          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                            if (!self->streaming_)
+                              return;
+                            if (ec)
+                              return self->abort_stream();
+                            self->watch_for_close(); // stray bytes: ignored
+                          });
+}
+
+void Connection::arm_keepalive() {
+  keepalive_.expires_after(ctx_.config.keepalive);
+  keepalive_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || !self->streaming_ || self->finishing_ || self->closed_)
+      return;
+    if (!self->wrote_since_tick_) {
+      static const std::string comment = ": keepalive\n\n";
+      self->stream_write(comment);
+    }
+    self->wrote_since_tick_ = false;
+    self->arm_keepalive();
+  });
+}
+
+void Connection::abort_stream() {
+  bool was_streaming = streaming_;
+  auto abort = std::exchange(on_abort_, nullptr);
+  if (was_streaming) {
+    streaming_ = false;
+    keepalive_.cancel();
+    ctx_.metrics.stream_closed();
+    finish_log(*stream_ex_, 200, stream_bytes_);
+  }
+  closed_ = true;
+  pending_.clear();
+  beast::error_code ignored;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  stream_.close();
+  if (abort)
+    abort();
+}
+
+// -- Exchange ----------------------------------------------------------------------------------
+
+std::string_view Exchange::header(std::string_view name) const {
+  auto i = request_.find(beast::string_view{name.data(), name.size()});
+  return i == request_.end() ? std::string_view{} : sv(i->value());
+}
+
+void Exchange::respond(Response response) {
+  connection_->respond(shared_from_this(), std::move(response));
+}
+
+StreamSink Exchange::open_stream(Headers headers, std::function<void()> on_abort) {
+  connection_->open_stream(shared_from_this(), std::move(headers), std::move(on_abort));
+  return StreamSink{connection_};
+}
+
+} // namespace agentrt::server::detail

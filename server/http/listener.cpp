@@ -1,0 +1,67 @@
+#include "http/listener.hpp"
+
+#include "http/connection.hpp"
+#include "server_context.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <spdlog/spdlog.h>
+
+#include <system_error>
+
+namespace agentrt::server::detail {
+
+namespace asio = boost::asio;
+
+Listener::Listener(ServerContext& ctx, const asio::ip::tcp::endpoint& at)
+  : ctx_(ctx), acceptor_(ctx.io) {
+  boost::system::error_code ec;
+  auto fail = [&](const char* what) {
+    throw std::system_error(ec, std::string{"cannot "} + what + " " + at.address().to_string()
+                                  + ":" + std::to_string(at.port()));
+  };
+  if (acceptor_.open(at.protocol(), ec); ec)
+    fail("open a socket for");
+  if (acceptor_.set_option(asio::socket_base::reuse_address(true), ec); ec)
+    fail("set SO_REUSEADDR for");
+  if (acceptor_.bind(at, ec); ec)
+    fail("bind");
+  if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec)
+    fail("listen on");
+}
+
+unsigned short Listener::port() const {
+  boost::system::error_code ec;
+  return acceptor_.local_endpoint(ec).port();
+}
+
+void Listener::start() {
+  accept();
+}
+
+void Listener::stop() {
+  asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
+    boost::system::error_code ignored;
+    self->acceptor_.close(ignored);
+  });
+}
+
+void Listener::accept() {
+  acceptor_.async_accept(asio::make_strand(ctx_.io), [self = shared_from_this()](
+                                                       boost::system::error_code ec,
+                                                       asio::ip::tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !self->acceptor_.is_open())
+      return;
+    if (!ec) {
+      boost::system::error_code ignored;
+      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+      std::make_shared<Connection>(std::move(socket), self->ctx_)->start();
+    } else {
+      // Out of descriptors, typically: say so and keep accepting.
+      self->ctx_.log->warn("accept failed: {}", ec.message());
+    }
+    self->accept();
+  });
+}
+
+} // namespace agentrt::server::detail
