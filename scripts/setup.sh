@@ -7,10 +7,16 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libcaf-dev libspdlog-dev libboost-dev catch2
-  nlohmann-json3-dev libcpp-httplib-dev libsqlite3-dev curl jq
+  nlohmann-json3-dev libsqlite3-dev curl jq
 )
+if [ "${1:-}" = "bench" ]; then
+  # bench/http: the FastAPI baseline the server is measured against
+  packages+=(python3-fastapi python3-uvicorn python3-httpx)
+fi
 if [ "${1:-}" = "test" ]; then
   packages+=(clang) # scripts/check_locks.sh: the lock annotations, checked by clang
+  # tests/server: the chat page driven in headless Chromium over the DevTools protocol
+  packages+=(chromium python3-aiohttp)
 fi
 
 missing=()
