@@ -193,7 +193,7 @@ TEST_CASE("a handler that would wait on a session where it cannot is told so at 
       SessionKey self{t.agent(), t.session_id()};
       auto asked = rt.ask({.agent = t.agent(), .session_id = t.session_id(), .input = "again"});
       auto described = rt.describe(self);
-      auto other = rt.describe({"elsewhere", "x"});
+      auto other = rt.describe({t.agent(), "elsewhere"});
       auto closed = rt.close(self);
       return code(asked.error) + " " + code(described.error().code) + " "
              + code(other.error().code) + " " + code(closed.error().code);
