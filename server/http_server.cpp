@@ -121,9 +121,15 @@ void HttpServer::stop(std::chrono::milliseconds flush) {
   ctx.draining = true;
   if (impl_->listener)
     impl_->listener->stop();
-  // Streams that got their last event are written out before the sockets close.
+  // Answers and streams that have their last words are written out before the sockets
+  // close: replies of calls the runtime just ended, streams' last events.
   auto until = std::chrono::steady_clock::now() + flush;
-  while (ctx.metrics.open_streams() > 0 && std::chrono::steady_clock::now() < until)
+  auto busy = [&ctx] {
+    std::lock_guard g{ctx.parked_mu};
+    return ctx.metrics.open_streams() > 0 || ctx.answers_pending.load() > 0
+           || !ctx.parked.empty();
+  };
+  while (busy() && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::chrono::milliseconds{5});
   ctx.gate->close(); // from here on no Runtime callback reaches the server
   impl_->work.reset();

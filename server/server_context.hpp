@@ -14,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <unordered_map>
@@ -48,6 +49,9 @@ struct ServerContext {
   CallTable calls;
   /// Set when a drain starts: /ready says 503 and new calls are refused.
   std::atomic<bool> draining{false};
+  /// Answers handed to a connection and not yet written (or streams not yet open), so
+  /// stop() lets them go out.
+  std::atomic<std::int64_t> answers_pending{0};
 
   std::mutex parked_mu;
   std::unordered_map<const Exchange*, ExchangePtr> parked; // guarded by parked_mu

@@ -20,13 +20,16 @@ void invoke(ServerContext& ctx, const ExchangePtr& ex) {
   auto parsed = request_from_body(*ex, ex->params()[0]);
   if (!parsed.request)
     return ex->respond(std::move(parsed.error));
+  ex->request().body() = {}; // parsed: the exchange may wait a long time for its reply
   auto call = ctx.runtime.invoke(std::move(*parsed.request));
   if (!call)
-    return ex->respond(error_of(call.error()));
+    return ex->respond(error_of(ctx, call.error()));
   ex->session(call->session_id());
   ctx.park(ex);
   std::weak_ptr<Exchange> weak = ex;
-  auto entry = ctx.calls.make(false);
+  // Counted as attached for good: the waiting client is not a stream that can drop and
+  // resume, so no grace timer may cancel its call.
+  auto entry = ctx.calls.make(true);
   ctx.calls.add(entry, std::move(*call), [&ctx, weak](const Reply& r) {
     auto ex = weak.lock();
     if (!ex)
@@ -57,20 +60,19 @@ void resume(ServerContext& ctx, const ExchangePtr& ex, SessionKey key, std::uint
   auto entry = ctx.calls.find(CallTable::key(key.agent, key.session_id, call_id));
   if (entry)
     ctx.calls.attach(entry);
-  auto stream = std::make_shared<CallStream>(ctx, ex, entry, true, after_seq);
+  auto stream = std::make_shared<CallStream>(ctx, ex, entry, true, call_id, after_seq);
   auto handle = ctx.runtime.attach(key, call_id, after_seq, stream->callback());
-  if (!handle) {
-    if (entry)
-      ctx.calls.detach(entry);
+  if (!handle)
     return stream->refused(handle.error());
-  }
-  stream->hold(std::move(*handle));
+  // What attach refuses comes as a first event in a moment; a call that is merely quiet
+  // gets its stream opened after this.
+  stream->hold(std::move(*handle), std::chrono::milliseconds{250});
 }
 
 void start_stream(ServerContext& ctx, const ExchangePtr& ex, Request request) {
   request.resumable = true; // a dropped client resumes with Last-Event-ID
   auto entry = ctx.calls.make(true);
-  auto stream = std::make_shared<CallStream>(ctx, ex, entry, false, 0);
+  auto stream = std::make_shared<CallStream>(ctx, ex, entry, false);
   request.on_event = stream->callback();
   auto call = ctx.runtime.invoke(std::move(request));
   if (!call)
@@ -82,6 +84,7 @@ void stream_post(ServerContext& ctx, const ExchangePtr& ex) {
   auto parsed = request_from_body(*ex, ex->params()[0]);
   if (!parsed.request)
     return ex->respond(std::move(parsed.error));
+  ex->request().body() = {};
   start_stream(ctx, ex, std::move(*parsed.request));
 }
 
@@ -91,8 +94,14 @@ void stream_get(ServerContext& ctx, const ExchangePtr& ex) {
   if (!parsed.request)
     return ex->respond(std::move(parsed.error));
   auto last = ex->header("Last-Event-ID");
-  if (last.empty())
+  if (last.empty()) {
+    // Only a new call is refused while draining: a client resuming one that still runs
+    // gets its end.
+    if (ctx.draining.load())
+      return ex->respond(error_response(503, "shutting_down",
+                                        "the server is draining: call another instance"));
     return start_stream(ctx, ex, std::move(*parsed.request));
+  }
   std::uint64_t call = 0, seq = 0;
   if (!parse_event_id(last, call, seq))
     return ex->respond(error_response(400, "invalid_request",
@@ -155,7 +164,7 @@ void add_call_routes(ServerContext& ctx) {
   RouteNeeds json_call{.json_body = true, .starts_call = true};
   r.add(http::verb::post, "/v1/agents/{agent}/invoke", json_call, bind(invoke));
   r.add(http::verb::post, "/v1/agents/{agent}/stream", json_call, bind(stream_post));
-  r.add(http::verb::get, "/v1/agents/{agent}/stream", {.starts_call = true, .query_token = true},
+  r.add(http::verb::get, "/v1/agents/{agent}/stream", {.query_token = true}, // drain: see there
         bind(stream_get));
   r.add(http::verb::get, "/v1/agents/{agent}/sessions/{session}/calls/{call}/events",
         {.query_token = true}, bind(events));

@@ -53,15 +53,16 @@ std::string client_message(const ServerContext& ctx, const std::error_code& e,
   if (!e || ctx.config.expose_errors || !foreign_text(e))
     return message;
   ctx.log->warn("[{}/{}] {}: {}", session, call_id, code_name(e), message);
-  return code_name(e) == "store_failed"
-           ? "the session store failed; the server log has the details (call "
-               + std::to_string(call_id) + ")"
-           : "the agent failed; the server log has the details (call " + std::to_string(call_id)
-               + ")";
+  auto which = call_id == 0 ? std::string{}
+                            : " (call " + std::to_string(call_id) + ")";
+  return e == errc::store_failed
+           ? "the session store failed; the server log has the details" + which
+           : "the agent failed; the server log has the details" + which;
 }
 
-Response error_of(const Error& error) {
-  return error_response(status_for(error.code), code_name(error.code), error.message);
+Response error_of(const ServerContext& ctx, const Error& error, std::string_view session) {
+  return error_response(status_for(error.code), code_name(error.code),
+                        client_message(ctx, error.code, error.message, session, 0));
 }
 
 } // namespace agentrt::server::detail

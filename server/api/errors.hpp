@@ -28,7 +28,7 @@ std::string client_message(const ServerContext& ctx, const std::error_code& e,
                            const std::string& message, std::string_view session,
                            std::uint64_t call_id);
 
-/// An Error refused before a call reached a session, as a response.
-Response error_of(const Error& error);
+/// An Error of the Runtime's API as a response (its text filtered as client_message does).
+Response error_of(const ServerContext& ctx, const Error& error, std::string_view session = {});
 
 } // namespace agentrt::server::detail

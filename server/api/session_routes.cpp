@@ -7,6 +7,7 @@
 #include <agentrt/runtime.hpp>
 
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
 
@@ -32,20 +33,21 @@ void on_admin(ServerContext& ctx, const ExchangePtr& ex, Fn fn) {
     try {
       ex->respond(fn(ctx, key_of(*ex)));
     } catch (const std::exception& e) { // a Runtime API does not throw; a bad_alloc might
-      ex->respond(error_response(500, "internal", e.what()));
+      ctx.log->error("[{}] {}: {}", ex->session(), ex->route(), e.what());
+      ex->respond(error_response(500, "internal_error", "the server failed to answer; see its log"));
     }
   });
 }
 
 Response describe(ServerContext& ctx, const SessionKey& key) {
   auto info = ctx.runtime.describe(key);
-  return info ? json_ok(session_json(*info)) : error_of(info.error());
+  return info ? json_ok(session_json(*info)) : error_of(ctx, info.error(), key.session_id);
 }
 
 Response close(ServerContext& ctx, const SessionKey& key) {
   auto closed = ctx.runtime.close(key);
   if (!closed)
-    return error_of(closed.error());
+    return error_of(ctx, closed.error(), key.session_id);
   if (!*closed)
     return error_response(404, "not_found", "no live session " + key.agent + "/" + key.session_id);
   return Response{204, "", "", {}};
@@ -53,7 +55,7 @@ Response close(ServerContext& ctx, const SessionKey& key) {
 
 Response state(ServerContext& ctx, const SessionKey& key) {
   auto s = ctx.runtime.state(key);
-  return s ? json_ok(state_json(key, *s)) : error_of(s.error());
+  return s ? json_ok(state_json(key, *s)) : error_of(ctx, s.error(), key.session_id);
 }
 
 bool parse_u64(std::string_view s, std::uint64_t& v) {
@@ -69,7 +71,7 @@ void history(ServerContext& ctx, const ExchangePtr& ex) {
                                       "'from' and 'limit' must be non-negative integers"));
   on_admin(ctx, ex, [from, limit](ServerContext& ctx, const SessionKey& key) {
     auto page = ctx.runtime.history(key, from, static_cast<std::size_t>(limit));
-    return page ? json_ok(history_json(key, *page)) : error_of(page.error());
+    return page ? json_ok(history_json(key, *page)) : error_of(ctx, page.error(), key.session_id);
   });
 }
 

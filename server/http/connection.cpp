@@ -28,6 +28,24 @@ std::string_view sv(beast::string_view s) noexcept {
   return {s.data(), s.size()};
 }
 
+/// No control characters: a value that came from a client can never split a header.
+bool header_safe(std::string_view s) noexcept {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f)
+      return false;
+  return true;
+}
+
+bool session_id_like(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 128)
+    return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.'
+          || c == '_' || c == ':' || c == '-'))
+      return false;
+  return true;
+}
+
 } // namespace
 
 Connection::Connection(asio::ip::tcp::socket socket, ServerContext& ctx)
@@ -132,9 +150,11 @@ void Connection::refuse(unsigned status, std::string_view code, std::string mess
 // -- whole answers -----------------------------------------------------------------------------
 
 void Connection::respond(std::shared_ptr<Exchange> ex, Response response) {
+  ctx_.answers_pending.fetch_add(1);
   asio::post(stream_.get_executor(),
              [self = shared_from_this(), ex = std::move(ex), r = std::move(response)]() mutable {
                self->write_response(std::move(ex), std::move(r));
+               self->ctx_.answers_pending.fetch_sub(1); // written, or never will be
              });
 }
 
@@ -151,6 +171,7 @@ void Connection::add_common_headers(const Exchange* ex, Headers& headers) const 
 void Connection::write_response(std::shared_ptr<Exchange> ex, Response r) {
   if (closed_)
     return;
+  ctx_.answers_pending.fetch_add(1); // until written: stop() lets it go out
   auto res = std::make_shared<http::response<http::string_body>>();
   res->version(11);
   res->result(r.status);
@@ -160,6 +181,8 @@ void Connection::write_response(std::shared_ptr<Exchange> ex, Response r) {
   add_common_headers(ex.get(), r.headers);
   bool keep_alive = ex->request().keep_alive() && !ctx_.draining.load();
   for (auto& [name, value] : r.headers) {
+    if (!header_safe(name) || !header_safe(value))
+      continue;
     if (beast::iequals(name, "Connection") && value == "close")
       keep_alive = false;
     else
@@ -177,6 +200,7 @@ void Connection::write_response(std::shared_ptr<Exchange> ex, Response r) {
                     [self = shared_from_this(), ex, status = r.status, bytes,
                      keep_alive](beast::error_code ec, std::size_t) {
                       self->response_.reset();
+                      self->ctx_.answers_pending.fetch_sub(1);
                       self->finish_log(*ex, status, bytes);
                       if (ec)
                         return self->on_read(asio::error::connection_reset);
@@ -209,8 +233,13 @@ void Connection::finish_log(const Exchange& ex, unsigned status, std::size_t byt
 
 void Connection::open_stream(std::shared_ptr<Exchange> ex, Headers headers,
                              std::function<void()> on_abort) {
+  ctx_.answers_pending.fetch_add(1); // until the stream counts as open
   asio::post(stream_.get_executor(), [self = shared_from_this(), ex = std::move(ex),
                                       h = std::move(headers), a = std::move(on_abort)]() mutable {
+    struct Opened {
+      ServerContext& ctx;
+      ~Opened() { ctx.answers_pending.fetch_sub(1); }
+    } opened{self->ctx_};
     if (self->closed_) { // the client left before the stream opened
       if (a)
         a();
@@ -220,12 +249,15 @@ void Connection::open_stream(std::shared_ptr<Exchange> ex, Headers headers,
     self->streaming_ = true;
     self->on_abort_ = std::move(a);
     self->add_common_headers(self->stream_ex_.get(), h);
-    std::string head = "HTTP/1.1 200 OK\r\nServer: agentrt\r\n"
-                       "Content-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-                       "X-Accel-Buffering: no\r\nTransfer-Encoding: chunked\r\n"
-                       "Connection: close\r\n";
+    // HTTP/1.0 has no chunked encoding: its body ends when the connection closes.
+    self->chunked_ = self->stream_ex_->request().version() >= 11;
+    std::string head = self->chunked_ ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                                      : "HTTP/1.0 200 OK\r\n";
+    head += "Server: agentrt\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+            "X-Accel-Buffering: no\r\nConnection: close\r\n";
     for (auto& [name, value] : h)
-      head += name + ": " + value + "\r\n";
+      if (header_safe(name) && header_safe(value))
+        head += name + ": " + value + "\r\n";
     head += "\r\n";
     self->pending_bytes_ += head.size();
     self->pending_.push_back(std::move(head));
@@ -251,10 +283,12 @@ void Connection::stream_write(std::string bytes) {
   asio::post(stream_.get_executor(), [self = shared_from_this(), b = std::move(bytes)]() mutable {
     if (!self->streaming_ || self->finishing_ || self->closed_ || b.empty())
       return;
-    char size[24];
-    std::snprintf(size, sizeof size, "%zx\r\n", b.size());
-    b.insert(0, size);
-    b += "\r\n";
+    if (self->chunked_) {
+      char size[24];
+      std::snprintf(size, sizeof size, "%zx\r\n", b.size());
+      b.insert(0, size);
+      b += "\r\n";
+    }
     self->pending_bytes_ += b.size();
     self->pending_.push_back(std::move(b));
     if (self->pending_bytes_ > self->ctx_.config.max_stream_backlog) {
@@ -272,8 +306,10 @@ void Connection::stream_finish() {
       return;
     self->finishing_ = true;
     self->on_abort_ = nullptr; // the stream ended as it should: nothing to abort
-    self->pending_.push_back("0\r\n\r\n");
-    self->pending_bytes_ += 5;
+    if (self->chunked_) {
+      self->pending_.push_back("0\r\n\r\n");
+      self->pending_bytes_ += 5;
+    }
     self->flush();
   });
 }
@@ -284,6 +320,7 @@ void Connection::flush() {
   if (pending_.empty()) {
     if (finishing_) { // all written: the stream is complete
       finish_log(*stream_ex_, 200, stream_bytes_);
+      stream_ex_.reset(); // it holds this connection
       streaming_ = false;
       keepalive_.cancel();
       ctx_.metrics.stream_closed();
@@ -301,6 +338,10 @@ void Connection::flush() {
     buffers.emplace_back(asio::buffer(b));
   write_in_progress_ = true;
   wrote_since_tick_ = true;
+  // A client that stops reading is dropped: every healthy stream writes at least once per
+  // keep-alive interval, which re-arms this (it also bounds the close-watching read).
+  stream_.expires_after(std::max<std::chrono::milliseconds>(3 * ctx_.config.keepalive,
+                                                            std::chrono::seconds(30)));
   asio::async_write(stream_, buffers,
                     [self = shared_from_this()](beast::error_code ec, std::size_t n) {
                       self->write_in_progress_ = false;
@@ -347,6 +388,7 @@ void Connection::abort_stream() {
     ctx_.metrics.stream_closed();
     finish_log(*stream_ex_, 200, stream_bytes_);
   }
+  stream_ex_.reset(); // it holds this connection
   closed_ = true;
   pending_.clear();
   beast::error_code ignored;
@@ -357,6 +399,11 @@ void Connection::abort_stream() {
 }
 
 // -- Exchange ----------------------------------------------------------------------------------
+
+void Exchange::session(std::string id) {
+  if (session_id_like(id))
+    session_ = std::move(id);
+}
 
 std::string_view Exchange::header(std::string_view name) const {
   auto i = request_.find(beast::string_view{name.data(), name.size()});

@@ -74,6 +74,7 @@ private:
   std::vector<std::string> writing_; ///< the chunks of the write in progress
   bool write_in_progress_ = false;
   bool streaming_ = false;
+  bool chunked_ = true; ///< false for an HTTP/1.0 client: the body ends with the connection
   bool finishing_ = false; ///< finish() was called: close once flushed
   bool closed_ = false;
   bool wrote_since_tick_ = false;

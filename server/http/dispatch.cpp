@@ -40,6 +40,9 @@ bool is_json(std::string_view content_type) {
 } // namespace
 
 void dispatch(ServerContext& ctx, const ExchangePtr& ex) {
+  if (ctx.config.token.empty())
+    if (auto why = check_host(*ex, ctx.config.allowed_hosts); !why.empty())
+      return ex->respond(error_response(403, "host_not_allowed", why));
   std::string cors;
   if (auto why = check_origin(*ex, ctx.config.allowed_origins, cors); !why.empty())
     return ex->respond(error_response(403, "origin_not_allowed", why));
@@ -66,6 +69,8 @@ void dispatch(ServerContext& ctx, const ExchangePtr& ex) {
     return ex->respond(std::move(r));
   }
   auto& route = *m.route;
+  if (auto why = check_fetch_site(*ex, !cors.empty(), route.pattern == "/"); !why.empty())
+    return ex->respond(error_response(403, "origin_not_allowed", why));
   ex->route(route.pattern);
   ex->params(std::move(m.params));
 

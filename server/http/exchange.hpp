@@ -67,8 +67,11 @@ public:
   /// A header's value, or empty.
   std::string_view header(std::string_view name) const;
 
-  /// Tags the access log line and the metrics with the session this answer is about.
-  void session(std::string id) { session_ = std::move(id); }
+  /// Tags the answer (X-Session-Id), the access log line and the metrics with the session
+  /// it is about. An id that is not 1-128 characters of [A-Za-z0-9._:-] is not a session
+  /// id (the runtime refuses it) and is dropped: it came from the client and must never
+  /// reach a header or a log line as it is.
+  void session(std::string id);
   const std::string& session() const noexcept { return session_; }
   /// The request's Origin when it is allowed cross-origin: the answer carries CORS headers.
   void cors_origin(std::string origin) { cors_origin_ = std::move(origin); }

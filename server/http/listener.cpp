@@ -14,7 +14,7 @@ namespace agentrt::server::detail {
 namespace asio = boost::asio;
 
 Listener::Listener(ServerContext& ctx, const asio::ip::tcp::endpoint& at)
-  : ctx_(ctx), acceptor_(ctx.io) {
+  : ctx_(ctx), strand_(asio::make_strand(ctx.io)), acceptor_(strand_), backoff_(strand_) {
   boost::system::error_code ec;
   auto fail = [&](const char* what) {
     throw std::system_error(ec, std::string{"cannot "} + what + " " + at.address().to_string()
@@ -36,13 +36,14 @@ unsigned short Listener::port() const {
 }
 
 void Listener::start() {
-  accept();
+  asio::post(strand_, [self = shared_from_this()] { self->accept(); });
 }
 
 void Listener::stop() {
   asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
     boost::system::error_code ignored;
     self->acceptor_.close(ignored);
+    self->backoff_.cancel();
   });
 }
 
@@ -52,14 +53,19 @@ void Listener::accept() {
                                                        asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !self->acceptor_.is_open())
       return;
-    if (!ec) {
-      boost::system::error_code ignored;
-      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-      std::make_shared<Connection>(std::move(socket), self->ctx_)->start();
-    } else {
-      // Out of descriptors, typically: say so and keep accepting.
-      self->ctx_.log->warn("accept failed: {}", ec.message());
+    if (ec) {
+      // Out of descriptors, typically: say so, and try again in a moment rather than spin.
+      self->ctx_.log->warn("accept failed: {}; retrying in 100 ms", ec.message());
+      self->backoff_.expires_after(std::chrono::milliseconds{100});
+      self->backoff_.async_wait([self](boost::system::error_code e) {
+        if (!e && self->acceptor_.is_open())
+          self->accept();
+      });
+      return;
     }
+    boost::system::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+    std::make_shared<Connection>(std::move(socket), self->ctx_)->start();
     self->accept();
   });
 }

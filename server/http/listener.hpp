@@ -3,6 +3,8 @@
 // Listener: accepts connections and starts each on its own strand.
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 
 #include <memory>
 
@@ -22,7 +24,10 @@ private:
   void accept();
 
   ServerContext& ctx_;
+  /// The acceptor's own strand: accepting and stopping never run at once.
+  boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer backoff_;
 };
 
 } // namespace agentrt::server::detail

@@ -7,13 +7,15 @@
 
 #include <agentrt/errors.hpp>
 
+#include <boost/asio/steady_timer.hpp>
+
 namespace agentrt::server::detail {
 
 namespace {
 
-/// A first event that fails with one of these never had a stream to speak of: the call
-/// was refused by its session (a new call), or there was nothing to attach to. A call's own
-/// failure (agent_failed, timeout, ...) on a resumed stream is an event like any other.
+/// A first event that fails with one of these never had a stream to speak of: there was
+/// nothing to attach to. A call's own failure (agent_failed, timeout, ...) on a resumed
+/// stream is an event like any other.
 bool refused_before_start(const std::error_code& e) {
   return e == errc::not_found || e == errc::invalid_range || e == errc::events_expired
          || e == errc::invalid_session_id || e == errc::unknown_agent;
@@ -23,9 +25,10 @@ bool refused_before_start(const std::error_code& e) {
 
 CallStream::CallStream(ServerContext& ctx, const ExchangePtr& ex,
                        std::shared_ptr<CallTable::Entry> entry, bool resumed,
-                       std::uint64_t after_seq)
+                       std::uint64_t call_id, std::uint64_t after_seq)
   : ctx_(ctx), gate_(ctx.gate), ex_(ex), parked_(ex.get()), entry_(std::move(entry)),
-    resumed_(resumed), after_seq_(after_seq) {
+    resumed_(resumed), call_id_(call_id), after_seq_(after_seq) {
+  attached_ = entry_ != nullptr;
   ctx_.park(ex);
 }
 
@@ -35,45 +38,78 @@ std::function<void(const Event&)> CallStream::callback() {
   };
 }
 
-std::shared_ptr<Exchange> CallStream::take_exchange() {
-  if (answered_.exchange(true))
-    return nullptr;
+void CallStream::answer_locked(Response r, std::string_view session) {
+  if (answered_)
+    return;
+  answered_ = true;
   auto ex = ex_.lock();
   ctx_.unpark(parked_);
-  return ex;
+  if (!ex)
+    return;
+  ex->session(std::string{session});
+  ex->respond(std::move(r));
+}
+
+/// This stream no longer follows the call: a grace timer may cancel it now.
+void CallStream::release_locked() {
+  if (!attached_)
+    return;
+  attached_ = false;
+  ctx_.calls.detach(entry_);
 }
 
 void CallStream::refused(const Error& error) {
   gate_->run([&] {
-    if (auto ex = take_exchange())
-      ex->respond(error_of(error));
+    std::lock_guard guard{mu_};
+    auto ex = ex_.lock();
+    answer_locked(error_of(ctx_, error), ex ? ex->session() : std::string{});
+    if (resumed_)
+      release_locked();
+  });
+}
+
+void CallStream::hold(Call handle, std::chrono::milliseconds wait) {
+  {
+    std::lock_guard guard{mu_};
+    handle_ = std::move(handle);
+  }
+  auto timer = std::make_shared<boost::asio::steady_timer>(ctx_.io, wait);
+  timer->async_wait([self = shared_from_this(), timer](boost::system::error_code ec) {
+    if (ec)
+      return;
+    self->gate_->run([&] {
+      std::lock_guard guard{self->mu_};
+      if (!self->answered_)
+        self->open_locked(self->call_id_);
+    });
   });
 }
 
 void CallStream::on_event(const Event& e) {
+  std::lock_guard guard{mu_};
   if (!sink_) {
+    if (answered_)
+      return; // answered with an error already; the call's end changes nothing
     // A new call whose first event is a failure was refused by its session (busy,
     // overloaded, ...): it gets its status, not a 200 stream.
     if (e.terminal() && e.error && (!resumed_ || refused_before_start(e.error))) {
-      if (auto ex = take_exchange()) {
-        ex->session(e.session_id);
-        ex->respond(error_response(status_for(e.error), code_name(e.error),
+      answer_locked(error_response(status_for(e.error), code_name(e.error),
                                    client_message(ctx_, e.error, e.data, e.session_id,
-                                                  e.call_id)));
-      }
+                                                  e.call_id)),
+                    e.session_id);
+      if (resumed_)
+        release_locked();
       return;
     }
     if (resumed_ && e.seq <= after_seq_) {
       if (!e.terminal())
         return;
       // The client has the terminal event: 204 tells EventSource not to reconnect.
-      if (auto ex = take_exchange()) {
-        ex->session(e.session_id);
-        ex->respond(Response{204, "", "", {}});
-      }
+      answer_locked(Response{204, "", "", {}}, e.session_id);
+      release_locked();
       return;
     }
-    open(e);
+    open_locked(e.call_id);
     if (!sink_)
       return;
   } else if (e.seq <= after_seq_) {
@@ -84,25 +120,35 @@ void CallStream::on_event(const Event& e) {
     sink_->finish();
 }
 
-void CallStream::open(const Event& first) {
-  auto ex = take_exchange();
+void CallStream::open_locked(std::uint64_t call_id) {
+  if (answered_)
+    return;
+  answered_ = true;
+  auto ex = ex_.lock();
+  ctx_.unpark(parked_);
   if (!ex)
     return;
-  ex->session(first.session_id);
   std::weak_ptr<CallStream> weak = weak_from_this();
-  sink_ = ex->open_stream({{"X-Call-Id", std::to_string(first.call_id)}},
-                          [weak, gate = gate_] {
-                            gate->run([&] {
-                              if (auto self = weak.lock())
-                                self->on_client_gone();
-                            });
-                          });
+  sink_ = ex->open_stream({{"X-Call-Id", std::to_string(call_id)}}, [weak, gate = gate_] {
+    gate->run([&] {
+      if (auto self = weak.lock())
+        self->on_client_gone();
+    });
+  });
   sink_->write("retry: " + std::to_string(ctx_.config.sse_retry.count()) + "\n\n");
 }
 
 void CallStream::on_client_gone() {
-  if (entry_)
-    ctx_.calls.detach(entry_);
+  Call handle;
+  {
+    std::lock_guard guard{mu_};
+    release_locked();
+    handle = std::move(handle_);
+  }
+  // Stops following (a resumed stream); never the call itself. Its last event may come
+  // back here on this thread: no lock of ours is held.
+  if (handle.valid())
+    handle.cancel();
 }
 
 } // namespace agentrt::server::detail

@@ -4,7 +4,11 @@
 // events to it (on a runtime thread, one at a time, in order); the first decides how the
 // exchange is answered: a call refused before it started (its first event is a failure)
 // gets its HTTP status and a JSON error, anything else a 200 event stream that ends after
-// the terminal event. A resumed stream skips what the client already has.
+// the terminal event. A resumed stream skips what the client already has, and opens after
+// a moment even if the call is quiet (a client reconnecting in the middle of a long tool
+// call must not wait for headers).
+//
+// Every entry point runs inside the server's Gate.
 
 #include "http/exchange.hpp"
 #include "streams/call_table.hpp"
@@ -13,10 +17,11 @@
 #include <agentrt/event.hpp>
 #include <agentrt/result.hpp>
 
-#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 namespace agentrt::server::detail {
@@ -25,10 +30,11 @@ struct ServerContext;
 
 class CallStream : public std::enable_shared_from_this<CallStream> {
 public:
-  /// `entry`: the call's entry in the CallTable, if the server knows the call. `after_seq`:
-  /// for a resumed stream, the last event the client has.
+  /// `entry`: the call's entry in the CallTable, if the server knows the call; this stream
+  /// counts as attached to it. `call_id`/`after_seq`: for a resumed stream, the call and
+  /// the last event the client has.
   CallStream(ServerContext& ctx, const ExchangePtr& ex, std::shared_ptr<CallTable::Entry> entry,
-             bool resumed, std::uint64_t after_seq);
+             bool resumed, std::uint64_t call_id = 0, std::uint64_t after_seq = 0);
 
   /// The callback for Request::on_event or Runtime::attach. It holds this stream until the
   /// Runtime lets go of it (after the terminal event).
@@ -37,14 +43,16 @@ public:
   /// The call could not start (invoke or attach failed): answers with the error.
   void refused(const Error& error);
 
-  /// Keeps an attach handle as long as the stream.
-  void hold(Call handle) { handle_ = std::move(handle); }
+  /// Keeps the attach handle of a resumed stream (cancelled when its client leaves), and
+  /// opens the stream after `wait` if no event decided it before.
+  void hold(Call handle, std::chrono::milliseconds wait);
 
 private:
   void on_event(const Event& e);
-  void open(const Event& first);
+  void open_locked(std::uint64_t call_id);
+  void answer_locked(Response r, std::string_view session);
+  void release_locked();
   void on_client_gone();
-  std::shared_ptr<Exchange> take_exchange();
 
   ServerContext& ctx_;
   GatePtr gate_;
@@ -52,11 +60,14 @@ private:
   const Exchange* parked_;
   std::shared_ptr<CallTable::Entry> entry_;
   const bool resumed_;
+  const std::uint64_t call_id_;
   const std::uint64_t after_seq_;
-  std::atomic<bool> answered_{false};
-  // Touched by on_event only (the Runtime calls it one at a time).
-  std::optional<StreamSink> sink_;
-  Call handle_;
+
+  std::mutex mu_; // events, the open timer and the client leaving meet here
+  bool answered_ = false;          // guarded by mu_
+  bool attached_ = false;          // guarded by mu_: counted in entry_
+  std::optional<StreamSink> sink_; // guarded by mu_
+  Call handle_;                    // guarded by mu_
 };
 
 } // namespace agentrt::server::detail

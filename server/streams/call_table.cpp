@@ -80,8 +80,8 @@ void CallTable::detach(const std::shared_ptr<Entry>& entry) {
 }
 
 void CallTable::start_grace(const std::shared_ptr<Entry>& entry, std::uint64_t round) {
-  if (grace_.count() == 0)
-    return cancel_if_orphaned(entry, round);
+  // Never cancelled here: the caller may be inside the gate, and a cancel delivers the
+  // call's last event (which enters the gate) on this very thread.
   auto timer = std::make_shared<boost::asio::steady_timer>(io_, grace_);
   timer->async_wait([this, entry, round, timer](boost::system::error_code ec) {
     if (!ec)

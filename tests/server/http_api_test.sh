@@ -266,6 +266,67 @@ t_refused_changes_nothing() { # what a browser would send cross-site: text/plain
     && expect 404 not_found "$base/v1/agents/echo/sessions/csrf-1"
 }
 
+t_no_header_injection() {
+  curl -s -D "$work/inj.h" -o "$work/inj.json" "$base/v1/agents/echo/sessions/x%0D%0AX-Evil:%201/state"
+  [ "$(jq -r .error.code "$work/inj.json")" = invalid_session_id ] && ! grep -qi '^x-evil' "$work/inj.h" \
+    && ! grep -qi '^x-session-id' "$work/inj.h" && ! grep -q '^X-Evil' "$work/main.err"
+}
+
+t_host_and_fetch_site() { # DNS rebinding and cross-site requests without an Origin
+  expect 403 host_not_allowed -H 'Host: evil.example:8080' "$base/v1/stats" \
+    && [ "$(status_of -H 'Host: localhost:1234' "$base/v1/stats")" = 200 ] \
+    && expect 403 origin_not_allowed -H 'Sec-Fetch-Site: cross-site' -H 'Sec-Fetch-Mode: no-cors' \
+         "$base/v1/agents/echo/stream?session_id=xs-1&input=x" \
+    && expect 404 not_found "$base/v1/agents/echo/sessions/xs-1" \
+    && [ "$(status_of -H 'Sec-Fetch-Site: cross-site' -H 'Sec-Fetch-Mode: navigate' "$base/")" = 200 ] \
+    && [ "$(status_of -H 'Sec-Fetch-Site: same-origin' "$base/v1/stats")" = 200 ]
+}
+
+t_refused_resume_lets_the_grace_cancel() {
+  local before
+  before=$(stat_of turns_cancelled)
+  curl -sN --max-time 30 -X POST "${J[@]}" -d '{"input":"count to 1000","session_id":"rr-1","params":{"ms_per_word":"20"}}' \
+    "$base/v1/agents/assistant/stream" >"$work/rr.sse" &
+  local c=$!
+  until_in "$work/rr.sse" '^event: chunk' || return 1
+  kill -9 $c; wait $c 2>/dev/null
+  local call
+  call=$(datas "$work/rr.sse" | head -n1 | jq -r .call_id)
+  # A re-attach that is refused (a seq the call has not reached) must not keep it alive.
+  expect 400 invalid_range -H "Last-Event-ID: $call:99999" "$base/v1/agents/assistant/stream?session_id=rr-1&input=x" \
+    && wait_idle && [ "$(stat_of turns_cancelled)" = $((before + 1)) ]
+}
+
+t_quiet_resume_opens_at_once() { # a reconnect in the middle of a long pause gets its headers
+  curl -sN --max-time 30 -X POST "${J[@]}" -d '{"input":"count to 3","session_id":"qr-1","params":{"ms_per_word":"2500"}}' \
+    "$base/v1/agents/assistant/stream" >"$work/qr.sse" &
+  local s=$!
+  until_in "$work/qr.sse" '^data: .*"seq":2,' || return 1 # the phase: the first word is 2.5 s away
+  local call
+  call=$(datas "$work/qr.sse" | head -n1 | jq -r .call_id)
+  curl -sN --max-time 1 -D "$work/qr.h" -H "Last-Event-ID: $call:2" "$base/v1/agents/assistant/stream?session_id=qr-1&input=x" >"$work/qr2.sse"
+  grep -q '^HTTP/1.1 200' "$work/qr.h" && grep -q '^retry: 2000' "$work/qr2.sse" && ! grep -q '^event:' "$work/qr2.sse" || return 1
+  wait $s
+  stream_is_clean "$work/qr.sse" qr-1
+}
+
+t_invoke_survives_a_watcher_leaving() {
+  # Call ids are consecutive and nothing else runs now: the invoke's is the next one.
+  post /v1/agents/echo/invoke '{"input":"x"}' "$work/iw0.json" >/dev/null
+  local call=$(( $(jq -r .call_id "$work/iw0.json") + 1 ))
+  post /v1/agents/assistant/invoke '{"input":"count to 50","session_id":"iw-1","params":{"ms_per_word":"50"}}' "$work/iw.json" >/dev/null &
+  local inv=$!
+  # A watcher follows the invoke's call and leaves; the grace (1.5 s) must not cancel it.
+  curl -sN --max-time 10 "$base/v1/agents/assistant/sessions/iw-1/calls/$call/events" | grep -m1 -q '^event: chunk'
+  wait $inv
+  [ "$(jq -r .output "$work/iw.json")" = "counted to 50" ] && [ "$(jq -r .call_id "$work/iw.json")" = "$call" ]
+}
+
+t_http10_stream() {
+  curl -sN --http1.0 --max-time 20 -X POST "${J[@]}" -d '{"input":"my name is Eve","session_id":"h10","params":{"ms_per_word":"5"}}' \
+    "$base/v1/agents/assistant/stream" >"$work/h10.sse" && stream_is_clean "$work/h10.sse" h10
+}
+
 t_metrics() {
   curl -s "$base/metrics" >"$work/m.txt"
   grep -q '^agentrt_http_requests_total{route="/v1/agents/{agent}/invoke",code="200"} [1-9]' "$work/m.txt" \
@@ -273,6 +334,7 @@ t_metrics() {
     && grep -q '^agentrt_turn_duration_seconds_count [1-9]' "$work/m.txt" \
     && grep -q '^agentrt_queue_wait_seconds_bucket{le="+Inf"} [1-9]' "$work/m.txt" \
     && grep -q '^agentrt_http_open_streams 0$' "$work/m.txt" \
+    && grep -q '^agentrt_http_open_connections 1$' "$work/m.txt" \
     && grep -q '^agentrt_live_sessions [1-9]' "$work/m.txt" \
     && grep -q '^# TYPE agentrt_turns_completed_total counter$' "$work/m.txt"
 }
@@ -299,7 +361,13 @@ check "the cancel route stops a running call" t_cancel_route
 check "a quiet stream gets keep-alive comments" t_keepalive
 check "bad input gets the documented status and a JSON error naming the problem" t_bad_input
 check "a text/plain POST (a blocked cross-site request) changes nothing" t_refused_changes_nothing
-check "/metrics reports requests by route and code, histograms and gauges" t_metrics
+check "a session id with CR LF never reaches a header or the log" t_no_header_injection
+check "unknown Host names (DNS rebinding) and cross-site requests without an Origin are refused" t_host_and_fetch_site
+check "a refused re-attach does not keep a dropped call alive past its grace" t_refused_resume_lets_the_grace_cancel
+check "a resume during a long pause gets its headers at once" t_quiet_resume_opens_at_once
+check "an invoke's call is not cancelled when a stream that watched it leaves" t_invoke_survives_a_watcher_leaving
+check "an HTTP/1.0 client gets a whole stream, ended by the close" t_http10_stream
+check "/metrics reports requests by route and code, histograms and gauges; no connection is left open" t_metrics
 check "the server is still up and logged no errors" t_server_survived
 
 # -- a locked-down server: token, allowed origins, JSON logs, errors exposed ----------------------

@@ -30,6 +30,10 @@ struct ServerConfig {
   /// same-origin pages and clients that send no Origin (curl, servers). A request from any
   /// other origin is refused with 403 before it does anything.
   std::vector<std::string> allowed_origins;
+  /// Host names (the Host header, without the port) this server answers to when no token
+  /// is set, besides IP literals and `localhost`: a page on another name that resolves to
+  /// this address (DNS rebinding) is refused. "*" allows any. With a token, any host.
+  std::vector<std::string> allowed_hosts;
   /// When set, every route but /health, /ready and the page needs `Authorization: Bearer
   /// <token>` (or `?access_token=` on the GET stream routes, which EventSource cannot give
   /// headers). Compared in constant time.
