@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 #include <mutex>
@@ -63,6 +64,16 @@ public:
 
   void run() {
     stream_.expires_after(options_.connect_timeout);
+    // An address needs no resolver (whose every lookup is a hop to its own thread).
+    beast::error_code bad;
+    auto address = net::ip::make_address(endpoint_.host, bad);
+    if (!bad) {
+      tcp::endpoint at{address, static_cast<unsigned short>(std::stoul(endpoint_.port))};
+      stream_.async_connect(at, [self = shared_from_this()](beast::error_code e) {
+        self->on_connect(e);
+      });
+      return;
+    }
     resolver_.async_resolve(endpoint_.host, endpoint_.port,
                             [self = shared_from_this()](beast::error_code ec, auto results) {
                               self->on_resolve(ec, std::move(results));
@@ -249,6 +260,7 @@ struct ModelClient::Impl {
   };
   std::shared_ptr<Gate> gate = std::make_shared<Gate>();
   std::vector<std::weak_ptr<Exchange>> live; // only on the I/O thread
+  std::size_t prune_at = 64;                  // only on the I/O thread
   std::thread thread;
 };
 
@@ -298,7 +310,12 @@ std::function<void()> ModelClient::start(std::vector<ChatMessage> messages,
     if (impl_->gate->stopped)
       throw std::logic_error("ModelClient::start after the client began to stop");
     net::post(impl_->io, [impl = impl_.get(), ex] {
-      std::erase_if(impl->live, [](auto& w) { return w.expired(); });
+      // Ended exchanges are swept when the list has doubled: a sweep per request would
+      // cost O(n) each with n requests in flight.
+      if (impl->live.size() >= impl->prune_at) {
+        std::erase_if(impl->live, [](auto& w) { return w.expired(); });
+        impl->prune_at = std::max<std::size_t>(64, 2 * impl->live.size());
+      }
       impl->live.push_back(ex);
       ex->run();
     });
