@@ -141,6 +141,7 @@ void HttpServer::stop(std::chrono::milliseconds flush) {
     std::lock_guard g{ctx.parked_mu};
     ctx.parked.clear();
   }
+  ctx.doorbell.clear();
   impl_->listener.reset();
   // Connections still referenced by handlers the io_context holds go with it.
 }

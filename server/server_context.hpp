@@ -3,6 +3,7 @@
 // ServerContext: what every part of one HttpServer shares. Built once by HttpServer; the
 // parts hold a reference, never a copy.
 
+#include "http/doorbell.hpp"
 #include "http/router.hpp"
 #include "metrics/metrics.hpp"
 #include "streams/call_table.hpp"
@@ -55,6 +56,8 @@ struct ServerContext {
 
   std::mutex parked_mu;
   std::unordered_map<const Exchange*, ExchangePtr> parked; // guarded by parked_mu
+
+  Doorbell doorbell{io}; ///< binds to `io` (declared after it, used only once it runs)
 
   /// Last: destroyed first, with the handlers it still holds (connections, timers), while
   /// what they use (metrics, the logger, the call table) is still there.

@@ -233,6 +233,12 @@ void Connection::finish_log(const Exchange& ex, unsigned status, std::size_t byt
 
 void Connection::open_stream(std::shared_ptr<Exchange> ex, Headers headers,
                              std::function<void()> on_abort) {
+  {
+    // HTTP/1.0 has no chunked encoding: its body ends when the connection closes. Decided
+    // here, before the first write can be framed.
+    std::lock_guard guard{outbox_.mu};
+    outbox_.chunked = ex->request().version() >= 11;
+  }
   ctx_.answers_pending.fetch_add(1); // until the stream counts as open
   asio::post(stream_.get_executor(), [self = shared_from_this(), ex = std::move(ex),
                                       h = std::move(headers), a = std::move(on_abort)]() mutable {
@@ -249,7 +255,6 @@ void Connection::open_stream(std::shared_ptr<Exchange> ex, Headers headers,
     self->streaming_ = true;
     self->on_abort_ = std::move(a);
     self->add_common_headers(self->stream_ex_.get(), h);
-    // HTTP/1.0 has no chunked encoding: its body ends when the connection closes.
     self->chunked_ = self->stream_ex_->request().version() >= 11;
     std::string head = self->chunked_ ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
                                       : "HTTP/1.0 200 OK\r\n";
@@ -269,9 +274,9 @@ void Connection::open_stream(std::shared_ptr<Exchange> ex, Headers headers,
   });
 }
 
-void StreamSink::write(std::string bytes) {
+void StreamSink::write(std::string_view bytes) {
   if (auto c = connection_.lock())
-    c->stream_write(std::move(bytes));
+    c->stream_write(bytes);
 }
 
 void StreamSink::finish() {
@@ -279,39 +284,72 @@ void StreamSink::finish() {
     c->stream_finish();
 }
 
-void Connection::stream_write(std::string bytes) {
-  asio::post(stream_.get_executor(), [self = shared_from_this(), b = std::move(bytes)]() mutable {
-    if (!self->streaming_ || self->finishing_ || self->closed_ || b.empty())
-      return;
-    if (self->chunked_) {
-      char size[24];
-      std::snprintf(size, sizeof size, "%zx\r\n", b.size());
-      b.insert(0, size);
-      b += "\r\n";
-    }
-    self->pending_bytes_ += b.size();
-    self->pending_.push_back(std::move(b));
-    if (self->pending_bytes_ > self->ctx_.config.max_stream_backlog) {
-      self->ctx_.log->warn("[{}] a stream's client left {} bytes unread: disconnected",
-                           self->stream_ex_->session(), self->pending_bytes_);
-      return self->close();
-    }
-    self->flush();
-  });
+void Connection::schedule_locked() {
+  if (outbox_.scheduled)
+    return;
+  outbox_.scheduled = true;
+  ctx_.doorbell.ring(shared_from_this());
+}
+
+void Connection::take_outbox_soon() {
+  asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->take_outbox(); });
+}
+
+void Connection::stream_write(std::string_view bytes) {
+  if (bytes.empty())
+    return;
+  std::lock_guard guard{outbox_.mu};
+  if (outbox_.closed || outbox_.finish)
+    return;
+  if (outbox_.chunked) {
+    char size[24];
+    std::snprintf(size, sizeof size, "%zx\r\n", bytes.size());
+    outbox_.data += size;
+    outbox_.data += bytes;
+    outbox_.data += "\r\n";
+  } else {
+    outbox_.data += bytes;
+  }
+  schedule_locked();
 }
 
 void Connection::stream_finish() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] {
-    if (!self->streaming_ || self->finishing_ || self->closed_)
-      return;
-    self->finishing_ = true;
-    self->on_abort_ = nullptr; // the stream ended as it should: nothing to abort
-    if (self->chunked_) {
-      self->pending_.push_back("0\r\n\r\n");
-      self->pending_bytes_ += 5;
-    }
-    self->flush();
-  });
+  std::lock_guard guard{outbox_.mu};
+  if (outbox_.closed || outbox_.finish)
+    return;
+  outbox_.finish = true;
+  if (outbox_.chunked)
+    outbox_.data += "0\r\n\r\n";
+  schedule_locked();
+}
+
+/// On the strand: moves what was written into the queue of the socket's writes.
+void Connection::take_outbox() {
+  std::string data;
+  bool finish = false;
+  {
+    std::lock_guard guard{outbox_.mu};
+    outbox_.scheduled = false;
+    data = std::move(outbox_.data);
+    outbox_.data = {};
+    finish = outbox_.finish;
+  }
+  if (!streaming_ || closed_)
+    return;
+  if (!data.empty()) {
+    pending_bytes_ += data.size();
+    pending_.push_back(std::move(data));
+  }
+  if (finish && !finishing_) {
+    finishing_ = true;
+    on_abort_ = nullptr; // the stream ended as it should: nothing to abort
+  }
+  if (pending_bytes_ > ctx_.config.max_stream_backlog) {
+    ctx_.log->warn("[{}] a stream's client left {} bytes unread: disconnected",
+                   stream_ex_->session(), pending_bytes_);
+    return abort_stream();
+  }
+  flush();
 }
 
 void Connection::flush() {
@@ -371,8 +409,7 @@ void Connection::arm_keepalive() {
     if (ec || !self->streaming_ || self->finishing_ || self->closed_)
       return;
     if (!self->wrote_since_tick_) {
-      static const std::string comment = ": keepalive\n\n";
-      self->stream_write(comment);
+      self->stream_write(": keepalive\n\n");
     }
     self->wrote_since_tick_ = false;
     self->arm_keepalive();
@@ -380,6 +417,11 @@ void Connection::arm_keepalive() {
 }
 
 void Connection::abort_stream() {
+  {
+    std::lock_guard guard{outbox_.mu};
+    outbox_.closed = true;
+    outbox_.data = {};
+  }
   bool was_streaming = streaming_;
   auto abort = std::exchange(on_abort_, nullptr);
   if (was_streaming) {

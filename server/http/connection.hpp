@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -39,8 +40,10 @@ public:
   void respond(std::shared_ptr<Exchange> ex, Response response);
   void open_stream(std::shared_ptr<Exchange> ex, Headers headers,
                    std::function<void()> on_abort);
-  void stream_write(std::string bytes);
+  void stream_write(std::string_view bytes);
   void stream_finish();
+  /// Called by the Doorbell: takes the outbox on the strand.
+  void take_outbox_soon();
 
 private:
   void read_request();
@@ -51,6 +54,8 @@ private:
   void write_response(std::shared_ptr<Exchange> ex, Response response);
   void after_response(bool keep_alive);
   void flush();
+  void take_outbox();
+  void schedule_locked();
   void watch_for_close();
   void arm_keepalive();
   void abort_stream();
@@ -80,6 +85,17 @@ private:
   bool wrote_since_tick_ = false;
   std::function<void()> on_abort_;
   boost::asio::steady_timer keepalive_;
+
+  /// What other threads write to an open stream: appended under a lock, taken by the strand
+  /// in one go, so a burst of events costs one post and one write.
+  struct Outbox {
+    std::mutex mu;
+    std::string data;       // guarded by mu: framed bytes not yet taken
+    bool scheduled = false; // guarded by mu: a take is posted
+    bool finish = false;    // guarded by mu: the body's end is in `data`
+    bool closed = false;    // guarded by mu: the stream is gone, drop writes
+    bool chunked = true;    // guarded by mu
+  } outbox_;
   char probe_[1]; ///< where reads go while a stream is open (they only detect a close)
 };
 

@@ -41,7 +41,7 @@ public:
   explicit StreamSink(std::weak_ptr<Connection> connection) noexcept
     : connection_(std::move(connection)) {}
   /// Queues `bytes` as one chunk of the response body.
-  void write(std::string bytes);
+  void write(std::string_view bytes);
   /// Ends the body; the connection closes once it is flushed.
   void finish();
 
