@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds Release, and runs the standard benchmark set (a few
+# Installs what is missing, builds Release, and runs the standard benchmark set (about ten
 # minutes on a 2-core machine): each scenario in its own process, so one scenario's heap
-# cannot colour the next. Prints the tables and writes build/release/bench.json.
+# cannot colour the next; then the HTTP server's (bench/http/run.sh). Prints the tables and
+# writes build/release/bench.json and bench-http.json.
 # Extra arguments go to every agentrt-bench run (e.g. --workers 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh bench
 scripts/build.sh build/release -DCMAKE_BUILD_TYPE=Release -DAGENTRT_BUILD_TESTS=OFF
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r)"
 out=build/release
@@ -18,4 +19,6 @@ for scenario in spread hot cold blocking latency churn durable memory retry llm 
 done
 jq -s '{cores: .[0].cores, scenarios: (map(.scenarios) | add)}' "${parts[@]}" >"$out/bench.json"
 echo "wrote $out/bench.json"
+# The HTTP server against the bare Beast ceiling and FastAPI (docs/BENCHMARKS.md).
+bench/http/run.sh "$out" --json "$out/bench-http.json" || status=1
 exit $status

@@ -10,8 +10,10 @@ packages=(
   nlohmann-json3-dev libsqlite3-dev curl jq
 )
 if [ "${1:-}" = "bench" ]; then
-  # bench/http: the FastAPI baseline the server is measured against
-  packages+=(python3-fastapi python3-uvicorn python3-httpx)
+  # bench/http: the FastAPI baseline the server is measured against (uvicorn's usual loop
+  # and parser, and both HTTP clients it is measured with)
+  packages+=(python3-fastapi python3-uvicorn python3-httpx python3-aiohttp python3-uvloop
+             python3-httptools)
 fi
 if [ "${1:-}" = "test" ]; then
   packages+=(clang) # scripts/check_locks.sh: the lock annotations, checked by clang

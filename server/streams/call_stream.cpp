@@ -38,12 +38,17 @@ std::function<void(const Event&)> CallStream::callback() {
   };
 }
 
-void CallStream::answer_locked(Response r, std::string_view session) {
+std::shared_ptr<Exchange> CallStream::take_locked() {
   if (answered_)
-    return;
+    return nullptr;
   answered_ = true;
   auto ex = ex_.lock();
   ctx_.unpark(parked_);
+  return ex;
+}
+
+void CallStream::answer_locked(Response r, std::string_view session) {
+  auto ex = take_locked();
   if (!ex)
     return;
   ex->session(std::string{session});
@@ -121,11 +126,7 @@ void CallStream::on_event(const Event& e) {
 }
 
 void CallStream::open_locked(std::uint64_t call_id) {
-  if (answered_)
-    return;
-  answered_ = true;
-  auto ex = ex_.lock();
-  ctx_.unpark(parked_);
+  auto ex = take_locked();
   if (!ex)
     return;
   std::weak_ptr<CallStream> weak = weak_from_this();

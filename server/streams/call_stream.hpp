@@ -49,6 +49,8 @@ public:
 
 private:
   void on_event(const Event& e);
+  /// The exchange, once: whoever answers first takes it out of ctx.parked.
+  std::shared_ptr<Exchange> take_locked();
   void open_locked(std::uint64_t call_id);
   void answer_locked(Response r, std::string_view session);
   void release_locked();
