@@ -247,6 +247,11 @@ void Connection::open_stream(std::shared_ptr<Exchange> ex, Headers headers,
       ~Opened() { ctx.answers_pending.fetch_sub(1); }
     } opened{self->ctx_};
     if (self->closed_) { // the client left before the stream opened
+      {
+        std::lock_guard guard{self->outbox_.mu};
+        self->outbox_.closed = true; // the call's events need not ring for nobody
+        self->outbox_.data = {};
+      }
       if (a)
         a();
       return;

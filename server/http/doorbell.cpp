@@ -7,11 +7,14 @@
 namespace agentrt::server::detail {
 
 void Doorbell::ring(std::shared_ptr<Connection> c) {
-  std::lock_guard guard{mu_};
-  ready_.push_back(std::move(c));
-  if (posted_)
-    return;
-  posted_ = true;
+  {
+    std::lock_guard guard{mu_};
+    ready_.push_back(std::move(c));
+    if (posted_)
+      return;
+    posted_ = true;
+  }
+  // The wake-up (a futex or eventfd call) outside the lock every ringer takes.
   boost::asio::post(io_, [this] { answer(); });
 }
 
@@ -22,7 +25,8 @@ void Doorbell::answer() {
     taken.swap(ready_);
     posted_ = false;
   }
-  // From an I/O thread, handing work to strands queues it on this thread: no wake-up.
+  // On an I/O thread: each connection's take runs here (or queues behind its strand's
+  // current work), with no wake-up of another thread.
   for (auto& c : taken)
     c->take_outbox_soon();
 }

@@ -7,6 +7,7 @@
 
 #include <agentrt/errors.hpp>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 namespace agentrt::server::detail {
@@ -146,10 +147,11 @@ void CallStream::on_client_gone() {
     release_locked();
     handle = std::move(handle_);
   }
-  // Stops following (a resumed stream); never the call itself. Its last event may come
-  // back here on this thread: no lock of ours is held.
+  // Stops following (a resumed stream); never the call itself. From the io_context, not
+  // here: this runs inside the gate, and the follower's last event, which the cancel
+  // delivers on the cancelling thread, enters the gate too.
   if (handle.valid())
-    handle.cancel();
+    boost::asio::post(ctx_.io, [h = std::make_shared<Call>(std::move(handle))] { h->cancel(); });
 }
 
 } // namespace agentrt::server::detail
