@@ -4,7 +4,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <charconv>
 
 namespace agentrt::server::detail {
 
@@ -114,9 +113,8 @@ ParsedRequest request_from_query(const Exchange& ex, std::string agent) {
         return bad("invalid_query", policy_error);
       r.on_busy = *p;
     } else if (k == "timeout_ms") {
-      unsigned long long ms = 0;
-      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
-      if (ec != std::errc{} || end != v.data() + v.size() || v.empty() || ms > max_timeout_ms)
+      std::uint64_t ms = 0;
+      if (!parse_u64(v, ms) || ms > max_timeout_ms)
         return bad("invalid_query", timeout_error);
       set_timeout(r, ms);
     } else if (k.rfind("param.", 0) == 0 && k.size() > 6) {

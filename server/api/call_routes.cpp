@@ -3,12 +3,12 @@
 #include "api/json_views.hpp"
 #include "api/routes.hpp"
 #include "http/error_response.hpp"
+#include "http/query.hpp"
 #include "server_context.hpp"
 #include "streams/call_stream.hpp"
 
 #include <agentrt/runtime.hpp>
 
-#include <charconv>
 
 namespace agentrt::server::detail {
 
@@ -45,12 +45,8 @@ bool parse_event_id(std::string_view id, std::uint64_t& call, std::uint64_t& seq
   auto colon = id.find(':');
   if (colon == std::string_view::npos)
     return false;
-  auto a = id.substr(0, colon), b = id.substr(colon + 1);
-  auto ok = [](std::string_view s, std::uint64_t& v) {
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    return !s.empty() && ec == std::errc{} && end == s.data() + s.size();
-  };
-  return ok(a, call) && ok(b, seq) && call > 0;
+  return parse_u64(id.substr(0, colon), call) && parse_u64(id.substr(colon + 1), seq)
+         && call > 0;
 }
 
 /// A stream of a call that already runs, from after `after_seq`.
@@ -110,11 +106,6 @@ void stream_get(ServerContext& ctx, const ExchangePtr& ex) {
     return ex->respond(error_response(400, "invalid_request",
                                       "a one-shot call (no session_id) cannot be resumed"));
   resume(ctx, ex, {parsed.request->agent, parsed.request->session_id}, call, seq);
-}
-
-bool parse_u64(std::string_view s, std::uint64_t& v) {
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return !s.empty() && ec == std::errc{} && end == s.data() + s.size();
 }
 
 /// GET .../calls/{call}/events?after=SEQ (Last-Event-ID, when sent, wins).

@@ -2,6 +2,7 @@
 #include "api/json_views.hpp"
 #include "api/routes.hpp"
 #include "http/error_response.hpp"
+#include "http/query.hpp"
 #include "server_context.hpp"
 
 #include <agentrt/runtime.hpp>
@@ -9,7 +10,6 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
-#include <charconv>
 
 namespace agentrt::server::detail {
 
@@ -56,11 +56,6 @@ Response close(ServerContext& ctx, const SessionKey& key) {
 Response state(ServerContext& ctx, const SessionKey& key) {
   auto s = ctx.runtime.state(key);
   return s ? json_ok(state_json(key, *s)) : error_of(ctx, s.error(), key.session_id);
-}
-
-bool parse_u64(std::string_view s, std::uint64_t& v) {
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  return !s.empty() && ec == std::errc{} && end == s.data() + s.size();
 }
 
 void history(ServerContext& ctx, const ExchangePtr& ex) {

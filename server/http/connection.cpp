@@ -61,15 +61,6 @@ void Connection::start() {
   asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
 }
 
-void Connection::close() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] {
-    self->abort_stream();
-    beast::error_code ignored;
-    self->stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    self->stream_.close();
-  });
-}
-
 // -- reading requests --------------------------------------------------------------------------
 
 void Connection::read_request() {
@@ -233,14 +224,15 @@ void Connection::finish_log(const Exchange& ex, unsigned status, std::size_t byt
 
 void Connection::open_stream(std::shared_ptr<Exchange> ex, Headers headers,
                              std::function<void()> on_abort) {
+  // HTTP/1.0 has no chunked encoding: its body ends when the connection closes. Decided
+  // here, before the first write can be framed.
+  bool chunked = ex->request().version() >= 11;
   {
-    // HTTP/1.0 has no chunked encoding: its body ends when the connection closes. Decided
-    // here, before the first write can be framed.
     std::lock_guard guard{outbox_.mu};
-    outbox_.chunked = ex->request().version() >= 11;
+    outbox_.chunked = chunked;
   }
   ctx_.answers_pending.fetch_add(1); // until the stream counts as open
-  asio::post(stream_.get_executor(), [self = shared_from_this(), ex = std::move(ex),
+  asio::post(stream_.get_executor(), [self = shared_from_this(), ex = std::move(ex), chunked,
                                       h = std::move(headers), a = std::move(on_abort)]() mutable {
     struct Opened {
       ServerContext& ctx;
@@ -260,8 +252,7 @@ void Connection::open_stream(std::shared_ptr<Exchange> ex, Headers headers,
     self->streaming_ = true;
     self->on_abort_ = std::move(a);
     self->add_common_headers(self->stream_ex_.get(), h);
-    self->chunked_ = self->stream_ex_->request().version() >= 11;
-    std::string head = self->chunked_ ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+    std::string head = chunked ? "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
                                       : "HTTP/1.0 200 OK\r\n";
     head += "Server: agentrt\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
             "X-Accel-Buffering: no\r\nConnection: close\r\n";

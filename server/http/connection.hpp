@@ -33,8 +33,6 @@ public:
 
   /// Starts reading the first request.
   void start();
-  /// Closes the socket now (server stop).
-  void close();
 
   // Called by Exchange and StreamSink (any thread): they post to the strand.
   void respond(std::shared_ptr<Exchange> ex, Response response);
@@ -79,7 +77,6 @@ private:
   std::vector<std::string> writing_; ///< the chunks of the write in progress
   bool write_in_progress_ = false;
   bool streaming_ = false;
-  bool chunked_ = true; ///< false for an HTTP/1.0 client: the body ends with the connection
   bool finishing_ = false; ///< finish() was called: close once flushed
   bool closed_ = false;
   bool wrote_since_tick_ = false;

@@ -1,5 +1,6 @@
 #include "http/query.hpp"
 
+#include <charconv>
 #include <cstdint>
 
 namespace agentrt::server::detail {
@@ -17,6 +18,18 @@ int hex(char c) noexcept {
 }
 
 } // namespace
+
+std::string_view take_part(std::string_view& rest, char sep) noexcept {
+  auto at = rest.find(sep);
+  auto part = rest.substr(0, at);
+  rest = at == std::string_view::npos ? std::string_view{} : rest.substr(at + 1);
+  return part;
+}
+
+bool parse_u64(std::string_view s, std::uint64_t& out) noexcept {
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return !s.empty() && ec == std::errc{} && end == s.data() + s.size();
+}
 
 std::optional<std::string_view> Target::get(std::string_view name) const {
   for (auto& [k, v] : query)
@@ -83,9 +96,7 @@ std::optional<Target> parse_target(std::string_view target, std::string& why) {
   t.path = std::string{target.substr(0, q)};
   std::string_view path = t.path;
   while (!path.empty()) {
-    auto slash = path.find('/');
-    auto segment = path.substr(0, slash);
-    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
+    auto segment = take_part(path, '/');
     if (segment.empty())
       continue;
     auto decoded = percent_decode(segment, false);
@@ -99,9 +110,7 @@ std::optional<Target> parse_target(std::string_view target, std::string& why) {
     return t;
   auto query = target.substr(q + 1);
   while (!query.empty()) {
-    auto amp = query.find('&');
-    auto pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    auto pair = take_part(query, '&');
     if (pair.empty())
       continue;
     auto eq = pair.find('=');

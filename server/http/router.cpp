@@ -1,5 +1,7 @@
 #include "http/router.hpp"
 
+#include "http/query.hpp"
+
 namespace agentrt::server::detail {
 
 namespace http = boost::beast::http;
@@ -8,9 +10,7 @@ void Router::add(http::verb method, std::string pattern, RouteNeeds needs, Handl
   Route r{method, std::move(pattern), {}, needs, std::move(handler)};
   std::string_view rest = r.pattern;
   while (!rest.empty()) {
-    auto slash = rest.find('/');
-    auto part = rest.substr(0, slash);
-    rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+    auto part = take_part(rest, '/');
     if (!part.empty())
       r.parts.emplace_back(part);
   }

@@ -98,11 +98,6 @@ void CallTable::cancel_if_orphaned(const std::shared_ptr<Entry>& entry, std::uin
   entry->call.cancel(); // its terminal event and on_done may run here: no lock held
 }
 
-std::size_t CallTable::size() const {
-  std::lock_guard guard{mu_};
-  return calls_.size();
-}
-
 std::size_t CallTable::wait_empty(std::chrono::milliseconds wait) {
   std::unique_lock guard{mu_};
   emptied_.wait_for(guard, wait, [&] { return calls_.empty(); });

@@ -56,7 +56,6 @@ public:
   /// the grace, unless a stream attaches first.
   void detach(const std::shared_ptr<Entry>& entry);
 
-  std::size_t size() const;
   /// Waits until the table is empty, at most `wait`; returns the calls left.
   std::size_t wait_empty(std::chrono::milliseconds wait);
 
