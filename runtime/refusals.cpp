@@ -17,6 +17,10 @@ Error unknown_agent(const std::string& agent) {
   return {errc::unknown_agent, "unknown agent type '" + clip(agent, 80) + "'"};
 }
 
+Error unknown_tool(const std::string& tool) {
+  return {errc::unknown_tool, "unknown tool '" + clip(tool, 80) + "'"};
+}
+
 Error invalid_session_id(const std::string& id) {
   return {errc::invalid_session_id,
           "session id '" + clip(id, 160) + "' is not 1-128 characters of [A-Za-z0-9._:-]"};

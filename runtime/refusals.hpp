@@ -17,6 +17,7 @@ namespace agentrt::detail {
 std::string clip(const std::string& s, std::size_t n);
 
 Error unknown_agent(const std::string& agent);
+Error unknown_tool(const std::string& tool);
 Error invalid_session_id(const std::string& id);
 Error input_too_large(std::size_t size, std::size_t limit);
 Error invalid_timeout();

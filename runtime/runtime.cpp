@@ -105,6 +105,10 @@ Result<Call> Runtime::invoke(Request request) {
   return core_->invoke(std::move(request));
 }
 
+void Runtime::run_tool(ToolCall call, std::function<void(ToolReply)> done) {
+  core_->run_tool(std::move(call), std::move(done));
+}
+
 Result<Call> Runtime::attach(const SessionKey& key, std::uint64_t call_id, std::uint64_t after_seq,
                              std::function<void(const Event&)> on_event) {
   return core_->attach(key, call_id, after_seq, std::move(on_event));
@@ -124,6 +128,10 @@ Result<bool> Runtime::close(const SessionKey& key) {
 
 std::vector<std::string> Runtime::agent_types() const {
   return core_->registry.names();
+}
+
+std::vector<std::string> Runtime::tool_names() const {
+  return core_->tools->names();
 }
 
 Result<SessionInfo> Runtime::describe(const SessionKey& key) const {

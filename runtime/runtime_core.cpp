@@ -55,7 +55,8 @@ RuntimeCore::RuntimeCore(RuntimeConfig cfg)
     gate_(std::make_shared<ResultGate>()),
     pool_(std::make_shared<BlockingPool>(config.blocking_threads, config.max_blocking_threads)),
     store_(std::make_shared<GuardedStore>(config.store, config.logger)),
-    hub_(std::make_shared<TurnHub>(tools, pool_, config.logger)) {
+    hub_(std::make_shared<TurnHub>(tools, pool_, config.logger)),
+    direct_tools_(tools, pool_, config.logger, config.max_input_bytes, config.default_timeout) {
   hub_->attach(this);
   caf_config_.set("scheduler.max-threads", *config.worker_threads);
   caf_config_.set("scheduler.policy", config.scheduler == SchedulerPolicy::sharing
@@ -126,6 +127,19 @@ Result<Call> RuntimeCore::invoke(Request&& request) {
   if (auto refused = dispatch(call, hash))
     return refuse(call->session_id, std::move(*refused));
   return Call{std::move(call)};
+}
+
+void RuntimeCore::run_tool(ToolCall&& call, std::function<void(ToolReply)> done) {
+  if (!accepting_.load(std::memory_order_acquire)) {
+    ToolReply refused{std::move(call.session_id), std::move(call.tool), {},
+                      make_error_code(errc::shutting_down), shutting_down().message};
+    try {
+      done(std::move(refused));
+    } catch (...) { // documented: ignored
+    }
+    return;
+  }
+  direct_tools_.run(std::move(call), std::move(done), minter_);
 }
 
 Reply RuntimeCore::ask(Request&& request) {
@@ -308,6 +322,7 @@ void RuntimeCore::shutdown(std::chrono::milliseconds drain) {
     caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
   services_.supervisors.clear();
   hub_->detach();
+  direct_tools_.close();
   gate_->close();
   auto abandoned = pool_->stop(std::chrono::milliseconds(200));
   if (abandoned > 0)

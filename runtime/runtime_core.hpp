@@ -19,6 +19,7 @@
 #include "core/metrics.hpp"
 #include "core/turn_services.hpp"
 #include "core/wait_graph.hpp"
+#include "runtime/direct_tools.hpp"
 #include "runtime/fwd.hpp"
 #include "runtime/id_minter.hpp"
 #include "stores/fwd.hpp"
@@ -58,6 +59,8 @@ public:
   /// Runtime::history and Runtime::state (runtime/conversation_reads.cpp).
   Result<ConversationView> read(const SessionKey& key, std::uint64_t from, std::size_t limit,
                                 bool with_state);
+  /// Runtime::run_tool (runtime/direct_tools.cpp).
+  void run_tool(ToolCall&& call, std::function<void(ToolReply)> done);
   void shutdown(std::chrono::milliseconds drain);
 
   const RuntimeConfig config;
@@ -75,6 +78,7 @@ private:
   std::shared_ptr<BlockingPool> pool_;
   std::shared_ptr<GuardedStore> store_;
   std::shared_ptr<TurnHub> hub_;
+  DirectTools direct_tools_;
   IdMinter minter_;
   WaitGraph waits_;
   SessionDirectory directory_;

@@ -8,6 +8,7 @@
 #include "runtime/blocking_pool.hpp"
 #include "runtime/local_driver.hpp"
 #include "runtime/refusals.hpp"
+#include "runtime/tool_execution.hpp"
 #include "runtime/runtime_core.hpp"
 
 #include <spdlog/logger.h>
@@ -15,22 +16,6 @@
 #include <exception>
 
 namespace agentrt::detail {
-
-namespace {
-
-/// Calls a tool's handler; what it throws becomes tool_failed with the exception's text. A
-/// tool's own Error passes unchanged (its code and message are the tool's to choose).
-ToolResult call_guarded(const ToolHandler& handler, const ToolRequest& request) noexcept {
-  try {
-    return handler(request);
-  } catch (const std::exception& e) {
-    return Error{errc::tool_failed, std::string{"the tool threw: "} + e.what()};
-  } catch (...) {
-    return Error{errc::tool_failed, "the tool threw an unknown exception"};
-  }
-}
-
-} // namespace
 
 TurnHub::TurnHub(std::shared_ptr<ToolRegistry> tools, std::shared_ptr<BlockingPool> pool,
                  std::shared_ptr<spdlog::logger> log)
@@ -92,7 +77,7 @@ ToolResult TurnHub::run_tool(TurnContext& ctx, const std::string& name, std::str
   auto result = [&]() -> ToolResult {
     auto entry = tools_->find(name);
     if (!entry)
-      return Error{errc::unknown_tool, "unknown tool '" + clip(name, 80) + "'"};
+      return unknown_tool(name);
     auto request = request_for(call, *entry, std::move(arguments), std::move(operation));
     bool waits = entry->async_handler || entry->options.blocking;
     if (waits && !ctx.blocking)
@@ -101,39 +86,18 @@ ToolResult TurnHub::run_tool(TurnContext& ctx, const std::string& name, std::str
                      + "' must be registered with AgentOptions::blocking = true, or be a "
                        "coroutine agent, to call it"};
     if (entry->async_handler)
-      return drive_async(call, *entry->async_handler, std::move(request));
+      return drive_async(*pool_, *entry->async_handler, std::move(request),
+                         call.stop.get_token());
     if (!entry->options.blocking) {
       request.stop = call.stop.get_token();
       return call_guarded(*entry->handler, request);
     }
-    return run_on_pool(call, entry->handler, std::move(request));
+    return run_on_pool(*pool_, entry->handler, std::move(request), call.stop.get_token());
   }();
   if (!result)
     log_->debug("[{}/{}] tool {} failed: {}", call.session_id, call.id, name,
                 result.error().message);
   return result;
-}
-
-ToolResult TurnHub::drive_async(CallState& call, const AsyncToolHandler& handler,
-                                ToolRequest request) {
-  auto deadline = request.deadline;
-  auto stop = call.stop.get_token();
-  request.stop = stop;
-  try {
-    auto task = handler(request);
-    if (!task.valid())
-      return Error{errc::tool_failed, "the tool returned no coroutine"};
-    auto driver = std::make_shared<LocalDriver>();
-    WaitScope waiting{*pool_};
-    auto result = driver->run(task, stop, deadline);
-    if (auto* why = driver->stopped()) // whatever the tool made of its failed await
-      return why->code == errc::timeout
-               ? Error{errc::timeout, "tool '" + request.tool + "' did not finish before its deadline"}
-               : *why;
-    return result;
-  } catch (...) {
-    return Error{errc::tool_failed, "the tool threw: " + exception_text(std::current_exception())};
-  }
 }
 
 Result<std::string> TurnHub::run_compactor(TurnContext& ctx, const Compactor& compactor,
@@ -165,7 +129,7 @@ ToolStart TurnHub::start_tool(TurnContext& ctx, const std::string& name, std::st
   ToolStart start;
   auto entry = tools_->find(name);
   if (!entry) {
-    start.ready = ToolResult{Error{errc::unknown_tool, "unknown tool '" + clip(name, 80) + "'"}};
+    start.ready = ToolResult{unknown_tool(name)};
     return start;
   }
   auto request = request_for(call, *entry, std::move(arguments), std::move(operation));
@@ -210,48 +174,6 @@ ToolStart TurnHub::start_tool(TurnContext& ctx, const std::string& name, std::st
     });
   };
   return start;
-}
-
-ToolResult TurnHub::run_on_pool(CallState& call, std::shared_ptr<const ToolHandler> handler,
-                                ToolRequest request) {
-  struct Run {
-    Mutex mu;
-    std::condition_variable cv;
-    std::optional<ToolResult> result AGENTRT_GUARDED_BY(mu);
-    std::stop_source stop;
-  };
-  auto run = std::make_shared<Run>();
-  request.stop = run->stop.get_token();
-  auto deadline = request.deadline;
-  auto name = request.tool;
-  pool_->post([run, handler = std::move(handler), request = std::move(request)] {
-    auto r = call_guarded(*handler, request);
-    {
-      MutexLock g{run->mu};
-      run->result.emplace(std::move(r));
-    }
-    run->cv.notify_all();
-  });
-  std::stop_callback propagate{call.stop.get_token(), [run] {
-                                 // Under the lock: the waiter cannot miss it between its
-                                 // check and its wait.
-                                 MutexLock g{run->mu};
-                                 run->stop.request_stop();
-                                 run->cv.notify_all();
-                               }};
-  CondLock lock{run->mu};
-  {
-    WaitScope waiting{*pool_};
-    run->cv.wait_until(lock.get(), deadline, [&]() AGENTRT_REQUIRES(run->mu) {
-      return run->result.has_value() || run->stop.stop_requested();
-    });
-  }
-  if (run->result)
-    return std::move(*run->result);
-  run->stop.request_stop();
-  if (call.stop.stop_requested())
-    return Error{errc::cancelled, "the call was stopped while tool '" + name + "' ran"};
-  return Error{errc::timeout, "tool '" + name + "' did not finish before its deadline"};
 }
 
 } // namespace agentrt::detail

@@ -49,15 +49,6 @@ private:
   static ToolRequest request_for(const CallState& call, const ToolEntry& entry,
                                  std::string arguments, std::string operation);
 
-  /// Runs a blocking tool on the pool while the turn waits, at most until `request`'s
-  /// deadline; past it, or when the call is stopped, the tool is asked to stop and
-  /// abandoned (its job owns all it touches).
-  ToolResult run_on_pool(CallState& call, std::shared_ptr<const ToolHandler> handler,
-                         ToolRequest request);
-
-  /// Runs a coroutine tool on this (blocking) thread to its end (see LocalDriver).
-  ToolResult drive_async(CallState& call, const AsyncToolHandler& handler, ToolRequest request);
-
   std::shared_ptr<ToolRegistry> tools_;
   std::shared_ptr<BlockingPool> pool_;
   std::shared_ptr<spdlog::logger> log_;

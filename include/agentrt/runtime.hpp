@@ -34,6 +34,7 @@
 #include <agentrt/tool.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -112,6 +113,17 @@ public:
   /// passes max_lifetime.
   Result<OwnerSession> session_for(std::string_view agent, std::string_view owner);
 
+  /// Runs registered tool `call.tool` outside any turn, for `call.session_id`, and never
+  /// blocks: `done` runs exactly once with the outcome, on a runtime thread (a blocking-pool
+  /// thread; on this thread, before run_tool returns, for a refusal). It must be quick and
+  /// must not block; what it throws is ignored. Every kind of tool runs on the blocking pool
+  /// (a coroutine tool is driven there, a blocking tool waited for there). Refusals:
+  /// unknown_tool, invalid_session_id, invalid_timeout, input_too_large (arguments over
+  /// `max_input_bytes`), shutting_down. Outcomes: the tool's result or its own error;
+  /// `timeout`, `cancelled` (call.stop); `shutting_down` when the runtime shuts down first
+  /// (its stop token is requested; what it returns later is dropped).
+  void run_tool(ToolCall call, std::function<void(ToolReply)> done);
+
   // -- sessions ---------------------------------------------------------------------------
 
   /// Ends a session now: its queued calls and running turn end with `session_closed`, its
@@ -142,6 +154,8 @@ public:
 
   /// The registered agent types, sorted (a front end lists them; a UI offers them).
   std::vector<std::string> agent_types() const;
+  /// The registered tool names, sorted.
+  std::vector<std::string> tool_names() const;
 
   const RuntimeConfig& config() const noexcept;
 

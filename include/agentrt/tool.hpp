@@ -12,6 +12,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <system_error>
 
 namespace agentrt {
 
@@ -53,6 +54,35 @@ struct ToolOptions {
   bool blocking = false;
   /// Longest a call may take; unset: the calling turn's remaining time.
   std::optional<std::chrono::milliseconds> timeout;
+};
+
+
+/// A tool run a host starts outside any turn (`Runtime::run_tool`): a gRPC ExecuteTool, a
+/// bridge that forwards tool calls. The tool sees it as a ToolRequest with `call_id` 0.
+struct ToolCall {
+  std::string tool;
+  std::string operation;
+  std::string arguments;
+  /// The session the tool serves: 1-128 characters of [A-Za-z0-9._:-], or empty for a
+  /// minted UUID v4. Only passed on: no session is created, read or changed.
+  std::string session_id;
+  /// Who asks (ToolRequest::agent); may be empty.
+  std::string agent;
+  /// Unset: the runtime's `default_timeout`. The tool's own timeout applies if sooner.
+  std::optional<std::chrono::milliseconds> timeout;
+  /// A stop asks the tool to stop (its ToolRequest::stop) and ends the run with `cancelled`.
+  std::stop_token stop;
+};
+
+/// The outcome of a ToolCall. `error` is zero on success; otherwise `message` says why.
+struct ToolReply {
+  /// The session the tool served (the minted one when the call named none).
+  std::string session_id;
+  std::string tool;
+  std::string result;
+  std::error_code error;
+  std::string message;
+  bool ok() const noexcept { return !error; }
 };
 
 } // namespace agentrt
