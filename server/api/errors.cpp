@@ -5,8 +5,6 @@
 
 #include <agentrt/errors.hpp>
 
-#include <spdlog/spdlog.h>
-
 namespace agentrt::server::detail {
 
 unsigned status_for(const std::error_code& e) noexcept {
@@ -29,35 +27,10 @@ unsigned status_for(const std::error_code& e) noexcept {
   return 500;
 }
 
-std::string code_name(const std::error_code& e) {
-  if (e.category() == error_category())
-    return std::string{to_string(static_cast<errc>(e.value()))};
-  return std::string{e.category().name()} + ":" + std::to_string(e.value());
-}
-
-namespace {
-
-/// Codes whose message is text from the host's code (an agent, a tool, a store), which
-/// may hold what a client should not see.
-bool foreign_text(const std::error_code& e) noexcept {
-  return e == errc::agent_failed || e == errc::tool_failed || e == errc::internal_error
-         || e == errc::store_failed || e == errc::abandoned
-         || e.category() != error_category();
-}
-
-} // namespace
-
 std::string client_message(const ServerContext& ctx, const std::error_code& e,
                            const std::string& message, std::string_view session,
                            std::uint64_t call_id) {
-  if (!e || ctx.config.expose_errors || !foreign_text(e))
-    return message;
-  ctx.log->warn("[{}/{}] {}: {}", session, call_id, code_name(e), message);
-  auto which = call_id == 0 ? std::string{}
-                            : " (call " + std::to_string(call_id) + ")";
-  return e == errc::store_failed
-           ? "the session store failed; the server log has the details" + which
-           : "the agent failed; the server log has the details" + which;
+  return client_message(ctx.config.expose_errors, *ctx.log, e, message, session, call_id);
 }
 
 Response error_of(const ServerContext& ctx, const Error& error, std::string_view session) {

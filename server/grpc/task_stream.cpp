@@ -1,0 +1,144 @@
+#include "grpc/task_stream.hpp"
+
+#include "grpc/task_fields.hpp"
+
+#include <agentrt/errors.hpp>
+#include <agentrt/runtime.hpp>
+
+namespace agentrt::server::detail {
+
+TaskStream::TaskStream(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
+                       const agent_platform::TaskRequest* task)
+  : ctx_(std::move(ctx)), sc_(sc), pipe_(std::make_shared<Pipe>()),
+    session_(task->session_id().empty() ? header_session(*sc) : task->session_id()) {
+  pipe_->ctx = ctx_;
+  pipe_->task_id = task->task_id();
+  ctx_->enter();
+  auto refuse = [this](const Refusal& r) {
+    pipe_->ended = true; // no callback can hold the pipe yet
+    end(r);
+  };
+  if (ctx_->draining.load(std::memory_order_acquire)) {
+    refuse(refusal_of(*ctx_, make_error_code(errc::shutting_down),
+                             "the server is draining; retry on another", session_, 0));
+    return;
+  }
+  Request request;
+  if (auto refused = request_of(*ctx_, *sc_, *task, request)) {
+    refuse(*refused);
+    return;
+  }
+  request.on_event = [pipe = pipe_, self = this](const Event& e) { on_event(pipe, self, e); };
+  auto started = ctx_->runtime.invoke(std::move(request));
+  if (!started) {
+    refuse(refusal_of(*ctx_, started.error().code, started.error().message, session_, 0));
+    return;
+  }
+  call_ = std::move(*started);
+  session_ = call_.session_id(); // minted for a one-shot task
+  add_session_header(*sc_, session_);
+  bool write = false;
+  {
+    std::lock_guard guard{pipe_->mu};
+    pipe_->open = true;
+    if (!pipe_->ended && !pipe_->writing)
+      write = pipe_->writing = take_next();
+  }
+  if (write)
+    StartWrite(&current_);
+}
+
+void TaskStream::on_event(const std::shared_ptr<Pipe>& pipe, TaskStream* self, const Event& event) {
+  // `self` may be gone at any moment but under the lock, while neither `gone` nor `ended`
+  // is set; once this sets `writing`, it stays until OnWriteDone, so StartWrite is safe.
+  agent_platform::TaskChunk chunk;
+  fill_chunk(*pipe->ctx, event, pipe->task_id, chunk);
+  Refusal outcome{grpc::StatusCode::OK, {}, {}};
+  if (event.terminal() && event.kind != EventKind::completed && !task_level(event.error))
+    outcome = refusal_of(*pipe->ctx, event.error, event.data, event.session_id, event.call_id);
+  bool write = false;
+  {
+    std::lock_guard guard{pipe->mu};
+    if (pipe->gone || pipe->ended)
+      return;
+    if (event.kind == EventKind::chunk)
+      pipe->streamed = true;
+    if (event.kind == EventKind::completed && !pipe->streamed)
+      chunk.set_content(chunk.output()); // pieces or the final chunk: the output either way
+    if (event.terminal())
+      pipe->outcome = std::move(outcome);
+    pipe->queue.push_back(std::move(chunk));
+    if (pipe->open && !pipe->writing)
+      write = pipe->writing = self->take_next();
+  }
+  if (write)
+    self->StartWrite(&self->current_);
+}
+
+bool TaskStream::take_next() {
+  if (pipe_->queue.empty())
+    return false;
+  current_ = std::move(pipe_->queue.front());
+  pipe_->queue.pop_front();
+  current_final_ = current_.is_final();
+  return true;
+}
+
+void TaskStream::OnWriteDone(bool ok) {
+  bool more = false;
+  Refusal outcome{grpc::StatusCode::CANCELLED, "cancelled", "the client went away"};
+  {
+    std::lock_guard guard{pipe_->mu};
+    if (ok && !current_final_) {
+      more = pipe_->writing = take_next();
+      if (!more)
+        return; // the next event starts the next write
+    } else { // the final chunk is out, or the client is gone: nothing else is written
+      pipe_->writing = false;
+      pipe_->ended = true;
+      pipe_->queue.clear();
+      if (ok)
+        outcome = pipe_->outcome;
+    }
+  }
+  if (more) {
+    StartWrite(&current_);
+    return;
+  }
+  if (!ok && call_.valid())
+    call_.cancel();
+  end(outcome);
+}
+
+void TaskStream::OnCancel() {
+  if (call_.valid())
+    call_.cancel();
+  {
+    std::lock_guard guard{pipe_->mu};
+    if (pipe_->ended || pipe_->writing)
+      return; // ended already, or the write in flight fails and ends it
+    pipe_->ended = true;
+    pipe_->queue.clear();
+  }
+  end(Refusal{grpc::StatusCode::CANCELLED, "cancelled", "the client cancelled the call"});
+}
+
+void TaskStream::end(const Refusal& outcome) {
+  status_ = static_cast<int>(outcome.code);
+  if (!pipe_->open) // else the header went with the first write
+    add_session_header(*sc_, session_);
+  Finish(finish_status(*sc_, outcome));
+}
+
+void TaskStream::OnDone() {
+  {
+    std::lock_guard guard{pipe_->mu};
+    pipe_->gone = true;
+  }
+  log_.done(*ctx_, status_, session_);
+  auto ctx = std::move(ctx_);
+  delete this;
+  ctx->leave();
+}
+
+} // namespace agentrt::server::detail
