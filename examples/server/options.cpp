@@ -68,7 +68,9 @@ const std::vector<Setting>& settings() {
   static const std::vector<Setting> all = {
     {"--port", "AGENTRT_PORT", "HTTP port (0: a free one)",
      size_of([](Options& o, auto v) { o.server.port = static_cast<std::uint16_t>(v); }, 0, 65535)},
-    {"--bind", "AGENTRT_BIND", "address to listen on (127.0.0.1)",
+    {"--grpc-port", "AGENTRT_GRPC_PORT", "gRPC AgentService port (0: a free one; unset: no gRPC)",
+     size_of([](Options& o, auto v) { o.grpc_port = static_cast<std::uint16_t>(v); }, 0, 65535)},
+    {"--bind", "AGENTRT_BIND", "address to listen on, HTTP and gRPC (127.0.0.1)",
      [](Options& o, const std::string& s) { return !s.empty() && (o.server.bind_address = s, true); }},
     {"--io-threads", "AGENTRT_IO_THREADS", "I/O threads for every connection and stream (2)",
      size_of([](Options& o, auto v) { o.server.io_threads = v; }, 1, 64)},

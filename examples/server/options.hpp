@@ -6,6 +6,7 @@
 #include <agentrt/server/server_config.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -15,6 +16,8 @@ struct Options {
   agentrt::server::ServerConfig server;
   agentrt::RuntimeConfig runtime;
   std::string llm_url;   ///< empty: the assistant's built-in mock
+  /// The gRPC AgentService's port (0: a free one); unset: no gRPC.
+  std::optional<std::uint16_t> grpc_port;
   std::string log_format = "text";
   std::string log_level = "info";
   std::chrono::milliseconds drain{10'000};
