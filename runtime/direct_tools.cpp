@@ -90,6 +90,10 @@ void DirectTools::run(ToolCall call, std::function<void(ToolReply)> done, IdMint
   }
   if (r->session_id.empty())
     r->session_id = minter.mint();
+  if (call.stop.stop_requested()) { // cancelled before it began: the tool never runs
+    r->end(Error{errc::cancelled, "the tool run was cancelled"});
+    return;
+  }
   {
     MutexLock guard{table_->mu};
     if (!table_->open) {
@@ -145,8 +149,8 @@ void DirectTools::close() {
     table_->running.clear();
   }
   for (auto& r : running) {
+    r->end(shutting_down()); // first: what the stopped tool returns now is dropped
     r->stop.request_stop();
-    r->end(shutting_down());
   }
 }
 

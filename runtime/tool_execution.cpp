@@ -13,10 +13,8 @@ namespace agentrt::detail {
 ToolResult call_guarded(const ToolHandler& handler, const ToolRequest& request) noexcept {
   try {
     return handler(request);
-  } catch (const std::exception& e) {
-    return Error{errc::tool_failed, std::string{"the tool threw: "} + e.what()};
   } catch (...) {
-    return Error{errc::tool_failed, "the tool threw an unknown exception"};
+    return Error{errc::tool_failed, "the tool threw: " + exception_text(std::current_exception())};
   }
 }
 
@@ -32,6 +30,14 @@ ToolResult run_on_pool(Executor& pool, std::shared_ptr<const ToolHandler> handle
   request.stop = run->stop.get_token();
   auto deadline = request.deadline;
   auto name = request.tool;
+  // The hook first: a stop already requested reaches the tool before it starts.
+  std::stop_callback propagate{stop, [run] {
+                                 // Under the lock: the waiter cannot miss it between its
+                                 // check and its wait.
+                                 MutexLock g{run->mu};
+                                 run->stop.request_stop();
+                                 run->cv.notify_all();
+                               }};
   pool.post([run, handler = std::move(handler), request = std::move(request)] {
     auto r = call_guarded(*handler, request);
     {
@@ -40,13 +46,6 @@ ToolResult run_on_pool(Executor& pool, std::shared_ptr<const ToolHandler> handle
     }
     run->cv.notify_all();
   });
-  std::stop_callback propagate{stop, [run] {
-                                 // Under the lock: the waiter cannot miss it between its
-                                 // check and its wait.
-                                 MutexLock g{run->mu};
-                                 run->stop.request_stop();
-                                 run->cv.notify_all();
-                               }};
   CondLock lock{run->mu};
   {
     WaitScope waiting{pool};
