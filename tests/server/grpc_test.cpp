@@ -417,7 +417,8 @@ TEST_CASE("a client cancel cancels the call: the turn stops and commits nothing"
     auto c = context();
     std::promise<::grpc::Status> done;
     pb::TaskResponse r;
-    s.stub->async()->ExecuteTask(c.get(), new pb::TaskRequest(task("blocker", "x", "c")), &r,
+    auto request = task("blocker", "x", "c");
+    s.stub->async()->ExecuteTask(c.get(), &request, &r,
                                  [&](::grpc::Status st) { done.set_value(st); });
     s.steering->gate.wait_arrivals(1);
     c->TryCancel();
