@@ -16,11 +16,18 @@
 
 namespace agentrt::detail {
 
-/// One run: ends once, whoever comes first (the tool, or close()).
+/// One run: ends once, whoever comes first (the tool, the host's stop, or close()).
 struct DirectTools::Run {
+  /// The host's stop ends the run at once, queued or running (a queued job would otherwise
+  /// wait for a pool thread before anyone noticed), then asks the tool to stop.
   struct StopRun {
-    std::stop_source* stop;
-    void operator()() const noexcept { stop->request_stop(); }
+    Run* run;
+    void operator()() const noexcept {
+      bool late = std::chrono::steady_clock::now() >= run->deadline;
+      run->end(late ? Error{errc::timeout, "tool '" + run->tool + "' did not finish before its deadline"}
+                    : Error{errc::cancelled, "the tool run was cancelled"});
+      run->stop.request_stop();
+    }
   };
 
   std::uint64_t id = 0;
@@ -29,8 +36,8 @@ struct DirectTools::Run {
   std::function<void(ToolReply)> done;
   std::atomic<bool> ended{false};
   std::stop_source stop;       // the tool's: the host's stop, or close()
-  std::stop_token host_stop;   // the host's alone: tells a cancel from a close
-  std::optional<std::stop_callback<StopRun>> forward;
+  std::chrono::steady_clock::time_point deadline;
+  std::optional<std::stop_callback<StopRun>> forward; // last: it refers to the above
 
   void end(ToolResult result) noexcept {
     if (ended.exchange(true, std::memory_order_acq_rel))
@@ -94,14 +101,18 @@ void DirectTools::run(ToolCall call, std::function<void(ToolReply)> done, IdMint
     r->end(Error{errc::cancelled, "the tool run was cancelled"});
     return;
   }
+  bool open = false;
   {
     MutexLock guard{table_->mu};
-    if (!table_->open) {
-      r->end(shutting_down());
-      return;
+    open = table_->open;
+    if (open) {
+      r->id = ++table_->next;
+      table_->running.emplace(r->id, r);
     }
-    r->id = ++table_->next;
-    table_->running.emplace(r->id, r);
+  }
+  if (!open) {
+    r->end(shutting_down());
+    return;
   }
   ToolRequest request;
   request.tool = entry->name;
@@ -113,13 +124,19 @@ void DirectTools::run(ToolCall call, std::function<void(ToolReply)> done, IdMint
   if (entry->options.timeout)
     limit = std::min(limit, saturated(*entry->options.timeout));
   request.deadline = std::chrono::steady_clock::now() + limit;
-  r->host_stop = call.stop;
-  r->forward.emplace(call.stop, Run::StopRun{&r->stop});
+  r->deadline = request.deadline;
+  r->forward.emplace(call.stop, Run::StopRun{r.get()});
 
   pool_->post([r, entry, pool = pool_, table = table_, log = log_,
                request = std::move(request)]() mutable {
     auto stop = r->stop.get_token();
     ToolResult result = [&]() -> ToolResult {
+      // Ended while it queued (the host's stop, close), or queued past its deadline: the
+      // tool does not start.
+      if (r->ended.load(std::memory_order_acquire))
+        return Error{errc::cancelled, "the tool run ended before it started"};
+      if (std::chrono::steady_clock::now() >= r->deadline)
+        return Error{errc::timeout, "tool '" + r->tool + "' waited past its deadline for a thread"};
       if (entry->async_handler)
         return drive_async(*pool, *entry->async_handler, std::move(request), stop);
       if (entry->options.blocking)
@@ -127,8 +144,6 @@ void DirectTools::run(ToolCall call, std::function<void(ToolReply)> done, IdMint
       request.stop = stop; // quick by contract: runs here
       return call_guarded(*entry->handler, request);
     }();
-    if (r->host_stop.stop_requested())
-      result = Error{errc::cancelled, "the tool run was cancelled"};
     if (!result)
       log->debug("[{}/-] tool {} failed: {}", r->session_id, r->tool, result.error().message);
     {

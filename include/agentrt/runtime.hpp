@@ -116,14 +116,17 @@ public:
   /// Runs registered tool `call.tool` outside any turn, for `call.session_id`, and never
   /// blocks: `done` runs exactly once with the outcome, on a runtime thread (a blocking-pool
   /// thread; this thread, before run_tool returns, for a refusal or a stop requested before
-  /// the call; the thread shutting the runtime down, for a run still going then). It must
-  /// be quick and must not block; what it throws is ignored. Every kind of tool runs on the
-  /// blocking pool (a coroutine tool is driven there, a blocking tool waited for there).
-  /// Refusals: unknown_tool, invalid_session_id, invalid_timeout, input_too_large (the
-  /// arguments and operation together over `max_input_bytes`), shutting_down. Outcomes: the
-  /// tool's result or its own error; `timeout`; `cancelled` (call.stop; the tool does not
-  /// start if it was requested already); `shutting_down` when the runtime shuts down first
-  /// (then its stop token is requested, and what it returns later is dropped).
+  /// the call; the thread that requests `call.stop`, for a stop; the thread shutting the
+  /// runtime down, for a run still going then). It must be quick and must not block; what
+  /// it throws is ignored. Every kind of tool runs on the blocking pool (a coroutine tool is
+  /// driven there, a blocking tool waited for there). Refusals: unknown_tool,
+  /// invalid_session_id, invalid_timeout, input_too_large (the arguments and operation
+  /// together over `max_input_bytes`), shutting_down. Outcomes: the tool's result or its own
+  /// error; `timeout`; `cancelled` (call.stop: the run ends at once, and the tool, if it
+  /// started, is asked to stop); `shutting_down` when the runtime shuts down first (then its
+  /// stop token is requested, and what it returns later is dropped). A run still waiting
+  /// for a pool thread when its timeout passes ends with `timeout` when one takes it up,
+  /// without starting the tool: pass a stop token to end it sooner.
   void run_tool(ToolCall call, std::function<void(ToolReply)> done);
 
   // -- sessions ---------------------------------------------------------------------------

@@ -9,19 +9,19 @@ namespace agentrt::server::detail {
 grpc::ServerUnaryReactor* AgentService::ExecuteTask(grpc::CallbackServerContext* sc,
                                                     const agent_platform::TaskRequest* request,
                                                     agent_platform::TaskResponse* response) {
-  return new TaskCall(ctx_, sc, request, response);
+  return counted([&] { return new TaskCall(ctx_, sc, request, response); });
 }
 
 grpc::ServerWriteReactor<agent_platform::TaskChunk>*
 AgentService::ExecuteTaskStream(grpc::CallbackServerContext* sc,
                                 const agent_platform::TaskRequest* request) {
-  return new TaskStream(ctx_, sc, request);
+  return counted([&] { return new TaskStream(ctx_, sc, request); });
 }
 
 grpc::ServerUnaryReactor* AgentService::ExecuteTool(grpc::CallbackServerContext* sc,
                                                     const agent_platform::ToolRequest* request,
                                                     agent_platform::ToolResponse* response) {
-  return new ToolRpc(ctx_, sc, request, response);
+  return counted([&] { return new ToolRpc(ctx_, sc, request, response); });
 }
 
 } // namespace agentrt::server::detail

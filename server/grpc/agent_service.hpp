@@ -23,6 +23,19 @@ public:
                                         agent_platform::ToolResponse* response) override;
 
 private:
+  /// Counts the rpc as running (its reactor's OnDone uncounts it), also if the reactor
+  /// cannot be made (gRPC then answers UNKNOWN).
+  template <class Make>
+  auto counted(Make make) {
+    ctx_->enter();
+    try {
+      return make();
+    } catch (...) {
+      ctx_->leave();
+      throw;
+    }
+  }
+
   GrpcContextPtr ctx_;
 };
 

@@ -7,6 +7,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+#include <climits>
 #include <mutex>
 #include <system_error>
 
@@ -50,7 +52,8 @@ void GrpcServer::start() {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &impl_->port);
   builder.RegisterService(impl_->service.get());
-  builder.SetMaxReceiveMessageSize(static_cast<int>(cfg.max_message_bytes));
+  builder.SetMaxReceiveMessageSize(
+    static_cast<int>(std::min<std::size_t>(cfg.max_message_bytes, INT_MAX)));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(cfg.keepalive.count()));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   // A client may ping as often as every 10 s without calls in flight (its keepalive).

@@ -12,7 +12,6 @@ TaskCall::TaskCall(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
                    agent_platform::TaskResponse* response)
   : ctx_(std::move(ctx)), sc_(sc), response_(response), task_id_(task->task_id()),
     session_(task->session_id().empty() ? header_session(*sc) : task->session_id()) {
-  ctx_->enter();
   if (ctx_->draining.load(std::memory_order_acquire)) {
     refuse(refusal_of(*ctx_, make_error_code(errc::shutting_down),
                       "the server is draining; retry on another", session_, 0));
@@ -54,7 +53,8 @@ void TaskCall::finish(const grpc::Status& status) {
 }
 
 void TaskCall::OnCancel() {
-  if (call_.valid())
+  // At the deadline the call's own timeout ends it, as `timeout`.
+  if (call_.valid() && !deadline_reached(*sc_))
     call_.cancel();
 }
 

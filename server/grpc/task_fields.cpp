@@ -26,11 +26,28 @@ void add_session_header(grpc::CallbackServerContext& sc, const std::string& sess
 }
 
 std::optional<std::chrono::milliseconds> timeout_of(const grpc::CallbackServerContext& sc) {
-  auto deadline = sc.deadline();
-  if (deadline >= std::chrono::system_clock::time_point::max() - std::chrono::hours(24 * 365))
+  // gpr_timespec, not deadline(): its system_clock conversion overflows for deadlines
+  // centuries away (some clients send ~292 years for "none").
+  auto deadline = sc.raw_deadline();
+  if (gpr_time_cmp(deadline, gpr_inf_future(deadline.clock_type)) == 0)
     return std::nullopt;
-  auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::system_clock::now());
-  return std::max(left, std::chrono::milliseconds{1});
+  auto left = gpr_time_sub(gpr_convert_clock_type(deadline, GPR_CLOCK_MONOTONIC),
+                           gpr_now(GPR_CLOCK_MONOTONIC));
+  constexpr std::int64_t year_s = 366LL * 24 * 3600; // the runtime counts longer as a year
+  if (left.tv_sec >= year_s)
+    return std::chrono::seconds{year_s};
+  // Rounded down, so the runtime's timeout fires first and the call ends as `timeout`.
+  auto ms = left.tv_sec * 1000 + left.tv_nsec / 1'000'000;
+  return std::chrono::milliseconds{std::max<std::int64_t>(ms, 1)};
+}
+
+bool deadline_reached(const grpc::CallbackServerContext& sc) {
+  // The client's own deadline fires a little before this server's copy of it (which counts
+  // from when the request arrived): a cancel that close to it is the deadline.
+  constexpr std::int64_t slack_ns = 100'000'000;
+  auto deadline = gpr_convert_clock_type(sc.raw_deadline(), GPR_CLOCK_MONOTONIC);
+  auto soon = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(slack_ns, GPR_TIMESPAN));
+  return gpr_time_cmp(soon, deadline) >= 0;
 }
 
 namespace {

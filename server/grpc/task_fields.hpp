@@ -29,6 +29,11 @@ void add_session_header(grpc::CallbackServerContext& sc, const std::string& sess
 /// The rpc's deadline, as a call's timeout (unset: the client gave none).
 std::optional<std::chrono::milliseconds> timeout_of(const grpc::CallbackServerContext& sc);
 
+/// True once the rpc's deadline has passed or is 100 ms away: a cancel then is the client's
+/// deadline, and OnCancel leaves the call to its own timeout (set from the deadline, so at
+/// most that much later), which ends it as `timeout`, not `cancelled`.
+bool deadline_reached(const grpc::CallbackServerContext& sc);
+
 /// Fills `out` with the call `task` asks for, or says why the front end refuses it (the
 /// runtime checks the rest: agent, ids, sizes). The rpc's deadline becomes the call's
 /// timeout.

@@ -5,6 +5,10 @@
 #include <agentrt/errors.hpp>
 #include <agentrt/runtime.hpp>
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
 namespace agentrt::server::detail {
 
 TaskStream::TaskStream(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
@@ -13,7 +17,7 @@ TaskStream::TaskStream(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
     session_(task->session_id().empty() ? header_session(*sc) : task->session_id()) {
   pipe_->ctx = ctx_;
   pipe_->task_id = task->task_id();
-  ctx_->enter();
+  pipe_->limit = ctx_->config.max_stream_backlog;
   auto refuse = [this](const Refusal& r) {
     pipe_->ended = true; // no callback can hold the pipe yet
     end(r);
@@ -35,14 +39,21 @@ TaskStream::TaskStream(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
     return;
   }
   call_ = std::move(*started);
-  session_ = call_.session_id(); // minted for a one-shot task
-  add_session_header(*sc_, session_);
   bool write = false;
-  {
+  try {
+    session_ = call_.session_id(); // minted for a one-shot task
+    add_session_header(*sc_, session_);
     std::lock_guard guard{pipe_->mu};
     pipe_->open = true;
     if (!pipe_->ended && !pipe_->writing)
       write = pipe_->writing = take_next();
+  } catch (...) { // out of memory: gRPC answers UNKNOWN; the callback must not use `this`
+    {
+      std::lock_guard guard{pipe_->mu};
+      pipe_->ended = pipe_->gone = true;
+    }
+    call_.cancel();
+    throw;
   }
   if (write)
     StartWrite(&current_);
@@ -55,24 +66,46 @@ void TaskStream::on_event(const std::shared_ptr<Pipe>& pipe, TaskStream* self, c
   fill_chunk(*pipe->ctx, event, pipe->task_id, chunk);
   Refusal outcome{grpc::StatusCode::OK, {}, {}};
   if (event.terminal() && event.kind != EventKind::completed && !task_level(event.error))
-    outcome = refusal_of(*pipe->ctx, event.error, event.data, event.session_id, event.call_id);
+    outcome = Refusal{status_code_for(event.error), chunk.error_code(), chunk.error()};
+  auto size = chunk.ByteSizeLong();
   bool write = false;
+  bool overflow = false;
   {
     std::lock_guard guard{pipe->mu};
-    if (pipe->gone || pipe->ended)
+    if (pipe->gone || pipe->ended || pipe->overflowed)
       return;
     if (event.kind == EventKind::chunk)
       pipe->streamed = true;
     if (event.kind == EventKind::completed && !pipe->streamed)
-      chunk.set_content(chunk.output()); // pieces or the final chunk: the output either way
+      chunk.set_content(chunk.output()); // nothing was streamed: the output is the content
     if (event.terminal())
       pipe->outcome = std::move(outcome);
     pipe->queue.push_back(std::move(chunk));
-    if (pipe->open && !pipe->writing)
+    pipe->backlog += size;
+    if (pipe->open && !pipe->writing) {
       write = pipe->writing = self->take_next();
+    } else if (pipe->writing && pipe->backlog > pipe->limit) {
+      // The write in flight is stalled by a client that does not read: cancel the rpc, which
+      // fails that write, whose OnWriteDone cancels the call and ends the rpc. Pinned, so
+      // OnDone waits until TryCancel has returned.
+      overflow = pipe->overflowed = true;
+      pipe->queue.clear();
+      pipe->backlog = 0;
+      ++pipe->pinned;
+    }
   }
-  if (write)
+  if (write) {
     self->StartWrite(&self->current_);
+  } else if (overflow) {
+    pipe->ctx->log->warn("[{}/{}] grpc stream: the client left over {} bytes unread; cancelled",
+                         event.session_id, event.call_id, pipe->limit);
+    self->sc_->TryCancel();
+    {
+      std::lock_guard guard{pipe->mu};
+      --pipe->pinned;
+    }
+    pipe->unpinned.notify_all();
+  }
 }
 
 bool TaskStream::take_next() {
@@ -80,6 +113,7 @@ bool TaskStream::take_next() {
     return false;
   current_ = std::move(pipe_->queue.front());
   pipe_->queue.pop_front();
+  pipe_->backlog -= std::min(pipe_->backlog, current_.ByteSizeLong());
   current_final_ = current_.is_final();
   return true;
 }
@@ -111,7 +145,8 @@ void TaskStream::OnWriteDone(bool ok) {
 }
 
 void TaskStream::OnCancel() {
-  if (call_.valid())
+  // At the deadline the call's own timeout ends it, as `timeout`.
+  if (call_.valid() && !deadline_reached(*sc_))
     call_.cancel();
   {
     std::lock_guard guard{pipe_->mu};
@@ -132,7 +167,8 @@ void TaskStream::end(const Refusal& outcome) {
 
 void TaskStream::OnDone() {
   {
-    std::lock_guard guard{pipe_->mu};
+    std::unique_lock lock{pipe_->mu};
+    pipe_->unpinned.wait(lock, [this] { return pipe_->pinned == 0; });
     pipe_->gone = true;
   }
   log_.done(*ctx_, status_, session_);

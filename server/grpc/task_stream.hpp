@@ -18,6 +18,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -37,13 +38,18 @@ private:
   struct Pipe {
     GrpcContextPtr ctx;  // fixed before the call starts: the callback reads them freely
     std::string task_id;
+    std::size_t limit = 0; // max_stream_backlog
     std::mutex mu;
+    std::condition_variable unpinned;
     std::deque<agent_platform::TaskChunk> queue; // guarded by mu
     bool open = false;     // guarded by mu: writes may start (the header is set)
     bool writing = false;  // guarded by mu: a StartWrite awaits its OnWriteDone
     bool ended = false;    // guarded by mu: Finish was called, or is about to be
     bool streamed = false; // guarded by mu: a chunk event carried a piece of output
     bool gone = false;     // guarded by mu: the reactor was deleted (OnDone)
+    bool overflowed = false; // guarded by mu: the client left too much unread
+    std::size_t backlog = 0; // guarded by mu: bytes queued
+    int pinned = 0;        // guarded by mu: callbacks using the reactor outside the lock
     Refusal outcome{grpc::StatusCode::OK, {}, {}}; // guarded by mu: the final chunk's status
   };
 

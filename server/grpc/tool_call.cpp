@@ -14,7 +14,6 @@ ToolRpc::ToolRpc(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
                  agent_platform::ToolResponse* response)
   : ctx_(std::move(ctx)), sc_(sc), response_(response),
     session_(request->session_id().empty() ? header_session(*sc) : request->session_id()) {
-  ctx_->enter();
   if (ctx_->draining.load(std::memory_order_acquire)) {
     refuse(refusal_of(*ctx_, make_error_code(errc::shutting_down),
                              "the server is draining; retry on another", session_, 0));

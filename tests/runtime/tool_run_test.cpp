@@ -572,7 +572,7 @@ TEST_CASE("the host's stop token cancels a running blocking tool, which sees its
     CHECK(reply.session_id == "s");
     CHECK(reply.tool == "slow");
     CHECK(reply.result.empty());
-    CHECK(out.thread != std::this_thread::get_id());
+    CHECK(out.thread == std::this_thread::get_id()); // the stop ends the run where it is made
     exited.get_future().get();
     CHECK(saw_stop.load());
     rt.shutdown(1s);
@@ -776,6 +776,7 @@ TEST_CASE("a coroutine tool stuck in an await ends with timeout or cancelled",
     CHECK(r2.message == "the tool run was cancelled");
     CHECK(r2.session_id == "c");
 
+    rt.shutdown(1s); // the drivers have failed the awaits, and returned
     // Completing the abandoned awaits late changes nothing.
     {
       std::lock_guard g{mu};
@@ -783,7 +784,6 @@ TEST_CASE("a coroutine tool stuck in an await ends with timeout or cancelled",
       for (auto& done : held)
         CHECK_FALSE(done("late"));
     }
-    rt.shutdown(1s);
     CHECK(timed_out.calls.load() == 1);
     CHECK(cancelled.calls.load() == 1);
   });
@@ -1091,5 +1091,49 @@ TEST_CASE("done for a run that shutdown ends runs on the thread calling shutdown
     exited.get_future().get();
     out.wait_released();
     CHECK(out.calls.load() == 1);
+  });
+}
+
+TEST_CASE("a run still waiting for a pool thread ends at once on its stop, at its timeout when "
+          "a thread takes it, and its tool never starts",
+          "[tools][run_tool][cancel]") {
+  run_with_time_limit(30s, "queued runs", [] {
+    Gate gate;
+    std::atomic<int> queued_ran{0};
+    Outcome hog, stopped, late;
+    auto rc = config();
+    rc.blocking_threads = 1;
+    rc.max_blocking_threads = 1;
+    Runtime rt{rc};
+    // Registered as quick (it is not): it runs on the run's own pool thread, the only one,
+    // and holds it until the test releases it, whatever its stop says.
+    rt.register_tool("hog", [&](const ToolRequest&) -> ToolResult {
+      gate.arrived();
+      gate.wait(std::stop_token{});
+      return std::string{"hogged"};
+    });
+    rt.register_tool("quick", [&](const ToolRequest&) -> ToolResult {
+      queued_ran.fetch_add(1);
+      return std::string{"ran"};
+    });
+    rt.run_tool({.tool = "hog", .session_id = "h", .timeout = 60s}, hog.done());
+    gate.wait_arrivals(1);
+    std::stop_source host;
+    rt.run_tool({.tool = "quick", .session_id = "q1", .stop = host.get_token()}, stopped.done());
+    auto late_deadline = Clock::now() + 1ms;
+    rt.run_tool({.tool = "quick", .session_id = "q2", .timeout = 1ms}, late.done());
+    host.request_stop();
+    REQUIRE(stopped.future.wait_for(0s) == std::future_status::ready); // on this thread
+    CHECK(stopped.get().error == errc::cancelled);
+    CHECK(stopped.thread == std::this_thread::get_id());
+    CHECK(late.future.wait_for(0s) == std::future_status::timeout); // no thread yet
+    std::this_thread::sleep_until(late_deadline + 1ms); // what is tested: a timeout passing
+    gate.open();
+    CHECK(hog.get().result == "hogged");
+    CHECK(late.get().error == errc::timeout);
+    rt.shutdown(1s);
+    CHECK(queued_ran.load() == 0);
+    CHECK(stopped.calls.load() == 1);
+    CHECK(late.calls.load() == 1);
   });
 }

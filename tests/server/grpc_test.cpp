@@ -5,6 +5,7 @@
 
 #include "support/calls.hpp"
 #include "support/config.hpp"
+#include "support/log.hpp"
 #include "support/time_limit.hpp"
 
 #include "agent_platform.grpc.pb.h"
@@ -63,6 +64,16 @@ void register_all(Runtime& rt, const std::shared_ptr<Steering>& s) {
         return std::string{"stopped"};
       }
       return std::string{"opened"};
+    },
+    blocking);
+  rt.register_handler(
+    "flood",
+    [s](Turn& t) {
+      for (int i = 0; i < 2000 && !t.stop_requested(); ++i)
+        t.emit(std::string(64 * 1024, 'x'));
+      if (t.stop_requested())
+        s->stopped.fetch_add(1);
+      return std::string{"flooded"};
     },
     blocking);
   rt.register_tool("echo_tool", [](const ToolRequest& r) -> ToolResult {
@@ -411,6 +422,43 @@ TEST_CASE("a deadline ends the task with DEADLINE_EXCEEDED and the session stays
   });
 }
 
+TEST_CASE("a deadline that passes ends the call by its own timeout, not a cancel", "[grpc]") {
+  run_with_time_limit(60s, "deadline as timeout", [] {
+    auto timeouts = std::make_shared<agentrt_test::CountingSink>("status=4 ");
+    auto cancels = std::make_shared<agentrt_test::CountingSink>("status=1 ");
+    server::GrpcConfig gc;
+    gc.logger = std::make_shared<spdlog::logger>("grpc", spdlog::sinks_init_list{timeouts, cancels});
+    Served s{agentrt_test::test_config(), gc};
+    for (int i = 0; i < 5; ++i) {
+      auto u = execute(s, task("blocker", "x", "dl-" + std::to_string(i)), 100ms);
+      CHECK(u.status.error_code() == ::grpc::StatusCode::DEADLINE_EXCEEDED);
+    }
+    s.grpc->stop(); // every rpc's access line is written by now
+    CHECK(timeouts->count() == 5);
+    CHECK(cancels->count() == 0);
+    s.steering->gate.open();
+  });
+}
+
+TEST_CASE("a stream whose client stops reading is cancelled past the backlog, its call too",
+          "[grpc]") {
+  run_with_time_limit(60s, "backlog", [] {
+    server::GrpcConfig gc;
+    gc.max_stream_backlog = 256 * 1024;
+    Served s{agentrt_test::test_config(), gc};
+    auto c = context(30s);
+    auto reader = s.stub->ExecuteTaskStream(c.get(), task("flood", "x", "fl"));
+    // Reads nothing while the agent emits 125 MiB: the server cancels the rpc and the call.
+    agentrt_test::eventually([&] { return s.steering->stopped.load() == 1; });
+    pb::TaskChunk chunk;
+    int read = 0;
+    while (reader->Read(&chunk))
+      ++read;
+    CHECK(read < 2000); // it never got the whole stream
+    CHECK(reader->Finish().error_code() == ::grpc::StatusCode::CANCELLED);
+  });
+}
+
 TEST_CASE("a client cancel cancels the call: the turn stops and commits nothing", "[grpc]") {
   run_with_time_limit(60s, "cancel", [] {
     Served s;
@@ -578,6 +626,36 @@ TEST_CASE("a cancelled ExecuteTool stops its tool", "[grpc]") {
     c->TryCancel();
     CHECK(done.get_future().get().error_code() == ::grpc::StatusCode::CANCELLED);
     agentrt_test::eventually([&] { return s.steering->stopped.load() == 1; });
+  });
+}
+
+TEST_CASE("a tool run waiting for a pool thread ends at the client's deadline and stop returns",
+          "[grpc]") {
+  run_with_time_limit(60s, "queued tool", [] {
+    RuntimeConfig rc = agentrt_test::test_config(1);
+    rc.max_blocking_threads = 2; // the hog's run and its tool take both threads
+    Served s{rc};
+    pb::ToolRequest hog;
+    hog.set_tool_id("slow_tool");
+    auto hogging = std::async(std::launch::async, [&] {
+      auto c = context(30s);
+      pb::ToolResponse out;
+      return s.stub->ExecuteTool(c.get(), hog, &out).error_code();
+    });
+    s.steering->gate.wait_arrivals(1);
+    pb::ToolRequest queued;
+    queued.set_tool_id("echo_tool");
+    auto c = context(200ms);
+    pb::ToolResponse out;
+    CHECK(s.stub->ExecuteTool(c.get(), queued, &out).error_code()
+          == ::grpc::StatusCode::DEADLINE_EXCEEDED);
+    auto start = std::chrono::steady_clock::now();
+    s.grpc->stop(0ms); // cancels the hog's rpc, whose stop ends its run at once
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+    auto hog_status = hogging.get(); // gRPC's shutdown ends it: UNAVAILABLE, or CANCELLED
+    CHECK((hog_status == ::grpc::StatusCode::UNAVAILABLE
+           || hog_status == ::grpc::StatusCode::CANCELLED));
+    s.steering->gate.open();
   });
 }
 

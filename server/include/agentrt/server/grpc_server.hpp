@@ -37,6 +37,9 @@ struct GrpcConfig {
   /// The server pings an idle connection this often (HTTP/2 keepalive), so a client or
   /// proxy that vanished is noticed and its calls cancelled.
   std::chrono::milliseconds keepalive{30'000};
+  /// Bytes of chunks a stream may hold for a client that does not read them; past it the
+  /// rpc is cancelled (and its call with it), so a stalled client cannot grow the server.
+  std::size_t max_stream_backlog = 4u << 20;
   /// Pass an agent's or tool's error text to the client (as ServerConfig::expose_errors).
   bool expose_errors = false;
   /// One line per rpc (method, status, session, time).
