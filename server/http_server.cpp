@@ -3,11 +3,11 @@
 #include "api/routes.hpp"
 #include "http/listener.hpp"
 #include "server_context.hpp"
+#include "shared/wire.hpp"
 
 #include <agentrt/runtime.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
-#include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <stdexcept>
@@ -23,12 +23,6 @@ namespace detail {
 
 namespace {
 
-std::shared_ptr<spdlog::logger> logger_or_null(std::shared_ptr<spdlog::logger> log) {
-  if (log)
-    return log;
-  return std::make_shared<spdlog::logger>("agentrt-server",
-                                          std::make_shared<spdlog::sinks::null_sink_mt>());
-}
 
 ServerConfig checked(ServerConfig c) {
   if (c.io_threads == 0 || c.admin_threads == 0)
@@ -46,7 +40,7 @@ ServerConfig checked(ServerConfig c) {
 } // namespace
 
 ServerContext::ServerContext(Runtime& rt, ServerConfig cfg)
-  : runtime(rt), config(checked(std::move(cfg))), log(logger_or_null(config.logger)),
+  : runtime(rt), config(checked(std::move(cfg))), log(logger_or_null(config.logger, "agentrt-server")),
     admin(config.admin_threads), calls(io, gate, metrics, config.resume_grace) {
   // nop
 }

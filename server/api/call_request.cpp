@@ -1,5 +1,7 @@
 #include "api/call_request.hpp"
 
+#include "shared/wire.hpp"
+
 #include "http/error_response.hpp"
 
 #include <nlohmann/json.hpp>
@@ -13,18 +15,6 @@ using nlohmann::json;
 
 ParsedRequest bad(std::string_view code, std::string message) {
   return {std::nullopt, error_response(400, code, message)};
-}
-
-std::optional<BusyPolicy> policy(std::string_view p) {
-  if (p == "enqueue")
-    return BusyPolicy::enqueue;
-  if (p == "reject")
-    return BusyPolicy::reject;
-  if (p == "interrupt")
-    return BusyPolicy::interrupt;
-  if (p == "rollback")
-    return BusyPolicy::rollback;
-  return std::nullopt;
 }
 
 const std::string policy_error = "'on_busy' must be one of enqueue, reject, interrupt, rollback";
@@ -80,7 +70,7 @@ ParsedRequest request_from_body(const Exchange& ex, std::string agent) {
     }
   }
   if (auto b = body.find("on_busy"); b != body.end()) {
-    auto p = b->is_string() ? policy(b->get<std::string>()) : std::nullopt;
+    auto p = b->is_string() ? busy_policy_named(b->get<std::string>()) : std::nullopt;
     if (!p)
       return bad("invalid_request", policy_error);
     r.on_busy = *p;
@@ -108,7 +98,7 @@ ParsedRequest request_from_query(const Exchange& ex, std::string agent) {
     } else if (k == "request_id") {
       r.request_id = v;
     } else if (k == "on_busy") {
-      auto p = policy(v);
+      auto p = busy_policy_named(v);
       if (!p)
         return bad("invalid_query", policy_error);
       r.on_busy = *p;

@@ -1,9 +1,9 @@
 #pragma once
 
 // The HTTP error contract: one switch from agentrt's error conditions to HTTP statuses, and
-// the server's config applied to api/error_text.
+// the server's config applied to shared/error_text.
 
-#include "api/error_text.hpp"
+#include "shared/error_text.hpp"
 #include "http/exchange.hpp"
 
 #include <agentrt/result.hpp>
@@ -19,7 +19,7 @@ struct ServerContext;
 /// The HTTP status for `e` (200 for no error).
 unsigned status_for(const std::error_code& e) noexcept;
 
-/// client_message (api/error_text.hpp) with the server's config and log.
+/// client_message (shared/error_text.hpp) with the server's config and log.
 std::string client_message(const ServerContext& ctx, const std::error_code& e,
                            const std::string& message, std::string_view session,
                            std::uint64_t call_id);

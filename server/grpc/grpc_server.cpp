@@ -1,8 +1,8 @@
 #include <agentrt/server/grpc_server.hpp>
 
 #include "grpc/agent_service.hpp"
+#include "shared/wire.hpp"
 
-#include <spdlog/sinks/null_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <grpcpp/grpcpp.h>
@@ -22,19 +22,8 @@ struct GrpcServer::Impl {
   std::once_flag stopped;
 };
 
-namespace {
-
-std::shared_ptr<spdlog::logger> logger_or_null(std::shared_ptr<spdlog::logger> log) {
-  if (log)
-    return log;
-  return std::make_shared<spdlog::logger>("agentrt-grpc",
-                                          std::make_shared<spdlog::sinks::null_sink_mt>());
-}
-
-} // namespace
-
 GrpcServer::GrpcServer(Runtime& runtime, GrpcConfig config) : impl_(std::make_unique<Impl>()) {
-  auto log = logger_or_null(config.logger);
+  auto log = detail::logger_or_null(config.logger, "agentrt-grpc");
   impl_->ctx = std::make_shared<detail::GrpcContext>(runtime, std::move(config), std::move(log));
   impl_->service = std::make_unique<detail::AgentService>(impl_->ctx);
 }

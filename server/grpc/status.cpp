@@ -1,6 +1,6 @@
 #include "grpc/status.hpp"
 
-#include "api/error_text.hpp"
+#include "shared/error_text.hpp"
 
 #include <agentrt/errors.hpp>
 

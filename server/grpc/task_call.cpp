@@ -12,22 +12,12 @@ TaskCall::TaskCall(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
                    agent_platform::TaskResponse* response)
   : ctx_(std::move(ctx)), sc_(sc), response_(response), task_id_(task->task_id()),
     session_(task->session_id().empty() ? header_session(*sc) : task->session_id()) {
-  if (ctx_->draining.load(std::memory_order_acquire)) {
-    refuse(refusal_of(*ctx_, make_error_code(errc::shutting_down),
-                      "the server is draining; retry on another", session_, 0));
+  auto started = start_task(*ctx_, *sc_, *task, session_);
+  if (started.refused) {
+    refuse(*started.refused);
     return;
   }
-  Request request;
-  if (auto refused = request_of(*ctx_, *sc_, *task, request)) {
-    refuse(*refused);
-    return;
-  }
-  auto started = ctx_->runtime.invoke(std::move(request));
-  if (!started) {
-    refuse(refusal_of(*ctx_, started.error().code, started.error().message, session_, 0));
-    return;
-  }
-  call_ = std::move(*started);
+  call_ = std::move(started.call);
   session_ = call_.session_id(); // minted for a one-shot task
   // Runs once, maybe right here; Finish is the last thing it does with this reactor.
   call_.on_done([this](const Reply& reply) { answer(reply); });

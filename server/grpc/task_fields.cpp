@@ -1,5 +1,8 @@
 #include "grpc/task_fields.hpp"
 
+#include "shared/wire.hpp"
+
+#include <agentrt/errors.hpp>
 #include <agentrt/runtime.hpp>
 
 #include <algorithm>
@@ -52,18 +55,6 @@ bool deadline_reached(const grpc::CallbackServerContext& sc) {
 
 namespace {
 
-std::optional<BusyPolicy> busy_policy(std::string_view name) {
-  if (name.empty() || name == "enqueue")
-    return BusyPolicy::enqueue;
-  if (name == "reject")
-    return BusyPolicy::reject;
-  if (name == "interrupt")
-    return BusyPolicy::interrupt;
-  if (name == "rollback")
-    return BusyPolicy::rollback;
-  return std::nullopt;
-}
-
 Refusal invalid(std::string message) {
   return Refusal{grpc::StatusCode::INVALID_ARGUMENT, "invalid_argument", std::move(message)};
 }
@@ -77,7 +68,8 @@ std::optional<Refusal> request_of(const GrpcContext& ctx, grpc::CallbackServerCo
   auto header = header_session(sc);
   if (!header.empty() && !task.session_id().empty() && header != task.session_id())
     return invalid("the x-session-id header and session_id differ");
-  auto policy = busy_policy(task.on_busy());
+  auto policy = task.on_busy().empty() ? std::optional{BusyPolicy::enqueue}
+                                       : busy_policy_named(task.on_busy());
   if (!policy)
     return invalid("on_busy must be enqueue, reject, interrupt or rollback");
   out.agent = task.agent_id();
@@ -105,6 +97,22 @@ std::optional<Refusal> request_of(const GrpcContext& ctx, grpc::CallbackServerCo
     out.request_id = task.task_id();
   out.timeout = timeout_of(sc);
   return std::nullopt;
+}
+
+Started start_task(const GrpcContext& ctx, grpc::CallbackServerContext& sc,
+                   const agent_platform::TaskRequest& task, const std::string& session,
+                   std::function<void(const Event&)> on_event) {
+  if (ctx.draining.load(std::memory_order_acquire))
+    return {{}, refusal_of(ctx, make_error_code(errc::shutting_down),
+                           "the server is draining; retry on another", session, 0)};
+  Request request;
+  if (auto refused = request_of(ctx, sc, task, request))
+    return {{}, std::move(refused)};
+  request.on_event = std::move(on_event);
+  auto started = ctx.runtime.invoke(std::move(request));
+  if (!started)
+    return {{}, refusal_of(ctx, started.error().code, started.error().message, session, 0)};
+  return {std::move(*started), std::nullopt};
 }
 
 void fill_response(const GrpcContext& ctx, const Reply& reply, const std::string& task_id,

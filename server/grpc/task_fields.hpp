@@ -8,11 +8,13 @@
 
 #include "agent_platform.pb.h"
 
+#include <agentrt/call.hpp>
 #include <agentrt/event.hpp>
 #include <agentrt/reply.hpp>
 #include <agentrt/request.hpp>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +41,19 @@ bool deadline_reached(const grpc::CallbackServerContext& sc);
 /// timeout.
 std::optional<Refusal> request_of(const GrpcContext& ctx, grpc::CallbackServerContext& sc,
                                   const agent_platform::TaskRequest& task, Request& out);
+
+/// A task started: its Call, or why it was refused (the server drains, the front end or the
+/// runtime refused it).
+struct Started {
+  Call call;
+  std::optional<Refusal> refused;
+};
+
+/// Starts `task` (session: the one it names, by field or header), with `on_event` as its
+/// push callback if set.
+Started start_task(const GrpcContext& ctx, grpc::CallbackServerContext& sc,
+                   const agent_platform::TaskRequest& task, const std::string& session,
+                   std::function<void(const Event&)> on_event = {});
 
 /// The answer to a task that ended with `reply` (success, or a task-level failure).
 void fill_response(const GrpcContext& ctx, const Reply& reply, const std::string& task_id,

@@ -18,27 +18,14 @@ TaskStream::TaskStream(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
   pipe_->ctx = ctx_;
   pipe_->task_id = task->task_id();
   pipe_->limit = ctx_->config.max_stream_backlog;
-  auto refuse = [this](const Refusal& r) {
-    pipe_->ended = true; // no callback can hold the pipe yet
-    end(r);
-  };
-  if (ctx_->draining.load(std::memory_order_acquire)) {
-    refuse(refusal_of(*ctx_, make_error_code(errc::shutting_down),
-                             "the server is draining; retry on another", session_, 0));
+  auto started = start_task(*ctx_, *sc_, *task, session_,
+                            [pipe = pipe_, self = this](const Event& e) { on_event(pipe, self, e); });
+  if (started.refused) {
+    pipe_->ended = true; // no call, so no callback holds the pipe
+    end(*started.refused);
     return;
   }
-  Request request;
-  if (auto refused = request_of(*ctx_, *sc_, *task, request)) {
-    refuse(*refused);
-    return;
-  }
-  request.on_event = [pipe = pipe_, self = this](const Event& e) { on_event(pipe, self, e); };
-  auto started = ctx_->runtime.invoke(std::move(request));
-  if (!started) {
-    refuse(refusal_of(*ctx_, started.error().code, started.error().message, session_, 0));
-    return;
-  }
-  call_ = std::move(*started);
+  call_ = std::move(started.call);
   bool write = false;
   try {
     session_ = call_.session_id(); // minted for a one-shot task

@@ -39,7 +39,7 @@ J=(-H 'Content-Type: application/json')
 t_health() {
   [ "$(curl -s "$base/health" | jq -r .status)" = ok ] \
     && [ "$(curl -s "$base/ready" | jq -r .status)" = ready ] \
-    && [ "$(curl -s "$base/v1/agents" | jq -c .agents)" = '["assistant","echo"]' ]
+    && [ "$(curl -s "$base/v1/agents" | jq -c .agents)" = '["assistant","echo","echo-agent"]' ]
 }
 
 t_invoke() {

@@ -1,4 +1,4 @@
-#include "api/error_text.hpp"
+#include "shared/error_text.hpp"
 
 #include <agentrt/errors.hpp>
 
