@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds Release, and runs the standard benchmark set (about ten
 # minutes on a 2-core machine): each scenario in its own process, so one scenario's heap
-# cannot colour the next; then the HTTP server's (bench/http/run.sh). Prints the tables and
-# writes build/release/bench.json and bench-http.json.
+# cannot colour the next; then the HTTP server's (bench/http/run.sh) and the gRPC front
+# end's beside the HTTP routes (bench/grpc/run.sh, about a minute more). Prints the tables
+# and writes build/release/bench.json, bench-http.json and bench-grpc.json.
 # Extra arguments go to every agentrt-bench run (e.g. --workers 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +22,10 @@ jq -s '{cores: .[0].cores, scenarios: (map(.scenarios) | add)}' "${parts[@]}" >"
 echo "wrote $out/bench.json"
 # The HTTP server against the bare Beast ceiling and FastAPI (docs/BENCHMARKS.md).
 bench/http/run.sh "$out" --json "$out/bench-http.json" || status=1
+# gRPC ExecuteTask / ExecuteTaskStream against POST invoke / stream, same server, same agent.
+if [[ -x "$out/bench/grpc/agentrt-grpc-load" ]]; then
+  bench/grpc/run.sh "$out" --json "$out/bench-grpc.json" || status=1
+else
+  echo "bench.sh: no agentrt-grpc-load (built without gRPC): bench/grpc/run.sh skipped"
+fi
 exit $status

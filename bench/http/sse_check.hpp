@@ -8,6 +8,9 @@
 //   - its `id:` line is "<call_id>:<seq>",
 //   - nothing comes after the terminal event (completed, failed, cancelled),
 //   - and, when the stream has ended, the last event was `completed`.
+// It also keeps what a caller may check further: the number of `chunk` events and their
+// data concatenated (the output a client would show), and the terminal event's data and
+// turn.
 // Lines end with LF, CRLF or CR. `:` comments (keepalives) are counted, `retry:` and unknown
 // fields are skipped; a block with no `data:` line is no event.
 
@@ -69,6 +72,12 @@ public:
   /// Events read so far.
   std::uint64_t events() const { return events_; }
   std::uint64_t comments() const { return comments_; }
+  /// The `chunk` events so far, and their data concatenated.
+  std::uint64_t chunk_events() const { return chunk_events_; }
+  const std::string& content() const { return content_; }
+  /// The terminal event's data (its `data` field) and turn (0 if it had none).
+  const std::string& last_data() const { return last_data_; }
+  std::uint64_t last_turn() const { return last_turn_; }
   const std::string& error() const { return error_; }
 
   /// Marks the stream failed for a reason found outside the stream's text.
@@ -127,7 +136,7 @@ private:
     bool object = false;
     std::string field; // the last key at the top level
     std::optional<std::string> session_id, data;
-    std::optional<std::uint64_t> call_id, seq;
+    std::optional<std::uint64_t> call_id, seq, turn;
 
     void reset() {
       depth = 0;
@@ -136,6 +145,7 @@ private:
       data.reset();
       call_id.reset();
       seq.reset();
+      turn.reset();
     }
     bool scalar() { return true; }
     bool null() { return scalar(); }
@@ -146,6 +156,8 @@ private:
         call_id = v;
       else if (depth == 1 && field == "seq")
         seq = v;
+      else if (depth == 1 && field == "turn")
+        turn = v;
       return true;
     }
     bool number_float(json::number_float_t, const std::string&) { return scalar(); }
@@ -202,9 +214,15 @@ private:
                         + ", expected " + want);
     ++events_;
     last_kind_ = kind;
+    if (kind == "chunk") {
+      ++chunk_events_;
+      content_ += fields_.data.value_or("");
+    }
     terminal_ = kind == "completed" || kind == "failed" || kind == "cancelled";
-    if (terminal_)
+    if (terminal_) {
       last_data_ = fields_.data.value_or(data_);
+      last_turn_ = fields_.turn.value_or(0);
+    }
   }
 
   std::string session_id_;
@@ -219,6 +237,9 @@ private:
   std::optional<std::uint64_t> call_id_;
   std::uint64_t events_ = 0;
   std::uint64_t comments_ = 0;
+  std::uint64_t chunk_events_ = 0;
+  std::string content_;
+  std::uint64_t last_turn_ = 0;
   std::string last_kind_;
   std::string last_data_;
   bool terminal_ = false;

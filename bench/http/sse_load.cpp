@@ -15,8 +15,25 @@
 //
 // Exit status 0 only if every stream was whole and isolated and every health probe was
 // answered 200; 1 otherwise; 2 for a bad command line or an unreachable server.
+//
+// Sustained calls instead (the HTTP side of bench/grpc/run.sh), each checked:
+//
+//   agentrt-sse-load --url URL --unary [--concurrency 64] [--sessions K] [--seconds 10]
+//       [--calls N] [--agent echo-agent] [--input TEXT] [--param NAME=VALUE]...
+//       [--timeout-ms 30000] [--server-pid PID] [--json FILE]
+//   agentrt-sse-load --url URL --seconds S [--streams N] [--calls N] ...
+//
+// --unary keeps `--concurrency` POST /v1/agents/{agent}/invoke calls in flight, one per
+// keep-alive connection, lane j's m-th call on session (j + m * concurrency) % sessions
+// (sessions = concurrency unless given). --seconds (or --calls) without --unary keeps
+// `--streams` POST .../stream streams in flight, each lane on a session of its own and a
+// new connection per stream. Both stop after --seconds (10 with --unary) or once --calls
+// calls have started, and report calls/s, chunks/s and latency as agentrt-grpc-load does
+// (bench/http/load_calls.hpp, call_report.hpp). --agent is echo-agent unless given (its
+// output is then checked word for word). Exit status 0 only if no call failed.
 
 #include "health_probe.hpp"
+#include "load_calls.hpp"
 #include "load_streams.hpp"
 #include "proc_stats.hpp"
 
@@ -70,6 +87,16 @@ struct Options {
   std::vector<int> model_pids; // the model server behind it: its CPU is told apart
   std::string json_path;
   unsigned threads = 1;
+  // Sustained calls (load_calls.hpp), when `sustained`.
+  bool sustained = false;
+  bool unary = false;
+  std::size_t concurrency = 64;
+  std::size_t sessions = 0; // 0: = concurrency
+  std::optional<double> seconds;
+  std::uint64_t calls = 0;
+  std::chrono::milliseconds timeout{30'000};
+  bool streams_given = false;
+  bool agent_given = false;
 };
 
 [[noreturn]] void usage(int code) {
@@ -78,7 +105,10 @@ struct Options {
       "usage: agentrt-sse-load --url http://HOST:PORT [--streams N] [--agent NAME]\n"
       "         [--method POST|GET] [--input TEXT] [--param NAME=VALUE]... [--connect-batch N] [--expect-events K]\n"
       "         [--server-pid PID[,PID...]] [--model-pid PID] [--health-url URL]\n"
-      "         [--json FILE] [--threads 1|2] [--idle-timeout-ms MS] [--token T] [--run-id ID]\n");
+      "         [--json FILE] [--threads 1|2] [--idle-timeout-ms MS] [--token T] [--run-id ID]\n"
+      "       agentrt-sse-load --url http://HOST:PORT --unary [--concurrency N] [--sessions K]\n"
+      "         [--seconds S] [--calls N] [--timeout-ms MS] [--agent NAME] [--input TEXT] ...\n"
+      "       agentrt-sse-load --url http://HOST:PORT --seconds S [--streams N] [--calls N] ...\n");
   std::exit(code);
 }
 
@@ -102,10 +132,31 @@ Options parse(int argc, char** argv) {
     };
     if (a == "--url")
       url = value();
-    else if (a == "--streams")
+    else if (a == "--streams") {
       o.spec.streams = static_cast<std::size_t>(number(1, 1'000'000));
-    else if (a == "--agent")
+      o.streams_given = true;
+    } else if (a == "--agent") {
       o.spec.agent = value();
+      o.agent_given = true;
+    } else if (a == "--unary")
+      o.sustained = o.unary = true;
+    else if (a == "--concurrency")
+      o.concurrency = static_cast<std::size_t>(number(1, 100'000));
+    else if (a == "--sessions")
+      o.sessions = static_cast<std::size_t>(number(1, 10'000'000));
+    else if (a == "--seconds") {
+      auto v = value();
+      char* end = nullptr;
+      double s = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(s > 0) || s > 86'400)
+        usage(2);
+      o.seconds = s;
+      o.sustained = true;
+    } else if (a == "--calls") {
+      o.calls = static_cast<std::uint64_t>(number(1, 1L << 40));
+      o.sustained = true;
+    } else if (a == "--timeout-ms")
+      o.timeout = std::chrono::milliseconds(number(1, 86'400'000));
     else if (a == "--method") {
       auto m = value();
       if (m != "POST" && m != "GET")
@@ -313,10 +364,82 @@ void print(const nlohmann::json& j) {
               m["other_cpu_s"].get<double>(), j.contains("server") ? "" : " (with the server)");
 }
 
+/// --unary, or streams kept in flight for --seconds: see the top of this file.
+int run_sustained(const Options& o) {
+  CallSpec spec;
+  spec.host = o.spec.host;
+  spec.path_prefix = o.spec.path_prefix;
+  spec.agent = o.agent_given ? o.spec.agent : "echo-agent";
+  spec.input = o.spec.input;
+  spec.params = o.spec.params;
+  spec.token = o.spec.token;
+  spec.run_id = o.spec.run_id;
+  spec.unary = o.unary;
+  spec.lanes = o.unary ? o.concurrency : (o.streams_given ? o.spec.streams : 64);
+  spec.sessions = o.unary ? (o.sessions ? o.sessions : spec.lanes) : spec.lanes;
+  spec.seconds = o.seconds;
+  if (!spec.seconds && o.calls == 0)
+    spec.seconds = 10.0;
+  spec.calls = o.calls;
+  spec.timeout = o.timeout;
+  if (raise_nofile() < spec.lanes + 64)
+    std::fprintf(stderr, "agentrt-sse-load: warning: too few open files for %zu lanes\n",
+                 spec.lanes);
+
+  net::io_context io{static_cast<int>(o.threads)};
+  tcp::endpoint at;
+  try {
+    at = resolve(io, o.url);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "agentrt-sse-load: cannot resolve: %s\n", e.what());
+    return 2;
+  }
+  {
+    // As agentrt-grpc-load waits for its channels: the server is up before the clock starts.
+    tcp::socket probe{io};
+    beast::error_code ec;
+    probe.connect(at, ec);
+    if (ec) {
+      std::fprintf(stderr, "agentrt-sse-load: cannot connect: %s\n", ec.message().c_str());
+      return 2;
+    }
+  }
+  CallLoad load{io, spec, at};
+  CostMeter cost{o.server_pids};
+  cost.start();
+  load.begin([] {});
+  std::vector<std::thread> extra;
+  for (unsigned i = 1; i < o.threads; ++i)
+    extra.emplace_back([&] { io.run(); });
+  io.run();
+  for (auto& t : extra)
+    t.join();
+  cost.finish();
+
+  RunShape shape{"http", o.unary ? "unary" : "stream", "http://" + spec.host + spec.path_prefix,
+                 spec.agent, spec.lanes, spec.lanes, spec.sessions};
+  auto j = call_report(shape, load.tally(), load.seconds(), cost);
+  j["run_id"] = spec.run_id;
+  j["input"] = spec.input;
+  j["client_threads"] = o.threads;
+  print_call_report(stdout, j);
+  if (!o.json_path.empty()) {
+    std::ofstream out{o.json_path};
+    out << j.dump(2) << "\n";
+    if (!out) {
+      std::fprintf(stderr, "agentrt-sse-load: cannot write %s\n", o.json_path.c_str());
+      return 1;
+    }
+  }
+  return j["errors"].get<std::uint64_t>() == 0 && j["calls"].get<std::uint64_t>() > 0 ? 0 : 1;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   auto o = parse(argc, argv);
+  if (o.sustained)
+    return run_sustained(o);
   auto nofile = raise_nofile();
   if (nofile < o.spec.streams + 64)
     std::fprintf(stderr, "agentrt-sse-load: warning: %llu open files allowed for %zu streams\n",
