@@ -43,7 +43,7 @@ TaskStream::TaskStream(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
     throw;
   }
   if (write)
-    StartWrite(&current_);
+    start_write();
 }
 
 void TaskStream::on_event(const std::shared_ptr<Pipe>& pipe, TaskStream* self, const Event& event) {
@@ -82,7 +82,7 @@ void TaskStream::on_event(const std::shared_ptr<Pipe>& pipe, TaskStream* self, c
     }
   }
   if (write) {
-    self->StartWrite(&self->current_);
+    self->start_write();
   } else if (overflow) {
     pipe->ctx->log->warn("[{}/{}] grpc stream: the client left over {} bytes unread; cancelled",
                          event.session_id, event.call_id, pipe->limit);
@@ -102,7 +102,15 @@ bool TaskStream::take_next() {
   pipe_->queue.pop_front();
   pipe_->backlog -= std::min(pipe_->backlog, current_.ByteSizeLong());
   current_final_ = current_.is_final();
+  // More already queued behind it: gRPC may hold this one back and send them together
+  // (the last of a burst is written without the hint, which flushes).
+  current_buffered_ = !current_final_ && !pipe_->queue.empty();
   return true;
+}
+
+void TaskStream::start_write() {
+  StartWrite(&current_, current_buffered_ ? grpc::WriteOptions().set_buffer_hint()
+                                          : grpc::WriteOptions());
 }
 
 void TaskStream::OnWriteDone(bool ok) {
@@ -123,7 +131,7 @@ void TaskStream::OnWriteDone(bool ok) {
     }
   }
   if (more) {
-    StartWrite(&current_);
+    start_write();
     return;
   }
   if (!ok && call_.valid())

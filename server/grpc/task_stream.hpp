@@ -59,6 +59,8 @@ private:
   /// Under the pipe's lock: takes the next chunk into current_ (true), or marks the pipe
   /// idle (false).
   bool take_next();
+  /// Starts writing current_ (the one write in flight).
+  void start_write();
   /// Ends the rpc (no write may be in flight; called once, by whoever set `ended`).
   void end(const Refusal& outcome);
 
@@ -67,6 +69,7 @@ private:
   std::shared_ptr<Pipe> pipe_;
   agent_platform::TaskChunk current_; // the chunk being written; only the writer touches it
   bool current_final_ = false;
+  bool current_buffered_ = false; // written with gRPC's buffer hint (more follows at once)
   std::string session_;
   Call call_;
   RpcLog log_{"ExecuteTaskStream"};
