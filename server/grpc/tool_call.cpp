@@ -16,18 +16,18 @@ ToolRpc::ToolRpc(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
     session_(request->session_id().empty() ? header_session(*sc) : request->session_id()) {
   if (ctx_->draining.load(std::memory_order_acquire)) {
     refuse(refusal_of(*ctx_, make_error_code(errc::shutting_down),
-                             "the server is draining; retry on another", session_, 0));
+                      "the server is draining; retry on another", session_, 0));
     return;
   }
   if (request->tool_id().empty()) {
     refuse(Refusal{grpc::StatusCode::INVALID_ARGUMENT, "invalid_argument",
-                          "tool_id is required: the tool to run"});
+                   "tool_id is required: the tool to run"});
     return;
   }
   auto header = header_session(*sc);
   if (!header.empty() && !request->session_id().empty() && header != request->session_id()) {
     refuse(Refusal{grpc::StatusCode::INVALID_ARGUMENT, "invalid_argument",
-                          "the x-session-id header and session_id differ"});
+                   "the x-session-id header and session_id differ"});
     return;
   }
   nlohmann::json args = nlohmann::json::object();
