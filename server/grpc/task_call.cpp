@@ -11,7 +11,7 @@ TaskCall::TaskCall(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
                    const agent_platform::TaskRequest* task,
                    agent_platform::TaskResponse* response)
   : ctx_(std::move(ctx)), sc_(sc), response_(response), task_id_(task->task_id()),
-    session_(task->session_id().empty() ? header_session(*sc) : task->session_id()) {
+    session_(named_session(*sc, task->session_id())) {
   auto started = start_task(*ctx_, *sc_, *task, session_);
   if (started.refused) {
     refuse(*started.refused);

@@ -12,10 +12,30 @@
 
 namespace agentrt::server::detail {
 
+namespace {
+
 std::string header_session(const grpc::CallbackServerContext& sc) {
   auto& md = sc.client_metadata();
   auto it = md.find("x-session-id");
   return it == md.end() ? std::string{} : std::string{it->second.data(), it->second.size()};
+}
+
+Refusal invalid(std::string message) {
+  return Refusal{grpc::StatusCode::INVALID_ARGUMENT, "invalid_argument", std::move(message)};
+}
+
+} // namespace
+
+std::string named_session(const grpc::CallbackServerContext& sc, const std::string& field) {
+  return field.empty() ? header_session(sc) : field;
+}
+
+std::optional<Refusal> session_conflict(const grpc::CallbackServerContext& sc,
+                                        const std::string& field) {
+  auto header = header_session(sc);
+  if (!header.empty() && !field.empty() && header != field)
+    return invalid("the x-session-id header and session_id differ");
+  return std::nullopt;
 }
 
 void add_session_header(grpc::CallbackServerContext& sc, const std::string& session) {
@@ -55,25 +75,20 @@ bool deadline_reached(const grpc::CallbackServerContext& sc) {
 
 namespace {
 
-Refusal invalid(std::string message) {
-  return Refusal{grpc::StatusCode::INVALID_ARGUMENT, "invalid_argument", std::move(message)};
-}
-
 } // namespace
 
 std::optional<Refusal> request_of(const GrpcContext& ctx, grpc::CallbackServerContext& sc,
                                   const agent_platform::TaskRequest& task, Request& out) {
   if (task.agent_id().empty())
     return invalid("agent_id is required: the agent type to run the task");
-  auto header = header_session(sc);
-  if (!header.empty() && !task.session_id().empty() && header != task.session_id())
-    return invalid("the x-session-id header and session_id differ");
+  if (auto conflict = session_conflict(sc, task.session_id()))
+    return conflict;
   auto policy = task.on_busy().empty() ? std::optional{BusyPolicy::enqueue}
                                        : busy_policy_named(task.on_busy());
   if (!policy)
     return invalid("on_busy must be enqueue, reject, interrupt or rollback");
   out.agent = task.agent_id();
-  out.session_id = task.session_id().empty() ? header : task.session_id();
+  out.session_id = named_session(sc, task.session_id());
   out.input = task.input();
   out.on_busy = *policy;
   for (const auto& [k, v] : task.parameters())

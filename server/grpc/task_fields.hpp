@@ -21,8 +21,13 @@
 
 namespace agentrt::server::detail {
 
-/// The `x-session-id` request header, if the client sent one (else empty).
-std::string header_session(const grpc::CallbackServerContext& sc);
+/// The session an rpc names: its `session_id` field, else the `x-session-id` request
+/// header (empty: neither, a one-shot session).
+std::string named_session(const grpc::CallbackServerContext& sc, const std::string& field);
+
+/// Why the rpc's session cannot be told, if it cannot: the header and the field disagree.
+std::optional<Refusal> session_conflict(const grpc::CallbackServerContext& sc,
+                                        const std::string& field);
 
 /// Adds the `x-session-id` response header, when `session` is a valid session id (a
 /// refused, malformed one is not echoed into a header).

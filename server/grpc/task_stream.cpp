@@ -14,7 +14,7 @@ namespace agentrt::server::detail {
 TaskStream::TaskStream(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
                        const agent_platform::TaskRequest* task)
   : ctx_(std::move(ctx)), sc_(sc), pipe_(std::make_shared<Pipe>()),
-    session_(task->session_id().empty() ? header_session(*sc) : task->session_id()) {
+    session_(named_session(*sc, task->session_id())) {
   pipe_->ctx = ctx_;
   pipe_->task_id = task->task_id();
   pipe_->limit = ctx_->config.max_stream_backlog;

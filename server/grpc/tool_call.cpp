@@ -13,7 +13,7 @@ ToolRpc::ToolRpc(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
                  const agent_platform::ToolRequest* request,
                  agent_platform::ToolResponse* response)
   : ctx_(std::move(ctx)), sc_(sc), response_(response),
-    session_(request->session_id().empty() ? header_session(*sc) : request->session_id()) {
+    session_(named_session(*sc, request->session_id())) {
   if (ctx_->draining.load(std::memory_order_acquire)) {
     refuse(refusal_of(*ctx_, make_error_code(errc::shutting_down),
                       "the server is draining; retry on another", session_, 0));
@@ -24,10 +24,8 @@ ToolRpc::ToolRpc(GrpcContextPtr ctx, grpc::CallbackServerContext* sc,
                    "tool_id is required: the tool to run"});
     return;
   }
-  auto header = header_session(*sc);
-  if (!header.empty() && !request->session_id().empty() && header != request->session_id()) {
-    refuse(Refusal{grpc::StatusCode::INVALID_ARGUMENT, "invalid_argument",
-                   "the x-session-id header and session_id differ"});
+  if (auto conflict = session_conflict(*sc, request->session_id())) {
+    refuse(*conflict);
     return;
   }
   nlohmann::json args = nlohmann::json::object();
