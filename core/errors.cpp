@@ -82,6 +82,12 @@ public:
       case errc::events_expired:
         return "events expired: the call's events asked for are no longer kept; read the "
                "reply or the session's history instead";
+      case errc::session_elsewhere:
+        return "another node serves this session now; retry at the address given, or here "
+               "once its lease ends";
+      case errc::lease_lost:
+        return "this node lost the session to another node while the call ran; nothing was "
+               "committed; retry with the same request id";
     }
     return "unknown agentrt error " + std::to_string(value);
   }
@@ -122,7 +128,10 @@ public:
         return condition::timeout;
       case errc::shutting_down:
       case errc::store_failed:
+      case errc::lease_lost:
         return condition::unavailable;
+      case errc::session_elsewhere:
+        return condition::elsewhere;
       case errc::agent_failed:
       case errc::tool_failed:
       case errc::abandoned:
@@ -158,6 +167,7 @@ public:
       case condition::failed: return "the agent or a tool failed";
       case condition::misconfigured: return "the agents are set up so that this cannot work";
       case condition::internal: return "internal error";
+      case condition::elsewhere: return "another node serves the session: retry there";
     }
     return "unknown agentrt condition " + std::to_string(value);
   }
@@ -218,6 +228,8 @@ std::string_view to_string(errc e) noexcept {
     case errc::invalid_request_id: return "invalid_request_id";
     case errc::request_id_reused: return "request_id_reused";
     case errc::events_expired: return "events_expired";
+    case errc::session_elsewhere: return "session_elsewhere";
+    case errc::lease_lost: return "lease_lost";
   }
   return "unknown";
 }
@@ -236,6 +248,7 @@ std::string_view to_string(condition c) noexcept {
     case condition::failed: return "failed";
     case condition::misconfigured: return "misconfigured";
     case condition::internal: return "internal";
+    case condition::elsewhere: return "elsewhere";
   }
   return "unknown";
 }

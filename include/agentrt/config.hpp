@@ -2,6 +2,8 @@
 
 // RuntimeConfig: every knob of a Runtime, each default with the reason for its value.
 
+#include <agentrt/postgres_options.hpp>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -113,6 +115,12 @@ struct RuntimeConfig {
   /// When set and `store` is null: a SQLite store at this path (created if missing). The
   /// Runtime's constructor throws std::runtime_error when the file cannot be used.
   std::string store_path;
+
+  /// When `postgres.conninfo` is set and `store` is null: a PostgreSQL store shared with other
+  /// nodes (open_postgres_store), which leases each session to one node at a time. Takes
+  /// precedence over `store_path`. The Runtime's constructor throws std::runtime_error when
+  /// the database cannot be reached.
+  PostgresOptions postgres;
 
   /// Where the runtime logs. Null: a logger with a null sink (nothing is written). Every
   /// line about a session starts with `[session id/call id]`.

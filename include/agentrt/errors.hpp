@@ -76,6 +76,14 @@ enum class errc : int {
   /// Re-attach asked for events the runtime no longer keeps (the call ended too long ago,
   /// or its stream outgrew what is kept).
   events_expired,
+  /// Another node (process) holds the session's lease (a store shared by several nodes,
+  /// e.g. PostgreSQL): this node may not serve it now. The message names the owner's
+  /// address (`elsewhere_address` reads it back); retry there, or here after the lease.
+  session_elsewhere,
+  /// This node lost the session's lease while the call ran (it was paused or cut off, and
+  /// another node took the session over): the turn was not committed and the session was
+  /// dropped here. Retry (with the same request id): the session's owner answers.
+  lease_lost,
 };
 
 /// The groups of `errc` values: what a front end needs to pick a status.
@@ -98,7 +106,7 @@ enum class condition : int {
   gone,
   /// It did not finish in time (504, DEADLINE_EXCEEDED): timeout.
   timeout,
-  /// Not available now; retry (503, UNAVAILABLE): shutting_down, store_failed.
+  /// Not available now; retry (503, UNAVAILABLE): shutting_down, store_failed, lease_lost.
   unavailable,
   /// The agent or a tool failed the task (502, or a task-level failure): agent_failed,
   /// tool_failed, abandoned.
@@ -108,6 +116,9 @@ enum class condition : int {
   misconfigured,
   /// A bug in agentrt (500, INTERNAL): internal_error.
   internal,
+  /// Another node serves the session; retry there or later (421, UNAVAILABLE):
+  /// session_elsewhere.
+  elsewhere,
 };
 
 /// The category of every `errc` value; `name()` is "agentrt".

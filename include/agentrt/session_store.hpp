@@ -15,6 +15,7 @@
 // as store_failed for the operation concerned and logs its text), not invited.
 
 #include <agentrt/history.hpp>
+#include <agentrt/postgres_options.hpp>
 #include <agentrt/result.hpp>
 #include <agentrt/session_key.hpp>
 
@@ -130,7 +131,39 @@ public:
   /// that was stored already, fails.
   virtual void commit(std::shared_ptr<const TurnRecord> record,
                       std::function<void(Result<void>)> done) = 0;
+
+  // -- leases: a store shared by several nodes (processes) -------------------------------------
+  //
+  // A store that leases sessions to nodes (PostgreSQL) makes `load` a claim: it takes the
+  // session's lease for this node, bumping its epoch, or fails with errc::session_elsewhere
+  // (make_elsewhere_error) while another node holds a live lease. Each `commit` is then
+  // conditional on that epoch and on the previous turn: a node that lost the lease fails
+  // with errc::lease_lost and never writes. `read` never claims. A store without leases
+  // (SQLite, the default) keeps these defaults.
+
+  /// Whether this node still holds the lease of `key` it took in `load`. False once the lease
+  /// was lost or could not be renewed in time: the live session drops what it holds and
+  /// loads (claims) again before its next turn. Cheap: asked before every turn.
+  virtual bool holds(const SessionKey& /*key*/) const noexcept {
+    return true;
+  }
+
+  /// The live session of `key` ended on this node (idle expiry, shutdown): its lease is let go
+  /// so another node may claim it at once. Must not block; runs after every commit of the
+  /// session handed over before it.
+  virtual void release(const SessionKey& /*key*/) {
+    // nop
+  }
 };
+
+/// The error a leasing store's `load` returns when another node holds the session: its
+/// message names the node's address, which `elsewhere_address` reads back (a front end
+/// sends it to the client, e.g. as the X-Agentrt-Owner header).
+Error make_elsewhere_error(std::string_view node, std::string_view address);
+
+/// The owner's address in a session_elsewhere message (make_elsewhere_error), or empty.
+std::string elsewhere_address(std::string_view message);
+
 
 /// The in-memory store: what a Runtime uses when none is configured.
 std::shared_ptr<PassivatingStore> make_memory_store();
@@ -140,5 +173,14 @@ std::shared_ptr<PassivatingStore> make_memory_store();
 /// the file and the problem when it cannot be opened or written, is not a database, or has
 /// a newer schema.
 std::shared_ptr<DurableStore> open_sqlite_store(const std::string& path);
+
+/// Connects to a PostgreSQL store shared by any number of nodes: sessions are leased to one
+/// node at a time and every commit is fenced by the lease's epoch (see DurableStore). The
+/// schema is created on first use and migrated from older versions. Group commit on one
+/// writer connection; reconnects with backoff (while the database is down, loads and
+/// commits fail with store_failed and nothing is acknowledged). Throws std::runtime_error
+/// naming the server and the problem when the database cannot be reached at open, refuses
+/// the login, or has a newer schema.
+std::shared_ptr<DurableStore> open_postgres_store(PostgresOptions options);
 
 } // namespace agentrt

@@ -20,6 +20,7 @@ unsigned status_for(const std::error_code& e) noexcept {
     case condition::gone: return 410;
     case condition::timeout: return 504;
     case condition::unavailable: return 503;
+    case condition::elsewhere: return 421; // Misdirected Request: another node serves it
     case condition::failed: return 502;
     case condition::misconfigured:
     case condition::internal: return 500;

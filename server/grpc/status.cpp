@@ -25,7 +25,8 @@ grpc::StatusCode status_code_for(const std::error_code& e) noexcept {
     case condition::overloaded: return StatusCode::RESOURCE_EXHAUSTED;
     case condition::cancelled: return StatusCode::CANCELLED;
     case condition::timeout: return StatusCode::DEADLINE_EXCEEDED;
-    case condition::unavailable: return StatusCode::UNAVAILABLE;
+    case condition::unavailable:
+    case condition::elsewhere: return StatusCode::UNAVAILABLE;
     case condition::misconfigured: return StatusCode::FAILED_PRECONDITION;
     case condition::failed: return StatusCode::OK;
     case condition::internal: return StatusCode::INTERNAL;
