@@ -92,4 +92,24 @@ void GuardedStore::commit(std::shared_ptr<const TurnRecord> record,
     (*once)(std::move(started));
 }
 
+bool GuardedStore::holds(const SessionKey& key) const noexcept {
+  if (durable_ == nullptr)
+    return true;
+  try {
+    return durable_->holds(key);
+  } catch (...) {
+    return true;
+  }
+}
+
+void GuardedStore::release(const SessionKey& key) noexcept {
+  if (durable_ == nullptr)
+    return;
+  // A throw is logged by the guard; the lease then simply runs out.
+  (void)guard<Result<void>>("release", [&] {
+    durable_->release(key);
+    return Result<void>{};
+  });
+}
+
 } // namespace agentrt::detail

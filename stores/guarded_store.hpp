@@ -47,6 +47,13 @@ public:
   /// time if it throws after calling `done`.
   void commit(std::shared_ptr<const TurnRecord> record, std::function<void(Result<void>)> done);
 
+  /// Whether this node still holds the session's lease (true for a store without leases,
+  /// and when the store throws: its commit, fenced, will say).
+  bool holds(const SessionKey& key) const noexcept;
+
+  /// Lets the session's lease go (a no-op for a store without leases); failures are logged.
+  void release(const SessionKey& key) noexcept;
+
 private:
   template <class R, class Op>
   R guard(const char* what, Op&& op) noexcept;

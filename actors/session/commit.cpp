@@ -57,6 +57,24 @@ void persist(session_pointer self, TurnJobPtr job, TurnContext& ctx, Reply reply
   });
 }
 
+namespace {
+
+/// The commit was fenced: another node took the session over. Nothing of the turn was
+/// written; the calls waiting here would be fenced too, so they end now (the client retries,
+/// and the proxy or the error's address leads it to the owner), and what this actor holds is
+/// forgotten: a later call here claims the session again from the store.
+void lose_lease(session_pointer self, CallState& c, std::uint64_t turn, const std::string& why) {
+  auto& st = self->state;
+  c.end_claimed(errc::lease_lost, why, turn, [&] {
+    st.svc->log->warn("[{}/{}] turn {} not committed: {}", c.session_id, c.id, turn, why);
+  });
+  end_queue(self, errc::lease_lost,
+            "the session moved to another node before this call ran; retry");
+  drop_stale(self);
+}
+
+} // namespace
+
 void on_persisted(session_pointer self, const TurnJobPtr& job) {
   auto& st = self->state;
   if (job != st.running)
@@ -71,6 +89,8 @@ void on_persisted(session_pointer self, const TurnJobPtr& job) {
         log.debug("[{}/{}] turn {} committed", c.session_id, c.id, job->ctx.number);
       },
       std::move(job->reply), job->terminal);
+  } else if (job->persisted.error().code == errc::lease_lost) {
+    lose_lease(self, c, job->ctx.number, job->persisted.error().message);
   } else {
     auto why = job->persisted.error().message;
     c.end_claimed(errc::store_failed, "the session store could not save the turn: " + why,

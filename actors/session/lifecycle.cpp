@@ -27,6 +27,21 @@ bool leave_directory(session_pointer self, Pred&& pred) {
            : pred();
 }
 
+/// An empty conversation for the same session (its key, agent and kind kept).
+std::shared_ptr<SessionData> fresh_data(const SessionData& old) {
+  auto fresh = std::make_shared<SessionData>();
+  fresh->key = old.key;
+  fresh->entry = old.entry;
+  fresh->one_shot = old.one_shot;
+  fresh->ephemeral = old.ephemeral;
+  return fresh;
+}
+
+/// True if the session is kept in the store.
+bool stored(const SessionState& st) {
+  return st.svc->store && !st.data->ephemeral;
+}
+
 /// Lifetime expiry of a live session: its stored context is erased here, on the session's
 /// own thread and outside the directory's lock (a durable store's erase can wait for its
 /// writer), and the session starts afresh in memory; it then leaves like an idle session.
@@ -42,12 +57,7 @@ bool reset_for_lifetime(session_pointer self) {
       return false;
     }
   }
-  auto fresh = std::make_shared<SessionData>();
-  fresh->key = key;
-  fresh->entry = st.data->entry;
-  fresh->one_shot = st.data->one_shot;
-  fresh->ephemeral = st.data->ephemeral;
-  st.data = std::move(fresh);
+  st.data = fresh_data(*st.data);
   st.loaded = true; // the store holds nothing for the key any more
   st.born = now_ns(self);
   return true;
@@ -99,18 +109,36 @@ bool try_expire(session_pointer self, std::int64_t observed, ExpireReason why) {
 } // namespace
 
 bool ensure_loaded(session_pointer self, const CallPtr& c) {
+  auto& st = self->state;
+  // A lease that lapsed here (another node may serve the session now): an idle session
+  // claims it again before a turn. A busy one finds out at its commit, which is fenced.
+  if (st.loaded && !st.running && st.queue.empty() && stored(st)
+      && !st.svc->store->holds(st.data->key)) {
+    st.svc->log->debug("[{}/{}] this node's lease lapsed: the session loads again",
+                       st.data->key.session_id, c->id);
+    drop_stale(self);
+  }
   auto loaded = load_stored(self, c->id);
-  if (!loaded)
-    c->end(errc::store_failed, loaded.error().message); // the next call tries again
+  if (!loaded) // the next call tries again
+    c->end(static_cast<errc>(loaded.error().code.value()), loaded.error().message);
   return static_cast<bool>(loaded);
+}
+
+void drop_stale(session_pointer self) {
+  auto& st = self->state;
+  st.data = fresh_data(*st.data);
+  st.calls = CallLog{&st.svc->call_limits};
+  st.loaded = false;
 }
 
 Result<void> load_stored(session_pointer self, std::uint64_t call_id) {
   auto& st = self->state;
   if (st.loaded)
     return {};
-  if (st.svc->store && !st.data->ephemeral) {
+  if (stored(st)) {
     auto loaded = st.svc->store->load(st.data->key);
+    if (!loaded && loaded.error().code == errc::session_elsewhere)
+      return std::move(loaded).error();
     if (!loaded)
       return Error{errc::store_failed,
                    "the session store could not load the session: " + loaded.error().message};
@@ -139,13 +167,18 @@ void on_read(session_pointer self, const ConversationReadPtr& read) {
   end_one_shot(self); // a read may have kept an idle one-shot session alive
 }
 
-/// A write-through store has every turn already. Moves the data out (copies it while an
+/// A write-through store has every turn already: a leasing one lets the lease go, so another
+/// node may serve the session at once. Moves the data out (copies it while an
 /// abandoned blocking turn may still read it); if the store refuses, the data is moved back.
 bool passivate(session_pointer self) {
   auto& st = self->state;
   auto* store = st.svc->store;
-  if (!store || store->durable() || !st.loaded || st.data->ephemeral)
+  if (!stored(st) || !st.loaded)
     return true;
+  if (store->durable()) { // every turn is stored: only the lease (if any) is let go
+    store->release(st.data->key);
+    return true;
+  }
   auto& d = *st.data;
   StoredSession s;
   s.key = d.key;

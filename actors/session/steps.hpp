@@ -83,6 +83,9 @@ void abandon_persisting(session_pointer self, errc e, const std::string& message
 /// could not be read.
 bool ensure_loaded(session_pointer self, const CallPtr& c);
 
+/// Forgets the conversation held here (its lease moved on, see DurableStore::holds): the
+/// next call loads, and claims, it again. Only while no turn runs or waits.
+void drop_stale(session_pointer self);
 /// Brings the stored context back if it is not yet (on the first call or read).
 Result<void> load_stored(session_pointer self, std::uint64_t call_id);
 /// Hands the session to a passivating store; false if the store refused.
