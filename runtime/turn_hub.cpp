@@ -56,8 +56,9 @@ ChildCall TurnHub::start_child(const CallPtr& parent, SubRequest request) {
   return call;
 }
 
-ToolRequest TurnHub::request_for(const CallState& call, const ToolEntry& entry,
+ToolRequest TurnHub::request_for(const TurnContext& ctx, const ToolEntry& entry,
                                  std::string arguments, std::string operation) {
+  auto& call = *ctx.call;
   ToolRequest request;
   request.tool = entry.name;
   request.operation = std::move(operation);
@@ -65,6 +66,8 @@ ToolRequest TurnHub::request_for(const CallState& call, const ToolEntry& entry,
   request.agent = call.agent;
   request.session_id = call.session_id;
   request.call_id = call.id;
+  request.turn = ctx.number;
+  request.request_id = call.request_id;
   request.deadline = call.deadline;
   if (entry.options.timeout)
     request.deadline = std::min(request.deadline, Clock::now() + saturated(*entry.options.timeout));
@@ -78,7 +81,7 @@ ToolResult TurnHub::run_tool(TurnContext& ctx, const std::string& name, std::str
     auto entry = tools_->find(name);
     if (!entry)
       return unknown_tool(name);
-    auto request = request_for(call, *entry, std::move(arguments), std::move(operation));
+    auto request = request_for(ctx, *entry, std::move(arguments), std::move(operation));
     bool waits = entry->async_handler || entry->options.blocking;
     if (waits && !ctx.blocking)
       return Error{errc::blocking_required,
@@ -132,7 +135,7 @@ ToolStart TurnHub::start_tool(TurnContext& ctx, const std::string& name, std::st
     start.ready = ToolResult{unknown_tool(name)};
     return start;
   }
-  auto request = request_for(call, *entry, std::move(arguments), std::move(operation));
+  auto request = request_for(ctx, *entry, std::move(arguments), std::move(operation));
   request.stop = call.stop.get_token();
   if (entry->async_handler) {
     try {

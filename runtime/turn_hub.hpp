@@ -44,9 +44,9 @@ public:
                                     const Compaction& oldest, std::stop_token stop) override;
 
 private:
-  /// The request a tool is called with, for call `call`; its deadline is the call's, or the
-  /// tool's own timeout if sooner.
-  static ToolRequest request_for(const CallState& call, const ToolEntry& entry,
+  /// The request a tool is called with, for the turn `ctx`; its deadline is the call's, or
+  /// the tool's own timeout if sooner.
+  static ToolRequest request_for(const TurnContext& ctx, const ToolEntry& entry,
                                  std::string arguments, std::string operation);
 
   std::shared_ptr<ToolRegistry> tools_;

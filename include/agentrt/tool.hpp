@@ -27,6 +27,13 @@ struct ToolRequest {
   std::string agent;
   std::string session_id;
   std::uint64_t call_id = 0;
+  /// The calling turn's number in its session, and its call's request id (empty if none).
+  /// With `session_id` an idempotency key for what the tool does elsewhere: a turn that
+  /// failed (its node died or lost the session) and is retried with its request id runs
+  /// as the same turn number, on this node or another, so its tool calls repeat with the
+  /// same key. Zero and empty for a tool run outside a turn (Runtime::run_tool).
+  std::uint64_t turn = 0;
+  std::string request_id;
   /// The tool must be done by then; past it the caller gets a timeout error.
   std::chrono::steady_clock::time_point deadline;
   /// Requested when the calling turn is stopped or the tool timed out.

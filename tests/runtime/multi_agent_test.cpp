@@ -79,6 +79,35 @@ TEST_CASE("a tool's result is in the history of the session's next turn", "[tool
   });
 }
 
+TEST_CASE("a tool gets its turn's number and request id: a key that a retry repeats",
+          "[tools]") {
+  run_with_time_limit(30s, "tool key", [] {
+    Runtime rt{config()};
+    Seen seen;
+    rt.register_tool("book", [&](const ToolRequest& r) -> ToolResult {
+      seen.add(r.session_id + "/" + std::to_string(r.turn) + "/" + r.request_id);
+      if (r.arguments == "fail")
+        return Error{errc::tool_failed, "the booking system is down"};
+      return std::string{"booked"};
+    });
+    rt.register_handler("booker", [](Turn& t) -> std::string {
+      auto r = t.call_tool("book", t.input());
+      if (!r)
+        throw std::runtime_error(r.error().message);
+      return *r;
+    });
+    CHECK(rt.ask({.agent = "booker", .session_id = "b1", .input = "ok", .request_id = "q1"}).turn == 1);
+    // Turn 2 fails; its retry with the same request id runs as turn 2 again.
+    CHECK(rt.ask({.agent = "booker", .session_id = "b1", .input = "fail", .request_id = "q2"}).error
+          == errc::agent_failed);
+    CHECK(rt.ask({.agent = "booker", .session_id = "b1", .input = "fail", .request_id = "q2"}).error
+          == errc::agent_failed);
+    CHECK(rt.ask({.agent = "booker", .session_id = "b1", .input = "ok"}).turn == 2);
+    CHECK(seen.entries
+          == std::multiset<std::string>{"b1/1/q1", "b1/2/q2", "b1/2/q2", "b1/2/"});
+  });
+}
+
 TEST_CASE("tool failures come back to the agent as errors, not crashes", "[tools]") {
   run_with_time_limit(30s, "tool errors", [] {
     Runtime rt{config()};
