@@ -42,6 +42,12 @@ bool stored(const SessionState& st) {
   return st.svc->store && !st.data->ephemeral;
 }
 
+/// True if what the session holds may be stale: it was loaded from a leasing store whose
+/// lease this node no longer holds.
+bool lease_lapsed(const SessionState& st) {
+  return st.loaded && stored(st) && !st.svc->store->holds(st.data->key);
+}
+
 /// Lifetime expiry of a live session: its stored context is erased here, on the session's
 /// own thread and outside the directory's lock (a durable store's erase can wait for its
 /// writer), and the session starts afresh in memory; it then leaves like an idle session.
@@ -112,8 +118,7 @@ bool ensure_loaded(session_pointer self, const CallPtr& c) {
   auto& st = self->state;
   // A lease that lapsed here (another node may serve the session now): an idle session
   // claims it again before a turn. A busy one finds out at its commit, which is fenced.
-  if (st.loaded && !st.running && st.queue.empty() && stored(st)
-      && !st.svc->store->holds(st.data->key)) {
+  if (lease_lapsed(st) && !st.running && st.queue.empty()) {
     st.svc->log->debug("[{}/{}] this node's lease lapsed: the session loads again",
                        st.data->key.session_id, c->id);
     drop_stale(self);
@@ -157,8 +162,34 @@ Result<void> load_stored(session_pointer self, std::uint64_t call_id) {
   return {};
 }
 
+namespace {
+
+/// A read of a session whose conversation is not here (not yet loaded, or dropped when its
+/// lease lapsed) on a durable store: answered from the stored copy, which reading does not
+/// claim, so a read never moves a session between nodes.
+void read_stored(session_pointer self, const ConversationReadPtr& read) {
+  auto& st = self->state;
+  auto stored = st.svc->store->read(st.data->key);
+  if (!stored)
+    read->answer.set_value(Error{errc::store_failed, "the session store could not read the "
+                                                     "session: " + stored.error().message});
+  else if (auto& s = *stored)
+    read->answer.set_value(read_from(read->spec, s->history, s->turns, s->state));
+  else
+    read->answer.set_value(read_from(read->spec, {}, 0, {}));
+}
+
+} // namespace
+
 void on_read(session_pointer self, const ConversationReadPtr& read) {
   auto& st = self->state;
+  if (lease_lapsed(st) && !st.running && st.queue.empty())
+    drop_stale(self);
+  if (!st.loaded && stored(st) && st.svc->store->durable()) {
+    read_stored(self, read);
+    end_one_shot(self);
+    return;
+  }
   auto loaded = load_stored(self, 0);
   if (!loaded)
     read->answer.set_value(std::move(loaded).error());

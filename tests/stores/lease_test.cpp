@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <thread>
 #include <unistd.h>
 
@@ -70,6 +71,11 @@ public:
   Result<std::vector<SessionKey>> expired(std::chrono::system_clock::time_point c,
                                           std::chrono::system_clock::time_point a) override {
     return inner_->expired(c, a);
+  }
+
+  /// The store behind the lease: what another node writes.
+  DurableStore& inner() {
+    return *inner_;
   }
 
 private:
@@ -200,6 +206,41 @@ TEST_CASE("an idle session whose lease lapsed loads again before its next turn; 
     CHECK(f.store->loads == 2);
     f.store->holding = true;
     CHECK(rt.ask({.agent = "counter", .session_id = "s1", .input = "d"}).output == "n=4 history=6");
+    CHECK(f.store->loads == 2);
+  });
+}
+
+TEST_CASE("a read of a session whose lease lapsed is answered from the store, without a claim",
+          "[store][lease]") {
+  run_with_time_limit(30s, "stale read", [] {
+    Fixture f;
+    Runtime rt{f.config()};
+    rt.register_handler("counter", counter);
+    CHECK(rt.ask({.agent = "counter", .session_id = "s1", .input = "a"}).output == "n=1 history=0");
+    // Another node takes the session over and commits turn 2 (this node is not told).
+    f.store->holding = false;
+    TurnRecord r;
+    r.key = SessionKey{"counter", "s1"};
+    r.turns = 2;
+    r.first_index = 2;
+    r.entries = {Message{Role::user, "b", ""}, Message{Role::assistant, "elsewhere", ""}};
+    r.state_writes = {{"n", std::string{"2"}}};
+    r.created = r.last_activity = std::chrono::system_clock::now();
+    std::promise<Result<void>> written;
+    f.store->inner().commit(std::make_shared<TurnRecord>(r),
+                            [&](Result<void> res) { written.set_value(std::move(res)); });
+    REQUIRE(written.get_future().get().has_value());
+
+    auto page = rt.history({"counter", "s1"});
+    REQUIRE(page);
+    CHECK(page->turns == 2);
+    REQUIRE(page->entries.size() == 4);
+    CHECK(page->entries[3].content == "elsewhere");
+    CHECK(rt.state({"counter", "s1"})->at("n") == "2");
+    CHECK(f.store->loads == 1); // reading claimed nothing
+    // The next call claims it again and continues from what is stored.
+    f.store->holding = true;
+    CHECK(rt.ask({.agent = "counter", .session_id = "s1", .input = "c"}).output == "n=3 history=4");
     CHECK(f.store->loads == 2);
   });
 }
