@@ -64,10 +64,12 @@ RuntimeConfig resolved(RuntimeConfig c) {
   if (!c.supervisor_shards)
     c.supervisor_shards = c.worker_threads;
   if (!c.store) {
-    if (c.store_path.empty())
-      c.store = make_memory_store();
-    else
+    if (!c.postgres.conninfo.empty())
+      c.store = open_postgres_store(c.postgres);
+    else if (!c.store_path.empty())
       c.store = open_sqlite_store(c.store_path);
+    else
+      c.store = make_memory_store();
   }
   if (!c.logger) {
     c.logger = std::make_shared<spdlog::logger>("agentrt",

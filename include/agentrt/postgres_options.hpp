@@ -18,8 +18,8 @@ struct PostgresOptions {
   /// once (its old epoch is fenced) instead of waiting for their leases to end.
   std::string node;
   /// Where clients (and other nodes) reach this node, e.g. "http://10.0.0.5:8080": written
-  /// with each lease and returned in session_elsewhere. No spaces or ';'. Empty: the node's
-  /// name.
+  /// with each lease and returned in session_elsewhere. No spaces, ';', '<' or '>'. Empty:
+  /// the node's name.
   std::string address;
   /// How long a lease lasts without renewal: how long a crashed node's sessions wait before
   /// another node may serve them. Renewed every lease/3 in one statement per node; a node

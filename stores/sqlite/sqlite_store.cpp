@@ -3,9 +3,9 @@
 // commit); each turn's caller hears back only after that commit. Other processes may use
 // the same file (SQLite's locking, with a busy timeout).
 
+#include "stores/batch_writer.hpp"
 #include "stores/sqlite/connection.hpp"
 #include "stores/sqlite/schema.hpp"
-#include "stores/sqlite/writer.hpp"
 
 #include "core/thread_annotations.hpp"
 
@@ -18,6 +18,8 @@ namespace agentrt {
 
 namespace {
 
+using detail::BatchWork;
+using detail::BatchWriter;
 using detail::Mutex;
 using detail::MutexLock;
 using namespace detail::sqlite;
@@ -96,7 +98,7 @@ class SqliteStore final : public DurableStore {
 public:
   explicit SqliteStore(const std::string& path)
     : db_(path), found_version_(open_schema(db_)), sql_(db_),
-      writer_([this](std::deque<Work>& batch) { write_batch(batch); }) {
+      writer_([this](std::deque<BatchWork>& batch) { write_batch(batch); }) {
     // nop
   }
 
@@ -152,7 +154,7 @@ public:
 
   void commit(std::shared_ptr<const TurnRecord> record,
               std::function<void(Result<void>)> done) override {
-    writer_.enqueue(Work{std::move(record), std::nullopt, std::move(done)});
+    writer_.enqueue(BatchWork::turn(std::move(record), std::move(done)));
   }
 
   Result<void> erase(const SessionKey& key) override {
@@ -160,7 +162,8 @@ public:
     // so a closed session's last turn cannot land after its erase.
     std::promise<Result<void>> result;
     auto outcome = result.get_future();
-    writer_.enqueue(Work{nullptr, key, [&result](Result<void> r) { result.set_value(std::move(r)); }});
+    writer_.enqueue(
+      BatchWork::erase_of(key, [&result](Result<void> r) { result.set_value(std::move(r)); }));
     return outcome.get();
   }
 
@@ -207,7 +210,7 @@ public:
   }
 
 private:
-  Result<void> apply(const Work& w) {
+  Result<void> apply(const BatchWork& w) {
     return w.record ? apply_turn(*w.record) : erase_now(*w.erase);
   }
 
@@ -215,7 +218,7 @@ private:
   /// turn written twice, or out of order), the items are committed one by one so only it
   /// fails; any other error (disk full, another process holding the lock past the busy
   /// timeout) fails the whole batch at once rather than retrying each under the lock.
-  void write_batch(std::deque<Work>& batch) {
+  void write_batch(std::deque<BatchWork>& batch) {
     std::vector<Result<void>> results(batch.size());
     {
       MutexLock guard{mu_};
@@ -351,7 +354,7 @@ private:
   Connection db_;
   int found_version_; // the file's schema version when opened (0: new); before sql_
   Statements sql_;
-  Writer writer_; // last: its thread stops (writing what is queued) before the rest goes
+  BatchWriter writer_; // last: its thread stops (writing what is queued) before the rest goes
 };
 
 } // namespace

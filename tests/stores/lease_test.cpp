@@ -191,7 +191,7 @@ TEST_CASE("the owner's address is read back from a session_elsewhere message onl
   CHECK(elsewhere_address("unterminated at <http://x").empty());
 }
 
-TEST_CASE("an idle session whose lease lapsed loads again before its next turn; a held one "
+TEST_CASE("an idle session whose lease lapsed loads again before its next turn, a held one "
           "does not",
           "[store][lease]") {
   run_with_time_limit(30s, "lapsed lease", [] {

@@ -1,13 +1,13 @@
-#include "stores/sqlite/writer.hpp"
+#include "stores/batch_writer.hpp"
 
-namespace agentrt::detail::sqlite {
+namespace agentrt::detail {
 
-Writer::Writer(std::function<void(std::deque<Work>&)> write)
+BatchWriter::BatchWriter(std::function<void(std::deque<BatchWork>&)> write)
   : write_(std::move(write)), thread_([this] { loop(); }) {
   // nop
 }
 
-Writer::~Writer() {
+BatchWriter::~BatchWriter() {
   {
     MutexLock guard{mu_};
     stopping_ = true;
@@ -16,7 +16,7 @@ Writer::~Writer() {
   thread_.join(); // writes what was queued first
 }
 
-void Writer::enqueue(Work work) {
+void BatchWriter::enqueue(BatchWork work) {
   {
     MutexLock guard{mu_};
     queue_.push_back(std::move(work));
@@ -24,9 +24,9 @@ void Writer::enqueue(Work work) {
   cv_.notify_one();
 }
 
-void Writer::loop() {
+void BatchWriter::loop() {
   for (;;) {
-    std::deque<Work> batch;
+    std::deque<BatchWork> batch;
     {
       CondLock lock{mu_};
       cv_.wait(lock.get(), [this]() AGENTRT_REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
@@ -38,4 +38,4 @@ void Writer::loop() {
   }
 }
 
-} // namespace agentrt::detail::sqlite
+} // namespace agentrt::detail
