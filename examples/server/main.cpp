@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
     }
   }
 
+  auto& pg = opts->runtime.postgres;
+  if (!pg.conninfo.empty() && pg.address.empty() && opts->server.port != 0)
+    pg.address = "http://" + opts->server.bind_address + ":" + std::to_string(opts->server.port);
   opts->runtime.logger = log;
   opts->server.logger = log;
   std::unique_ptr<agentrt::Runtime> runtime;

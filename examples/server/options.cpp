@@ -80,6 +80,20 @@ const std::vector<Setting>& settings() {
      size_of([](Options& o, auto v) { o.runtime.blocking_threads = v; }, 1, 4096)},
     {"--store", "AGENTRT_STORE", "SQLite file for durable sessions (none: in memory)",
      [](Options& o, const std::string& s) { return o.runtime.store_path = s, true; }},
+    {"--postgres", "AGENTRT_POSTGRES",
+     "PostgreSQL conninfo: sessions shared with other nodes, leased to one at a time",
+     [](Options& o, const std::string& s) { return o.runtime.postgres.conninfo = s, true; }},
+    {"--node", "AGENTRT_NODE", "this node's name in session leases (host name and pid)",
+     [](Options& o, const std::string& s) { return !s.empty() && (o.runtime.postgres.node = s, true); }},
+    {"--advertise", "AGENTRT_ADVERTISE",
+     "URL other nodes' clients are sent to for sessions this node serves (http://BIND:PORT)",
+     [](Options& o, const std::string& s) {
+       return !s.empty() && s.find_first_of(" ;<>") == std::string::npos
+              && (o.runtime.postgres.address = s, true);
+     }},
+    {"--lease-ms", "AGENTRT_LEASE_MS",
+     "how long a session's lease lasts unrenewed: a dead node's sessions wait that long (10000)",
+     size_of([](Options& o, auto v) { o.runtime.postgres.lease = ms(v); }, 100, 3'600'000)},
     {"--idle-timeout-s", "AGENTRT_IDLE_TIMEOUT_S", "seconds before an idle session ends (900)",
      size_of([](Options& o, auto v) { o.runtime.idle_timeout = std::chrono::seconds(v); }, 1,
              100ull * 365 * 24 * 3600)},

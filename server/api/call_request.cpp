@@ -37,6 +37,18 @@ std::optional<std::string> idempotency(const Exchange& ex, Request& r) {
   return std::nullopt;
 }
 
+/// The X-Session-Id header (what a proxy hashes to pick a node), which must agree with a
+/// `session_id` given in the input.
+std::optional<std::string> session_header(const Exchange& ex, Request& r) {
+  auto session = ex.header("X-Session-Id");
+  if (session.empty())
+    return std::nullopt;
+  if (!r.session_id.empty() && r.session_id != session)
+    return std::string{"the X-Session-Id header and 'session_id' differ"};
+  r.session_id = std::string{session};
+  return std::nullopt;
+}
+
 } // namespace
 
 ParsedRequest request_from_body(const Exchange& ex, std::string agent) {
@@ -82,6 +94,8 @@ ParsedRequest request_from_body(const Exchange& ex, std::string agent) {
   }
   if (auto why = idempotency(ex, r))
     return bad("invalid_request", *why);
+  if (auto why = session_header(ex, r))
+    return bad("invalid_request", *why);
   return {std::move(r), {}};
 }
 
@@ -115,6 +129,8 @@ ParsedRequest request_from_query(const Exchange& ex, std::string agent) {
   if (!has_input)
     return bad("invalid_query", "the query needs 'input'");
   if (auto why = idempotency(ex, r))
+    return bad("invalid_query", *why);
+  if (auto why = session_header(ex, r))
     return bad("invalid_query", *why);
   return {std::move(r), {}};
 }

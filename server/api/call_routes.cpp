@@ -35,8 +35,10 @@ void invoke(ServerContext& ctx, const ExchangePtr& ex) {
     if (!ex)
       return;
     ctx.unpark(ex.get());
-    ex->respond(Response{status_for(r.error), "application/json", reply_json(ctx, r),
-                         {{"X-Call-Id", std::to_string(r.call_id)}}});
+    Response answer{status_for(r.error), "application/json", reply_json(ctx, r),
+                    {{"X-Call-Id", std::to_string(r.call_id)}}};
+    add_retry_headers(answer.headers, r.error, r.message);
+    ex->respond(std::move(answer));
   });
 }
 

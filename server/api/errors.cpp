@@ -4,6 +4,7 @@
 #include "server_context.hpp"
 
 #include <agentrt/errors.hpp>
+#include <agentrt/session_store.hpp>
 
 namespace agentrt::server::detail {
 
@@ -34,9 +35,21 @@ std::string client_message(const ServerContext& ctx, const std::error_code& e,
   return client_message(ctx.config.expose_errors, *ctx.log, e, message, session, call_id);
 }
 
+void add_retry_headers(Headers& headers, const std::error_code& e, std::string_view message) {
+  auto group = condition_of(e);
+  if (!e || (group != condition::unavailable && group != condition::elsewhere))
+    return;
+  headers.emplace_back("Retry-After", "1");
+  if (group == condition::elsewhere)
+    if (auto owner = elsewhere_address(message); !owner.empty())
+      headers.emplace_back("X-Agentrt-Owner", std::move(owner));
+}
+
 Response error_of(const ServerContext& ctx, const Error& error, std::string_view session) {
-  return error_response(status_for(error.code), code_name(error.code),
-                        client_message(ctx, error.code, error.message, session, 0));
+  auto r = error_response(status_for(error.code), code_name(error.code),
+                          client_message(ctx, error.code, error.message, session, 0));
+  add_retry_headers(r.headers, error.code, error.message);
+  return r;
 }
 
 } // namespace agentrt::server::detail

@@ -24,6 +24,11 @@ std::string client_message(const ServerContext& ctx, const std::error_code& e,
                            const std::string& message, std::string_view session,
                            std::uint64_t call_id);
 
+/// Tells a client where and when to retry: `Retry-After: 1` for what is unavailable now (a
+/// store down, a lease lost, a drain) or served elsewhere, and `X-Agentrt-Owner` with the
+/// owner's address for session_elsewhere. Nothing for other errors.
+void add_retry_headers(Headers& headers, const std::error_code& e, std::string_view message);
+
 /// An Error of the Runtime's API as a response (its text filtered as client_message does).
 Response error_of(const ServerContext& ctx, const Error& error, std::string_view session = {});
 

@@ -3,6 +3,7 @@
 #include "shared/error_text.hpp"
 
 #include <agentrt/errors.hpp>
+#include <agentrt/session_store.hpp>
 
 namespace agentrt::server::detail {
 
@@ -44,6 +45,9 @@ grpc::Status finish_status(grpc::CallbackServerContext& sc, const Refusal& r) {
   if (r.code == grpc::StatusCode::OK)
     return grpc::Status::OK;
   sc.AddTrailingMetadata("agentrt-error-code", r.code_name);
+  if (r.code_name == "session_elsewhere") // where the session is served now
+    if (auto owner = elsewhere_address(r.message); !owner.empty())
+      sc.AddTrailingMetadata("agentrt-owner", owner);
   return grpc::Status{r.code, r.message};
 }
 

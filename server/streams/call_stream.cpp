@@ -99,10 +99,11 @@ void CallStream::on_event(const Event& e) {
     // A new call whose first event is a failure was refused by its session (busy,
     // overloaded, ...): it gets its status, not a 200 stream.
     if (e.terminal() && e.error && (!resumed_ || refused_before_start(e.error))) {
-      answer_locked(error_response(status_for(e.error), code_name(e.error),
-                                   client_message(ctx_, e.error, e.data, e.session_id,
-                                                  e.call_id)),
-                    e.session_id);
+      auto refusal = error_response(status_for(e.error), code_name(e.error),
+                                    client_message(ctx_, e.error, e.data, e.session_id,
+                                                   e.call_id));
+      add_retry_headers(refusal.headers, e.error, e.data);
+      answer_locked(std::move(refusal), e.session_id);
       if (resumed_)
         release_locked();
       return;

@@ -203,6 +203,17 @@ t_idempotency_key() {
     && [ "$(curl -s "$base/v1/agents/echo/sessions/idem-1" | jq -r .turns)" = 1 ]
 }
 
+t_session_header() {
+  post /v1/agents/echo/invoke '{"input":"by header"}' "$work/h1.json" -H 'X-Session-Id: hdr-1' >/dev/null
+  post /v1/agents/echo/invoke '{"input":"again","session_id":"hdr-1"}' "$work/h2.json" -H 'X-Session-Id: hdr-1' >/dev/null
+  [ "$(jq -r .session_id "$work/h1.json")" = hdr-1 ] && [ "$(jq -r .turn "$work/h1.json")" = 1 ] \
+    && [ "$(jq -r .turn "$work/h2.json")" = 2 ] \
+    && expect 400 invalid_request -X POST "${J[@]}" -H 'X-Session-Id: hdr-1' -d '{"input":"x","session_id":"hdr-2"}' "$base/v1/agents/echo/invoke" \
+    && expect 400 invalid_query -H 'X-Session-Id: hdr-1' "$base/v1/agents/echo/stream?input=x&session_id=hdr-2" \
+    && [ "$(curl -s "$base/v1/agents/echo/sessions/hdr-1" | jq -r .turns)" = 2 ] \
+    && [ "$(curl -s -o /dev/null -w '%{http_code}' "$base/v1/agents/echo/sessions/hdr-2")" = 404 ]
+}
+
 t_cancel_route() {
   stream assistant '{"input":"count to 500","session_id":"stop-1","params":{"ms_per_word":"20"}}' "$work/stop.sse" &
   local s=$!
@@ -357,6 +368,7 @@ check "on_busy=reject is a 409 on invoke and on both stream routes" t_busy_is_a_
 check "an agent failure is a 502 with a generic message; the log has the text" t_agent_failure_is_generic
 check "describe, history, state and close a session" t_sessions
 check "Idempotency-Key makes a retry the same turn" t_idempotency_key
+check "an X-Session-Id header names the call's session; one that disagrees is refused" t_session_header
 check "the cancel route stops a running call" t_cancel_route
 check "a quiet stream gets keep-alive comments" t_keepalive
 check "bad input gets the documented status and a JSON error naming the problem" t_bad_input
