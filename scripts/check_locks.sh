@@ -10,8 +10,8 @@ if [ -z "$clang" ]; then
   exit 1
 fi
 status=0
-for f in core/*.cpp stores/*.cpp stores/sqlite/*.cpp actors/*.cpp actors/session/*.cpp runtime/*.cpp; do
-  if ! "$clang" -std=c++20 -fsyntax-only -Wthread-safety -Werror=thread-safety -I. -Iinclude "$f"; then
+for f in core/*.cpp stores/*.cpp stores/sqlite/*.cpp stores/postgres/*.cpp actors/*.cpp actors/session/*.cpp runtime/*.cpp; do
+  if ! "$clang" -std=c++20 -fsyntax-only -Wthread-safety -Werror=thread-safety -I. -Iinclude -I/usr/include/postgresql "$f"; then
     echo "check_locks: $f" >&2
     status=1
   fi

@@ -66,6 +66,20 @@ Connection::~Connection() {
 void Connection::close() noexcept {
   PQfinish(conn_);
   conn_ = nullptr;
+  prepared_.clear(); // a new connection has none
+}
+
+bool Connection::prepare(const char* sql, int params, Rows& failure) {
+  if (prepared_.count(sql))
+    return true;
+  auto name = "s" + std::to_string(prepared_.size());
+  Rows r{PQprepare(conn_, name.c_str(), sql, params, nullptr)};
+  if (r.status() != PGRES_COMMAND_OK) {
+    failure = std::move(r);
+    return false;
+  }
+  prepared_.emplace(sql, std::move(name));
+  return true;
 }
 
 bool Connection::connect(std::string& why) {
@@ -123,8 +137,13 @@ Result<Rows> Connection::exec(std::string_view what, const char* sql,
   sqlstate_.clear();
   if (!conn_)
     return failed(what, "not connected");
-  Rows rows{PQexecParams(conn_, sql, static_cast<int>(params.size()), nullptr, params.data(),
-                         nullptr, nullptr, 0)};
+  auto n = static_cast<int>(params.size());
+  Rows rows;
+  if (n == 0) // BEGIN, COMMIT: nothing to plan
+    rows = Rows{PQexecParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 0)};
+  else if (prepare(sql, n, rows))
+    rows = Rows{PQexecPrepared(conn_, prepared_.at(sql).c_str(), n, params.data(), nullptr,
+                               nullptr, 0)};
   if (rows.status() == PGRES_COMMAND_OK || rows.status() == PGRES_TUPLES_OK)
     return rows;
   auto why = one_line(rows.raw() ? PQresultErrorMessage(rows.raw()) : PQerrorMessage(conn_));
@@ -195,6 +214,12 @@ void IntArray::add(std::int64_t v) {
   if (out_.size() > 1)
     out_ += ',';
   out_ += std::to_string(v);
+}
+
+void IntArray::add_null() {
+  if (out_.size() > 1)
+    out_ += ',';
+  out_ += "NULL";
 }
 
 const char* IntArray::c_str() {

@@ -1,7 +1,8 @@
 #pragma once
 
 // Connection and Rows: RAII over a libpq connection and a statement's result. Statements
-// run with text parameters (PQexecParams); a connection that broke is reopened by the next
+// run with text parameters, each prepared once per connection (named by its SQL's address:
+// the store's statements are constants), so a batch's statements are not planned anew; a connection that broke is reopened by the next
 // call that needs it, with a backoff (50 ms doubling to 2 s) so a down server is not
 // hammered: a call during the backoff fails at once.
 //
@@ -17,6 +18,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace agentrt::detail::postgres {
@@ -124,11 +126,15 @@ public:
 private:
   /// One attempt; on failure the reason (libpq's message) and the connection is closed.
   bool connect(std::string& why);
+  /// Prepares `sql` on this connection unless it is; false (and the server's answer in
+  /// `failure`) if it cannot be.
+  bool prepare(const char* sql, int params, Rows& failure);
   void close() noexcept;
 
   std::string conninfo_;
   std::string timeout_; // whole seconds, as libpq's connect_timeout wants them
   PGconn* conn_ = nullptr;
+  std::unordered_map<const char*, std::string> prepared_; // SQL text -> statement name
   std::string sqlstate_;
   std::string down_why_; // why the last attempt failed, repeated during the backoff
   std::chrono::milliseconds backoff_{0};
@@ -157,6 +163,7 @@ private:
 class IntArray {
 public:
   void add(std::int64_t v);
+  void add_null();
   const char* c_str();
 
 private:

@@ -1,5 +1,7 @@
 #include "stores/postgres/leases.hpp"
 
+#include <algorithm>
+
 #include <string_view>
 
 namespace agentrt::detail::postgres {
@@ -54,7 +56,15 @@ std::vector<HeldLease> LeaseTable::snapshot() const {
   return out;
 }
 
-void LeaseTable::renewed(const std::vector<HeldLease>& asked, const std::vector<bool>& renewed,
+void LeaseTable::extended(const SessionKey& key, std::int64_t epoch, SteadyTime sent) {
+  auto until = deadline(sent);
+  MutexLock guard{mu_};
+  auto it = leases_.find(key);
+  if (it != leases_.end() && it->second.epoch == epoch)
+    it->second.deadline = std::max(it->second.deadline, until);
+}
+
+void LeaseTable::renewed(const std::vector<HeldLease>& asked, const std::vector<Renewal>& outcome,
                          SteadyTime sent) {
   auto until = deadline(sent);
   MutexLock guard{mu_};
@@ -63,9 +73,9 @@ void LeaseTable::renewed(const std::vector<HeldLease>& asked, const std::vector<
     // Claimed again meanwhile (a newer epoch): that claim's deadline stands.
     if (it == leases_.end() || it->second.epoch != asked[i].epoch)
       continue;
-    if (renewed[i])
-      it->second.deadline = until;
-    else
+    if (outcome[i] == Renewal::renewed)
+      it->second.deadline = std::max(it->second.deadline, until);
+    else if (outcome[i] == Renewal::dropped)
       leases_.erase(it);
   }
 }

@@ -34,6 +34,13 @@ struct HeldLease {
   std::int64_t epoch = 0;
 };
 
+/// What a renewal did with one lease.
+enum class Renewal {
+  renewed, ///< extended: a new local deadline
+  skipped, ///< still this node's, its row busy in a commit (which extends it): unchanged
+  dropped, ///< lost to another node, or wanted by one: forgotten here
+};
+
 class LeaseTable {
 public:
   /// `lease`: how long a claim or renewal lasts in the database.
@@ -59,9 +66,11 @@ public:
   void drop(const SessionKey& key, std::int64_t epoch);
   /// Every lease held, to renew.
   std::vector<HeldLease> snapshot() const;
-  /// A renewal sent at `sent` for `asked` renewed those in `renewed` (indexes into `asked`);
-  /// the others were lost or are wanted by another node: forgotten.
-  void renewed(const std::vector<HeldLease>& asked, const std::vector<bool>& renewed,
+  /// A commit sent at `sent` extended the lease of `key` (if still at `epoch`).
+  void extended(const SessionKey& key, std::int64_t epoch, SteadyTime sent);
+
+  /// The outcome of a renewal sent at `sent` for each of `asked` (same order).
+  void renewed(const std::vector<HeldLease>& asked, const std::vector<Renewal>& outcome,
                SteadyTime sent);
 
 private:

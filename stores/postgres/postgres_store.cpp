@@ -22,6 +22,7 @@
 #include <bit>
 #include <cctype>
 #include <future>
+#include <map>
 #include <set>
 #include <stdexcept>
 #include <unistd.h>
@@ -81,22 +82,33 @@ const char* select_requests_sql
 
 // A round's turns, each moving its session from turn N-1 to N under the epoch it claimed.
 // A turn not returned was fenced: another node claimed the session since, or the turn does
-// not follow the stored one.
+// not follow the stored one. A commit also extends its lease ($7 ms; `extended`), unless
+// another node asked for the session ($8: this node), so a session busy in every batch
+// keeps its lease even when the renewal finds its row locked by the batch.
 const char* fenced_update_sql
   = "UPDATE agentrt_sessions s SET turns = v.turns, last_activity = v.la,"
-    " created = CASE WHEN v.turns = 1 THEN v.created ELSE s.created END"
+    " created = CASE WHEN v.turns = 1 THEN v.created ELSE s.created END,"
+    " lease_until = CASE WHEN s.wanted_by IS NOT NULL AND s.wanted_by <> $8"
+    " AND s.wanted_at > now() - $7::bigint * interval '1 millisecond' THEN s.lease_until"
+    " ELSE greatest(s.lease_until, now() + $7::bigint * interval '1 millisecond') END"
     " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],"
     " $6::bigint[]) AS v(agent, sid, turns, epoch, created, la)"
     " WHERE s.agent = v.agent AND s.session_id = v.sid AND s.epoch = v.epoch"
-    " AND s.turns = v.turns - 1 RETURNING s.agent, s.session_id";
+    " AND s.turns = v.turns - 1"
+    " RETURNING s.agent, s.session_id, NOT (s.wanted_by IS NOT NULL AND s.wanted_by <> $8"
+    " AND s.wanted_at > now() - $7::bigint * interval '1 millisecond') AS extended";
 const char* delete_histories_sql
   = "DELETE FROM agentrt_history h USING unnest($1::text[], $2::text[]) AS v(agent, sid)"
     " WHERE h.agent = v.agent AND h.session_id = v.sid";
-// A plain INSERT: an entry written twice (a turn saved twice) is an error.
+// A plain INSERT: an entry written twice (a turn saved twice) is an error. Each entry
+// carries the turn that wrote it ($7-$8, $10; $9 this node), which agentrt_turns audits.
 const char* insert_history_sql
-  = "INSERT INTO agentrt_history(agent, session_id, idx, role, name, content)"
-    " SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::smallint[], $5::text[],"
-    " $6::text[])";
+  = "INSERT INTO agentrt_history(agent, session_id, idx, role, name, content, turn, epoch,"
+    " node, request_id) SELECT v.agent, v.sid, v.idx, v.role, v.name, v.content, v.turn,"
+    " v.epoch, CASE WHEN v.turn IS NULL THEN NULL ELSE $9 END, v.rid"
+    " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::smallint[], $5::text[],"
+    " $6::text[], $7::bigint[], $8::bigint[], $10::text[])"
+    " AS v(agent, sid, idx, role, name, content, turn, epoch, rid)";
 const char* upsert_state_sql
   = "INSERT INTO agentrt_state(agent, session_id, key, value)"
     " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])"
@@ -119,11 +131,6 @@ const char* prune_requests_sql
   = "DELETE FROM agentrt_requests r USING unnest($1::text[], $2::text[], $3::bigint[])"
     " AS v(agent, sid, oldest) WHERE r.agent = v.agent AND r.session_id = v.sid"
     " AND r.turn < v.oldest";
-const char* insert_turns_sql
-  = "INSERT INTO agentrt_turns(agent, session_id, turn, epoch, node, request_id)"
-    " SELECT v.agent, v.sid, v.turn, v.epoch, $5, v.rid FROM unnest($1::text[], $2::text[],"
-    " $3::bigint[], $4::bigint[], $6::text[]) AS v(agent, sid, turn, epoch, rid)";
-
 // Idle expiry: the lease ends now, so another node may claim the session at once.
 const char* release_sql = "UPDATE agentrt_sessions SET lease_until = now()"
                           " WHERE agent = $1 AND session_id = $2 AND node = $3 AND epoch = $4";
@@ -133,18 +140,27 @@ const char* erase_sqls[] = {
   "DELETE FROM agentrt_state WHERE agent = $1 AND session_id = $2",
   "DELETE FROM agentrt_owners WHERE agent = $1 AND session_id = $2",
   "DELETE FROM agentrt_requests WHERE agent = $1 AND session_id = $2",
-  "DELETE FROM agentrt_turns WHERE agent = $1 AND session_id = $2",
 };
 
-// Every lease of this node still at the epoch it claimed, unless another node wants the
-// session (asked within the last lease time): that one is let lapse.
+// Every lease of this node still at the epoch it claimed (`mine`), renewed unless another
+// node wants the session (asked within the last lease time: that one is let lapse) or its
+// row is locked: SKIP LOCKED, so the renewal never waits for (or deadlocks with) a batch
+// committing that session, whose commit extends the lease itself. Per lease: whether it is
+// still this node's to keep, and whether it was renewed.
 const char* renew_sql
-  = "UPDATE agentrt_sessions s SET lease_until = now() + $5::bigint * interval '1 millisecond'"
-    " FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(agent, sid, epoch)"
-    " WHERE s.agent = v.agent AND s.session_id = v.sid AND s.epoch = v.epoch AND s.node = $4"
-    " AND NOT (s.wanted_by IS NOT NULL AND s.wanted_by <> $4"
-    " AND s.wanted_at > now() - $5::bigint * interval '1 millisecond')"
-    " RETURNING s.agent, s.session_id";
+  = "WITH mine AS (SELECT s.agent, s.session_id, s.epoch, NOT (s.wanted_by IS NOT NULL"
+    " AND s.wanted_by <> $4 AND s.wanted_at > now() - $5::bigint * interval '1 millisecond')"
+    " AS keep FROM agentrt_sessions s JOIN unnest($1::text[], $2::text[], $3::bigint[])"
+    " AS v(agent, sid, epoch) ON s.agent = v.agent AND s.session_id = v.sid"
+    " WHERE s.epoch = v.epoch AND s.node = $4),"
+    " free AS (SELECT s.agent, s.session_id FROM agentrt_sessions s JOIN mine m"
+    " ON s.agent = m.agent AND s.session_id = m.session_id WHERE m.keep AND s.epoch = m.epoch"
+    " AND s.node = $4 FOR NO KEY UPDATE OF s SKIP LOCKED),"
+    " renewed AS (UPDATE agentrt_sessions s"
+    " SET lease_until = now() + $5::bigint * interval '1 millisecond' FROM free f"
+    " WHERE s.agent = f.agent AND s.session_id = f.session_id RETURNING s.agent, s.session_id)"
+    " SELECT m.agent, m.session_id, m.keep, r.agent IS NOT NULL FROM mine m LEFT JOIN renewed r"
+    " ON r.agent = m.agent AND r.session_id = m.session_id";
 
 // The primary key (agent, owner) makes this atomic across nodes: the first insert wins,
 // every other caller reads the winner.
@@ -171,6 +187,7 @@ constexpr std::uint64_t requests_kept = 1024;
 struct Outcomes {
   std::vector<std::optional<Error>> errors; // per batch item
   std::vector<HeldLease> lost;              // fenced: forgotten here
+  std::vector<HeldLease> extended;          // committed and extended by the commit
   std::vector<SessionKey> erased;           // their leases forgotten too
 };
 
@@ -438,8 +455,8 @@ private:
       batch[i].done(std::move(results[i]));
   }
 
-  /// write_items, again after a deadlock or serialization failure (a node's renewal and
-  /// another's commit can lock the same rows in different orders).
+  /// write_items, again after a deadlock or serialization failure (two nodes' batches can
+  /// lock the same rows in different orders: one commits, the other's stale turn is fenced).
   Result<void> write_retrying(std::deque<BatchWork>& batch, const std::vector<std::size_t>& items,
                               std::vector<Result<void>>& results) {
     for (int attempt = 0;; ++attempt) {
@@ -457,6 +474,7 @@ private:
       return ok;
     Outcomes out;
     out.errors.resize(batch.size());
+    auto sent = std::chrono::steady_clock::now(); // before any lease this batch extends
     auto r = write_.transaction([&]() -> Result<void> {
       // Rounds: a session appears once per round, so its turns N and N+1 of one batch are
       // applied in order by consecutive rounds. Erases and releases end a round.
@@ -489,6 +507,8 @@ private:
       return r;
     for (auto i : items)
       results[i] = out.errors[i] ? Result<void>{*out.errors[i]} : Result<void>{};
+    for (auto& l : out.extended)
+      leases_.extended(l.key, l.epoch, sent);
     for (auto& l : out.lost)
       leases_.drop(l.key, l.epoch);
     for (auto& k : out.erased)
@@ -512,14 +532,14 @@ private:
       return passed.error();
     if (passed->empty())
       return {};
+    if (auto ok = write_history(batch, *passed); !ok)
+      return ok;
     std::vector<const TurnRecord*> turns;
     for (auto i : *passed)
       turns.push_back(batch[i].record.get());
-    for (auto step : {&PostgresStore::write_history, &PostgresStore::write_state,
-                      &PostgresStore::write_requests})
-      if (auto ok = (this->*step)(turns); !ok)
-        return ok;
-    return write_audit(batch, *passed);
+    if (auto ok = write_state(turns); !ok)
+      return ok;
+    return write_requests(turns);
   }
 
   /// The fenced update of a round: the items whose turn passed; the others fail lease_lost.
@@ -536,19 +556,23 @@ private:
       created.add(to_ms(r.created));
       active.add(to_ms(r.last_activity));
     }
+    auto lease = num(options_.lease.count());
     auto rows = write_.exec("update the sessions", fenced_update_sql,
                             {agents.c_str(), sids.c_str(), turns.c_str(), epochs.c_str(),
-                             created.c_str(), active.c_str()});
+                             created.c_str(), active.c_str(), lease.c_str(),
+                             options_.node.c_str()});
     if (!rows)
       return rows.error();
-    std::set<std::pair<std::string, std::string>> updated;
+    std::map<std::pair<std::string, std::string>, bool> updated; // -> extended
     for (int i = 0; i < rows->size(); ++i)
-      updated.emplace(rows->text(i, 0), rows->text(i, 1));
+      updated.emplace(std::pair{rows->text(i, 0), rows->text(i, 1)}, rows->boolean(i, 2));
     std::vector<std::size_t> passed;
     for (auto i : round) {
       auto& r = *batch[i].record;
-      if (updated.count({r.key.agent, r.key.session_id})) {
+      if (auto u = updated.find({r.key.agent, r.key.session_id}); u != updated.end()) {
         passed.push_back(i);
+        if (u->second)
+          out.extended.push_back(HeldLease{r.key, batch[i].epoch});
       } else {
         out.errors[i] = lease_lost(r);
         out.lost.push_back(HeldLease{r.key, batch[i].epoch});
@@ -557,32 +581,46 @@ private:
     return passed;
   }
 
-  /// The turns' new entries; a compacted history (history_before) replaces what is stored.
-  Result<void> write_history(const std::vector<const TurnRecord*>& turns) {
-    TextArray del_agents, del_sids, agents, sids, names, contents;
-    IntArray idx, roles;
+  /// The turns' new entries, each naming its turn; a compacted history (history_before)
+  /// replaces what is stored.
+  Result<void> write_history(std::deque<BatchWork>& batch, const std::vector<std::size_t>& passed) {
+    TextArray del_agents, del_sids, agents, sids, names, contents, rids;
+    IntArray idx, roles, turns, epochs;
     bool rewrite = false, any = false;
-    auto add = [&](const TurnRecord& r, std::int64_t i, const Message& m) {
+    auto add = [&](const BatchWork& w, std::int64_t i, const Message& m, bool of_turn) {
+      auto& r = *w.record;
       agents.add(r.key.agent);
       sids.add(r.key.session_id);
       idx.add(i);
       roles.add(static_cast<std::int64_t>(m.role));
       names.add(m.name);
       contents.add(m.content);
+      if (of_turn) {
+        turns.add(static_cast<std::int64_t>(r.turns));
+        epochs.add(w.epoch);
+      } else {
+        turns.add_null();
+        epochs.add_null();
+      }
+      if (of_turn && r.request)
+        rids.add(r.request->request_id);
+      else
+        rids.add_null();
       any = true;
     };
-    for (auto* r : turns) {
-      if (r->history_before) {
-        del_agents.add(r->key.agent);
-        del_sids.add(r->key.session_id);
+    for (auto b : passed) {
+      auto& r = *batch[b].record;
+      if (r.history_before) {
+        del_agents.add(r.key.agent);
+        del_sids.add(r.key.session_id);
         rewrite = true;
         std::int64_t i = 0;
-        for (auto& m : *r->history_before)
-          add(*r, i++, m);
+        for (auto& m : *r.history_before)
+          add(batch[b], i++, m, false);
       }
-      auto i = static_cast<std::int64_t>(r->first_index);
-      for (auto& m : r->entries)
-        add(*r, i++, m);
+      auto i = static_cast<std::int64_t>(r.first_index);
+      for (auto& m : r.entries)
+        add(batch[b], i++, m, true);
     }
     if (rewrite)
       if (auto ok = write_.exec("compact the history", delete_histories_sql,
@@ -593,7 +631,8 @@ private:
       return {};
     auto ok = write_.exec("append to the history", insert_history_sql,
                           {agents.c_str(), sids.c_str(), idx.c_str(), roles.c_str(),
-                           names.c_str(), contents.c_str()});
+                           names.c_str(), contents.c_str(), turns.c_str(), epochs.c_str(),
+                           options_.node.c_str(), rids.c_str()});
     return ok ? Result<void>{} : Result<void>{ok.error()};
   }
 
@@ -669,27 +708,6 @@ private:
     return {};
   }
 
-  /// An audit row per committed turn: which node, under which epoch, and its request id.
-  Result<void> write_audit(std::deque<BatchWork>& batch, const std::vector<std::size_t>& passed) {
-    TextArray agents, sids, ids;
-    IntArray turns, epochs;
-    for (auto i : passed) {
-      auto& r = *batch[i].record;
-      agents.add(r.key.agent);
-      sids.add(r.key.session_id);
-      turns.add(static_cast<std::int64_t>(r.turns));
-      epochs.add(batch[i].epoch);
-      if (r.request)
-        ids.add(r.request->request_id);
-      else
-        ids.add_null();
-    }
-    auto ok = write_.exec("record the turns", insert_turns_sql,
-                          {agents.c_str(), sids.c_str(), turns.c_str(), epochs.c_str(),
-                           options_.node.c_str(), ids.c_str()});
-    return ok ? Result<void>{} : Result<void>{ok.error()};
-  }
-
   Result<void> erase_now(const SessionKey& key, Outcomes& out) {
     for (auto* sql : erase_sqls)
       if (auto ok = write_.exec("erase the session", sql,
@@ -733,13 +751,18 @@ private:
                              options_.node.c_str(), lease.c_str()});
     if (!rows)
       return;
-    std::set<std::pair<std::string, std::string>> renewed_keys;
+    // Not in the answer: lost (claimed by another node, or erased).
+    std::map<std::pair<std::string, std::string>, Renewal> found;
     for (int i = 0; i < rows->size(); ++i)
-      renewed_keys.emplace(rows->text(i, 0), rows->text(i, 1));
-    std::vector<bool> renewed(held.size());
+      found.emplace(std::pair{rows->text(i, 0), rows->text(i, 1)},
+                    !rows->boolean(i, 2)  ? Renewal::dropped
+                    : rows->boolean(i, 3) ? Renewal::renewed
+                                          : Renewal::skipped);
+    std::vector<Renewal> outcome(held.size(), Renewal::dropped);
     for (std::size_t i = 0; i < held.size(); ++i)
-      renewed[i] = renewed_keys.count({held[i].key.agent, held[i].key.session_id}) > 0;
-    leases_.renewed(held, renewed, sent);
+      if (auto f = found.find({held[i].key.agent, held[i].key.session_id}); f != found.end())
+        outcome[i] = f->second;
+    leases_.renewed(held, outcome, sent);
   }
 
   PostgresOptions options_;

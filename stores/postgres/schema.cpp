@@ -18,11 +18,17 @@ const char* create_v1[] = {
   "CREATE TABLE agentrt_sessions(agent text NOT NULL, session_id text NOT NULL,"
   " turns bigint NOT NULL DEFAULT 0, created bigint, last_activity bigint,"
   " node text, address text, epoch bigint NOT NULL DEFAULT 0, lease_until timestamptz,"
-  " wanted_by text, wanted_at timestamptz, PRIMARY KEY(agent, session_id))",
+  " wanted_by text, wanted_at timestamptz, PRIMARY KEY(agent, session_id))"
+  // Every turn updates its session's row: room left on each page keeps the new version on
+  // the same page (a HOT update, no index entry to write).
+  " WITH (fillfactor = 70)",
   "CREATE INDEX agentrt_sessions_created ON agentrt_sessions(created)",
+  // Each entry names the turn that committed it: its number, epoch, node and request id
+  // (NULL for the entries a compaction rewrote).
   "CREATE TABLE agentrt_history(agent text NOT NULL, session_id text NOT NULL,"
   " idx bigint NOT NULL, role smallint NOT NULL, name text NOT NULL, content text NOT NULL,"
-  " PRIMARY KEY(agent, session_id, idx))",
+  " turn bigint, epoch bigint, node text, request_id text,"
+  " committed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY(agent, session_id, idx))",
   "CREATE TABLE agentrt_state(agent text NOT NULL, session_id text NOT NULL,"
   " key text NOT NULL, value text NOT NULL, PRIMARY KEY(agent, session_id, key))",
   "CREATE TABLE agentrt_owners(agent text NOT NULL, owner text NOT NULL,"
@@ -33,9 +39,11 @@ const char* create_v1[] = {
   " request_id text NOT NULL, input_hash bigint NOT NULL, turn bigint NOT NULL,"
   " output text NOT NULL, interrupted boolean NOT NULL, at bigint NOT NULL,"
   " PRIMARY KEY(agent, session_id, request_id))",
-  "CREATE TABLE agentrt_turns(agent text NOT NULL, session_id text NOT NULL,"
-  " turn bigint NOT NULL, epoch bigint NOT NULL, node text NOT NULL, request_id text,"
-  " committed_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY(agent, session_id, turn))",
+  // The audit of committed turns, read from the entries they wrote (a separate row per turn
+  // would cost every commit a quarter more).
+  "CREATE VIEW agentrt_turns AS SELECT DISTINCT ON (agent, session_id, turn) agent,"
+  " session_id, turn, epoch, node, request_id, committed_at FROM agentrt_history"
+  " WHERE turn IS NOT NULL ORDER BY agent, session_id, turn, idx",
   "INSERT INTO agentrt_meta(key, value) VALUES('schema_version', 1)",
 };
 

@@ -387,7 +387,7 @@ TEST_CASE("two turns of one session in one batch commit in order", "[postgres]")
     CHECK(history == std::vector<std::vector<std::string>>{
                        {"0", "q1"}, {"1", "a1"}, {"2", "q2"}, {"3", "a2"}});
     auto audit = sql.rows("SELECT turn FROM agentrt_turns WHERE agent = $1 AND session_id = $2"
-                          " ORDER BY committed_at, turn", k);
+                          " ORDER BY turn", k);
     CHECK(audit == std::vector<std::vector<std::string>>{{"1"}, {"2"}});
   });
 }
