@@ -34,6 +34,7 @@ struct Options {
   agentrt::SchedulerPolicy scheduler = agentrt::SchedulerPolicy::sharing;
   bool baselines = true;
   std::string json;
+  std::string postgres; // durable-pg: libpq conninfo (else env AGENTRT_BENCH_POSTGRES)
 };
 
 inline std::size_t cores() {

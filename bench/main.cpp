@@ -42,8 +42,8 @@ namespace {
 void usage() {
   std::puts(
     "usage: agentrt-bench [options]\n"
-    "  --scenario LIST   spread,hot,cold,blocking,latency,memory,churn,durable,retry,llm,llm-http\n"
-    "                    | standard (all but llm-http)\n"
+    "  --scenario LIST   spread,hot,cold,blocking,latency,memory,churn,durable,retry,llm,llm-http,\n"
+    "                    durable-pg | standard (all but llm-http and durable-pg)\n"
     "  --sessions N      sessions (per scenario default)\n"
     "  --calls N         calls to run\n"
     "  --window N        outstanding async calls\n"
@@ -56,6 +56,8 @@ void usage() {
     "  --workers N       agentrt workers and baseline threads for CPU work (default: cores)\n"
     "  --policy P        agentrt scheduler: sharing (default) or stealing\n"
     "  --no-baselines    run agentrt only\n"
+    "  --postgres CONN   durable-pg: libpq conninfo of a database it may write to (default:\n"
+    "                    env AGENTRT_BENCH_POSTGRES; neither: durable-pg is skipped)\n"
     "  --json FILE       write results as JSON");
 }
 
@@ -122,6 +124,8 @@ Options parse(int argc, char** argv) {
       o.baselines = false;
     } else if (a == "--json") {
       o.json = need(i);
+    } else if (a == "--postgres") {
+      o.postgres = need(i);
     } else if (a == "--help" || a == "-h") {
       usage();
       std::exit(0);
@@ -176,18 +180,20 @@ std::size_t reorders(const std::vector<std::size_t>& session_of,
   return n;
 }
 
-std::string key(std::size_t s) {
-  return "s" + std::to_string(s);
+/// Session `s`'s id; `prefix` keeps runs against a shared database apart.
+std::string key(std::size_t s, const std::string& prefix = "") {
+  return prefix + "s" + std::to_string(s);
 }
 
 /// Runs `calls` async calls over `session_of` with `threads` submitters and a window.
 Result run_async(System& sys, const std::string& scenario, const std::vector<std::size_t>& session_of,
-                 std::size_t window, std::size_t threads, std::uint64_t warm) {
+                 std::size_t window, std::size_t threads, std::uint64_t warm,
+                 const std::string& prefix = "") {
   auto n = session_of.size();
   Recorder rec{n, static_cast<std::ptrdiff_t>(window)};
   std::vector<std::string> keys(n);
   for (std::size_t i = 0; i < n; ++i)
-    keys[i] = key(session_of[i]);
+    keys[i] = key(session_of[i], prefix);
   auto start = Clock::now();
   std::vector<std::thread> submitters;
   for (std::size_t t = 0; t < threads; ++t)
@@ -218,11 +224,11 @@ Result run_async(System& sys, const std::string& scenario, const std::vector<std
 }
 
 /// One call per session, `window` outstanding, to create (warm) them.
-void warm_up(System& sys, std::size_t sessions, std::size_t window) {
+void warm_up(System& sys, std::size_t sessions, std::size_t window, const std::string& prefix = "") {
   std::vector<std::size_t> order(sessions);
   for (std::size_t i = 0; i < sessions; ++i)
     order[i] = i;
-  run_async(sys, "warm", order, window, 1, 0);
+  run_async(sys, "warm", order, window, 1, 0, prefix);
 }
 
 // -- systems for a scenario ---------------------------------------------------------------
@@ -476,33 +482,127 @@ std::vector<Result> churn(const Options& o) {
   return out;
 }
 
-/// Spread-like calls with every turn saved to SQLite before its reply, next to the same
-/// stream through the in-memory runtime.
-std::vector<Result> durable(const Options& o) {
-  auto sessions = o.sessions.value_or(1000);
-  auto calls = o.calls.value_or(200'000);
+AgentrtOptions agentrt_options(const Options& o) {
+  AgentrtOptions ao;
+  ao.workers = o.workers ? o.workers : cores();
+  ao.scheduler = o.scheduler;
+  return ao;
+}
+
+/// The durable workload (`order` over `sessions`, warmed first) through agentrt on `ao`.
+Result durable_run(const Options& o, const std::string& scenario, AgentrtOptions ao,
+                   const std::vector<std::size_t>& order, std::size_t sessions,
+                   const std::string& prefix = "") {
   auto window = o.window.value_or(1000);
-  auto order = round_robin(calls, sessions);
+  AgentrtSystem sys{Work{o.spin_ns.value_or(0), 0}, ao};
+  warm_up(sys, sessions, window, prefix);
+  return run_async(sys, scenario, order, window, o.threads.value_or(1), 1, prefix);
+}
+
+/// The durable workload with every turn saved to a fresh SQLite file.
+Result durable_sqlite(const Options& o, const std::string& scenario,
+                      const std::vector<std::size_t>& order, std::size_t sessions) {
   char dir[] = "/tmp/agentrt-bench-XXXXXX";
   if (mkdtemp(dir) == nullptr) {
     std::perror("agentrt-bench: mkdtemp");
     std::exit(1);
   }
   std::string path = std::string{dir} + "/durable.db";
-  std::vector<Result> out;
-  for (bool on_disk : {false, true}) {
-    AgentrtOptions ao;
-    ao.workers = o.workers ? o.workers : cores();
-    ao.scheduler = o.scheduler;
-    if (on_disk)
-      ao.store_path = path;
-    AgentrtSystem sys{Work{o.spin_ns.value_or(0), 0}, ao};
-    warm_up(sys, sessions, window);
-    out.push_back(run_async(sys, "durable", order, window, o.threads.value_or(1), 1));
-  }
+  auto ao = agentrt_options(o);
+  ao.store_path = path;
+  auto r = durable_run(o, scenario, ao, order, sessions);
   for (auto suffix : {"", "-wal", "-shm"})
     std::remove((path + suffix).c_str());
   rmdir(dir);
+  return r;
+}
+
+/// Spread-like calls with every turn saved to SQLite before its reply, next to the same
+/// stream through the in-memory runtime.
+std::vector<Result> durable(const Options& o) {
+  auto sessions = o.sessions.value_or(1000);
+  auto order = round_robin(o.calls.value_or(200'000), sessions);
+  return {durable_run(o, "durable", agentrt_options(o), order, sessions),
+          durable_sqlite(o, "durable", order, sessions)};
+}
+
+/// A prefix for this run's session ids and node names: runs share the database, and a
+/// session left by an earlier run would start at its old turn (and under its old lease).
+std::string run_id() {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::system_clock::now().time_since_epoch())
+              .count();
+  return "bench" + std::to_string(ms) + "-" + std::to_string(getpid());
+}
+
+/// One node of a PostgreSQL store named `node`.
+AgentrtOptions postgres_node(const Options& o, const std::string& conninfo, const std::string& node) {
+  auto ao = agentrt_options(o);
+  ao.postgres.conninfo = conninfo;
+  ao.postgres.node = node;
+  return ao;
+}
+
+/// The durable workload over three nodes (Runtimes) in this process, the sessions split
+/// between them by a consistent hash as the proxy would split them: the same calls and
+/// window as on one node, shared by three writers and three connections.
+Result durable_pg_nodes(const Options& o, const std::string& conninfo, const std::string& run,
+                        const std::vector<std::size_t>& order, std::size_t sessions) {
+  auto prefix = run + "-x3-";
+  std::vector<std::unique_ptr<AgentrtSystem>> nodes;
+  for (int n = 1; n <= 3; ++n)
+    nodes.push_back(std::make_unique<AgentrtSystem>(
+      Work{o.spin_ns.value_or(0), 0}, postgres_node(o, conninfo, run + "-n" + std::to_string(n))));
+  ShardedSystem sys{"agentrt+postgres x3", std::move(nodes)};
+  auto window = o.window.value_or(1000);
+  warm_up(sys, sessions, window, prefix);
+  auto r = run_async(sys, "durable-pg", order, window, o.threads.value_or(1), 1, prefix);
+  // How evenly the hash split the calls: the slowest node sets the pace.
+  std::vector<std::size_t> per_node(3);
+  for (auto s : order)
+    ++per_node[sys.node_of(key(s, prefix))];
+  r.extra["calls_per_node"] = per_node;
+  return r;
+}
+
+/// A run that could not start (the database refused): every call counted as failed.
+Result could_not_run(const std::string& system, std::size_t calls, const std::exception& e) {
+  std::fprintf(stderr, "agentrt-bench: durable-pg: %s: %s\n", system.c_str(), e.what());
+  Result r;
+  r.scenario = "durable-pg";
+  r.system = system;
+  r.calls = calls;
+  r.failed_calls = calls;
+  return r;
+}
+
+/// The durable workload on the PostgreSQL store nodes share (docs: SCALE-OUT), one node and
+/// three, beside SQLite in the same run: what leases, fencing and a network round trip per
+/// group commit cost against a local file.
+std::vector<Result> durable_pg(const Options& o) {
+  auto conninfo = o.postgres;
+  if (auto* env = std::getenv("AGENTRT_BENCH_POSTGRES"); conninfo.empty() && env)
+    conninfo = env;
+  if (conninfo.empty()) {
+    std::printf("\ndurable-pg: skipped: no database to write to (--postgres CONNINFO or "
+                "AGENTRT_BENCH_POSTGRES)\n");
+    return {};
+  }
+  auto sessions = o.sessions.value_or(1000);
+  auto order = round_robin(o.calls.value_or(200'000), sessions);
+  auto run = run_id();
+  std::vector<Result> out{durable_sqlite(o, "durable-pg", order, sessions)};
+  try {
+    out.push_back(durable_run(o, "durable-pg", postgres_node(o, conninfo, run + "-n0"), order,
+                              sessions, run + "-x1-"));
+  } catch (const std::exception& e) {
+    out.push_back(could_not_run("agentrt+postgres", order.size(), e));
+  }
+  try {
+    out.push_back(durable_pg_nodes(o, conninfo, run, order, sessions));
+  } catch (const std::exception& e) {
+    out.push_back(could_not_run("agentrt+postgres x3", order.size(), e));
+  }
   return out;
 }
 
@@ -549,10 +649,33 @@ std::vector<Target> llm_targets(const std::vector<Result>& rs) {
   return t;
 }
 
+/// One node against the target, and what PostgreSQL costs against SQLite and what three
+/// nodes on the same database give against one (reported: same-run ratios).
+std::vector<Target> durable_pg_targets(const std::vector<Result>& rs) {
+  std::vector<Target> t;
+  auto lite = find(rs, "agentrt+sqlite");
+  auto one = find(rs, "agentrt+postgres");
+  auto three = find(rs, "agentrt+postgres x3");
+  auto ok = [](const Result* r) { return r && r->verified() && r->per_second > 0; };
+  if (!ok(one))
+    return t;
+  t.push_back({">= 20 k durable turns/s on one node", one->per_second >= 2e4,
+               fmt("%.1f k/s", one->per_second / 1e3)});
+  if (ok(lite))
+    t.push_back({"postgres 1 node / sqlite", true, fmt("%.2fx", one->per_second / lite->per_second),
+                 true});
+  if (ok(three))
+    t.push_back({"postgres x3 / 1 node", true, fmt("%.2fx", three->per_second / one->per_second),
+                 true});
+  return t;
+}
+
 std::vector<Target> targets(const std::string& scenario, const std::vector<Result>& rs) {
   std::vector<Target> t;
   if (scenario == "llm")
     return llm_targets(rs);
+  if (scenario == "durable-pg")
+    return durable_pg_targets(rs);
   auto a = find(rs, "agentrt");
   auto mm = find(rs, "mutex-map");
   if (!a)
@@ -647,12 +770,18 @@ void print(const std::string& scenario, const std::vector<Result>& rs,
            const std::vector<Target>& ts) {
   if (scenario.rfind("llm", 0) == 0)
     return print_llm(scenario, rs, ts);
+  if (rs.empty()) // skipped (it said why)
+    return;
+  int w = 15; // the system column: as wide as its longest name
+  for (auto& r : rs)
+    w = std::max(w, static_cast<int>(r.system.size()));
   std::printf("\n%s\n", scenario.c_str());
-  std::printf("  %-15s %10s %8s %12s %9s %9s %9s %10s %9s %8s %s\n", "system", "calls", "secs",
-              "calls/s", "p50 us", "p90 us", "p99 us", "max us", "RSS MB", "vs a.rt", "checked");
+  std::printf("  %-*s %10s %8s %12s %9s %9s %9s %10s %9s %8s %s\n",
+              w, "system", "calls", "secs", "calls/s", "p50 us", "p90 us", "p99 us", "max us", "RSS MB",
+              "vs a.rt", "checked");
   auto a = find(rs, "agentrt");
   for (auto& r : rs) {
-    std::printf("  %-15s %10zu %8.2f %12.0f %9.1f %9.1f %9.1f %10.1f %9.1f %8s %s\n",
+    std::printf("  %-*s %10zu %8.2f %12.0f %9.1f %9.1f %9.1f %10.1f %9.1f %8s %s\n", w,
                 r.system.c_str(), r.calls, r.seconds, r.per_second, r.p50_us, r.p90_us, r.p99_us,
                 r.max_us, r.rss / 1048576.0,
                 a && &r != a ? fmt("%.2fx", a->per_second / r.per_second).c_str() : "-",
@@ -666,7 +795,7 @@ void print(const std::string& scenario, const std::vector<Result>& rs,
                      + std::to_string(r.reorders) + " out of caller order")
                       .c_str());
     if (r.bytes_per_session > 0)
-      std::printf("  %-15s %.0f bytes per idle session\n", "", r.bytes_per_session);
+      std::printf("  %-*s %.0f bytes per idle session\n", w, "", r.bytes_per_session);
   }
   print_targets(ts);
 }
@@ -678,7 +807,7 @@ int run(int argc, char** argv) {
   std::map<std::string, std::function<std::vector<Result>(const Options&)>> scenarios{
     {"spread", spread}, {"hot", hot},         {"cold", cold},   {"blocking", blocking},
     {"latency", latency}, {"memory", memory}, {"churn", churn},  {"durable", durable},
-    {"llm", llm},         {"retry", retry}};
+    {"llm", llm},         {"retry", retry},   {"durable-pg", durable_pg}};
 #ifdef AGENTRT_BENCH_HTTP
   scenarios.emplace("llm-http", llm_http);
 #endif
@@ -697,6 +826,8 @@ int run(int argc, char** argv) {
     auto ts = targets(name, rs);
     print(name, rs, ts);
     auto& js = doc["scenarios"][name];
+    if (rs.empty())
+      js["skipped"] = true;
     for (auto& r : rs) {
       all_verified = all_verified && r.verified();
       js["results"].push_back({{"system", r.system},

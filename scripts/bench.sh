@@ -2,8 +2,9 @@
 # Installs what is missing, builds Release, and runs the standard benchmark set (about ten
 # minutes on a 2-core machine): each scenario in its own process, so one scenario's heap
 # cannot colour the next; then the HTTP server's (bench/http/run.sh) and the gRPC front
-# end's beside the HTTP routes (bench/grpc/run.sh, about a minute more). Prints the tables
-# and writes build/release/bench.json, bench-http.json and bench-grpc.json.
+# end's beside the HTTP routes (bench/grpc/run.sh, about a minute more), and scale-out on
+# PostgreSQL (bench/scale/run.sh, about a minute more). Prints the tables and writes
+# build/release/bench.json, bench-http.json, bench-grpc.json and bench-scale.json.
 # Extra arguments go to every agentrt-bench run (e.g. --workers 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,4 +29,7 @@ if [[ -x "$out/bench/grpc/agentrt-grpc-load" ]]; then
 else
   echo "bench.sh: no agentrt-grpc-load (built without gRPC): bench/grpc/run.sh skipped"
 fi
+# Scale-out on PostgreSQL: durable-pg (SQLite / one node / three nodes) and a dead node's
+# takeover time, each against a throwaway cluster (skipped without PostgreSQL 15).
+bench/scale/run.sh "$out" --json "$out/bench-scale.json" || status=1
 exit $status
