@@ -138,8 +138,9 @@ public:
   // session's lease for this node, bumping its epoch, or fails with errc::session_elsewhere
   // (make_elsewhere_error) while another node holds a live lease. Each `commit` is then
   // conditional on that epoch and on the previous turn: a node that lost the lease fails
-  // with errc::lease_lost and never writes. `read` never claims. A store without leases
-  // (SQLite, the default) keeps these defaults.
+  // with errc::lease_lost and never writes. `read` must never claim: a leasing store
+  // overrides it (the default above reads by loading). A store without leases (SQLite, the
+  // default) keeps these defaults.
 
   /// Whether this node still holds the lease of `key` it took in `load`. False once the lease
   /// was lost or could not be renewed in time: the live session drops what it holds and

@@ -37,8 +37,11 @@ struct HeldLease {
 /// What a renewal did with one lease.
 enum class Renewal {
   renewed, ///< extended: a new local deadline
-  skipped, ///< still this node's, its row busy in a commit (which extends it): unchanged
-  dropped, ///< lost to another node, or wanted by one: forgotten here
+  /// Still this node's epoch, not extended now: its row was busy in a commit (which extends
+  /// it), or another node asked for the session (the lease lapses; a turn in flight still
+  /// commits). The deadline stands.
+  skipped,
+  dropped, ///< lost: another node claimed it, or it was erased; forgotten here
 };
 
 class LeaseTable {

@@ -53,14 +53,16 @@ std::string num(std::int64_t v) {
 
 // The claim: a new row, or the lease taken over when it ended, was never taken, or is this
 // node's own (a restarted node with the same name takes its sessions back at once). Every
-// claim bumps the epoch, which fences the commits of every earlier claim. $3: now in ms (a
-// claim with no committed turn still ages, so an abandoned one expires).
+// claim takes a new epoch, which fences the commits of every earlier claim. Epochs come from
+// one sequence, so they never repeat, not even for a session erased and started again (a
+// node frozen before the erase still holds the old one). $3: now in ms (a claim with no
+// committed turn still ages, so an abandoned one expires).
 const char* claim_sql
   = "INSERT INTO agentrt_sessions AS s(agent, session_id, turns, created, last_activity, node,"
-    " address, epoch, lease_until) VALUES($1, $2, 0, $3, $3, $4, $5, 1,"
+    " address, epoch, lease_until) VALUES($1, $2, 0, $3, $3, $4, $5, nextval('agentrt_epochs'),"
     " now() + $6::bigint * interval '1 millisecond')"
     " ON CONFLICT (agent, session_id) DO UPDATE SET node = excluded.node,"
-    " address = excluded.address, epoch = s.epoch + 1, lease_until = excluded.lease_until,"
+    " address = excluded.address, epoch = excluded.epoch, lease_until = excluded.lease_until,"
     " wanted_by = NULL WHERE s.lease_until < now() OR s.node = excluded.node"
     " OR s.lease_until IS NULL RETURNING epoch, turns";
 
@@ -93,7 +95,7 @@ const char* fenced_update_sql
     " ELSE greatest(s.lease_until, now() + $7::bigint * interval '1 millisecond') END"
     " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[],"
     " $6::bigint[]) AS v(agent, sid, turns, epoch, created, la)"
-    " WHERE s.agent = v.agent AND s.session_id = v.sid AND s.epoch = v.epoch"
+    " WHERE s.agent = v.agent AND s.session_id = v.sid AND s.epoch = v.epoch AND s.node = $8"
     " AND s.turns = v.turns - 1"
     " RETURNING s.agent, s.session_id, NOT (s.wanted_by IS NOT NULL AND s.wanted_by <> $8"
     " AND s.wanted_at > now() - $7::bigint * interval '1 millisecond') AS extended";
@@ -131,9 +133,15 @@ const char* prune_requests_sql
   = "DELETE FROM agentrt_requests r USING unnest($1::text[], $2::text[], $3::bigint[])"
     " AS v(agent, sid, oldest) WHERE r.agent = v.agent AND r.session_id = v.sid"
     " AND r.turn < v.oldest";
-// Idle expiry: the lease ends now, so another node may claim the session at once.
-const char* release_sql = "UPDATE agentrt_sessions SET lease_until = now()"
+// Idle expiry: the lease ends now, so another node may claim the session at once; without
+// a node, no renewal already on its way can extend it again.
+const char* release_sql = "UPDATE agentrt_sessions SET lease_until = now(), node = NULL"
                           " WHERE agent = $1 AND session_id = $2 AND node = $3 AND epoch = $4";
+// An erase (close, lifetime) is refused while another node holds a live lease: that node
+// serves the session, and may have committed since the erase was decided. Locks the row.
+const char* erase_check_sql
+  = "SELECT node, address FROM agentrt_sessions WHERE agent = $1 AND session_id = $2"
+    " AND node <> $3 AND lease_until >= now() FOR UPDATE";
 const char* erase_sqls[] = {
   "DELETE FROM agentrt_sessions WHERE agent = $1 AND session_id = $2",
   "DELETE FROM agentrt_history WHERE agent = $1 AND session_id = $2",
@@ -143,8 +151,8 @@ const char* erase_sqls[] = {
 };
 
 // Every lease of this node still at the epoch it claimed (`mine`), renewed unless another
-// node wants the session (asked within the last lease time: that one is let lapse) or its
-// row is locked: SKIP LOCKED, so the renewal never waits for (or deadlocks with) a batch
+// node wants the session (asked within the last lease time: that one is let lapse, while
+// the epoch stays this node's, so a turn in flight still commits) or its row is locked: SKIP LOCKED, so the renewal never waits for (or deadlocks with) a batch
 // committing that session, whose commit extends the lease itself. Per lease: whether it is
 // still this node's to keep, and whether it was renewed.
 const char* renew_sql
@@ -156,8 +164,8 @@ const char* renew_sql
     " free AS (SELECT s.agent, s.session_id FROM agentrt_sessions s JOIN mine m"
     " ON s.agent = m.agent AND s.session_id = m.session_id WHERE m.keep AND s.epoch = m.epoch"
     " AND s.node = $4 FOR NO KEY UPDATE OF s SKIP LOCKED),"
-    " renewed AS (UPDATE agentrt_sessions s"
-    " SET lease_until = now() + $5::bigint * interval '1 millisecond' FROM free f"
+    " renewed AS (UPDATE agentrt_sessions s SET lease_until"
+    " = greatest(s.lease_until, now() + $5::bigint * interval '1 millisecond') FROM free f"
     " WHERE s.agent = f.agent AND s.session_id = f.session_id RETURNING s.agent, s.session_id)"
     " SELECT m.agent, m.session_id, m.keep, r.agent IS NOT NULL FROM mine m LEFT JOIN renewed r"
     " ON r.agent = m.agent AND r.session_id = m.session_id";
@@ -298,9 +306,9 @@ class PostgresStore final : public DurableStore {
 public:
   explicit PostgresStore(PostgresOptions options)
     : options_(std::move(options)), leases_(options_.lease),
-      read_(options_.conninfo, options_.connect_timeout),
-      write_(options_.conninfo, options_.connect_timeout),
-      renew_(options_.conninfo, options_.connect_timeout),
+      read_(options_.conninfo, options_.connect_timeout, options_.lease),
+      write_(options_.conninfo, options_.connect_timeout, options_.lease),
+      renew_(options_.conninfo, options_.connect_timeout, options_.lease),
       found_version_(connect_all(read_, write_, renew_)),
       writer_([this](std::deque<BatchWork>& batch) { write_batch(batch); }),
       renewer_(options_.lease / 3, [this] { renew_leases(); }) {
@@ -402,7 +410,8 @@ private:
   Error lease_lost(const TurnRecord& r) const {
     return Error{errc::lease_lost, "postgresql: node " + options_.node
                                      + " no longer holds the lease of " + key_text(r.key)
-                                     + " (another node took it over); turn "
+                                     + " (it lapsed and another node took the session over,"
+                                       " or the session moved on without this copy); turn "
                                      + std::to_string(r.turns) + " not committed"};
   }
 
@@ -415,8 +424,10 @@ private:
     if (turns == 0)
       return std::optional<StoredSession>{}; // claimed before, never committed
     auto s = read_session(read_, key);
-    if (!s)
-      leases_.drop(key, epoch); // the caller will not serve it
+    if (!s) { // the caller will not serve it: let the lease go, not run out
+      leases_.drop(key, epoch);
+      writer_.enqueue(BatchWork::release_of(key, epoch));
+    }
     return s;
   }
 
@@ -497,7 +508,7 @@ private:
         if (w.record) {
           round.push_back(i);
           in_round.insert(view(w.record->key));
-        } else if (auto ok = w.erase ? erase_now(*w.erase, out) : release_now(w); !ok) {
+        } else if (auto ok = w.erase ? erase_now(i, *w.erase, out) : release_now(w); !ok) {
           return ok;
         }
       }
@@ -708,7 +719,17 @@ private:
     return {};
   }
 
-  Result<void> erase_now(const SessionKey& key, Outcomes& out) {
+  /// Erases every row of the session, unless another node holds its lease: then only item
+  /// `i` fails (session_elsewhere), not the batch.
+  Result<void> erase_now(std::size_t i, const SessionKey& key, Outcomes& out) {
+    auto held = write_.exec("check the session's lease", erase_check_sql,
+                            {key.agent.c_str(), key.session_id.c_str(), options_.node.c_str()});
+    if (!held)
+      return held.error();
+    if (held->size() == 1) {
+      out.errors[i] = make_elsewhere_error(held->text(0, 0), held->text(0, 1));
+      return {};
+    }
     for (auto* sql : erase_sqls)
       if (auto ok = write_.exec("erase the session", sql,
                                 {key.agent.c_str(), key.session_id.c_str()});
@@ -755,9 +776,8 @@ private:
     std::map<std::pair<std::string, std::string>, Renewal> found;
     for (int i = 0; i < rows->size(); ++i)
       found.emplace(std::pair{rows->text(i, 0), rows->text(i, 1)},
-                    !rows->boolean(i, 2)  ? Renewal::dropped
-                    : rows->boolean(i, 3) ? Renewal::renewed
-                                          : Renewal::skipped);
+                    rows->boolean(i, 2) && rows->boolean(i, 3) ? Renewal::renewed
+                                                               : Renewal::skipped);
     std::vector<Renewal> outcome(held.size(), Renewal::dropped);
     for (std::size_t i = 0; i < held.size(); ++i)
       if (auto f = found.find({held[i].key.agent, held[i].key.session_id}); f != found.end())

@@ -15,6 +15,8 @@ const char* create_meta = "CREATE TABLE IF NOT EXISTS agentrt_meta(key text PRIM
                           " value bigint NOT NULL)";
 
 const char* create_v1[] = {
+  // Every claim's epoch: never reused, so no two claims of a session share one.
+  "CREATE SEQUENCE agentrt_epochs",
   "CREATE TABLE agentrt_sessions(agent text NOT NULL, session_id text NOT NULL,"
   " turns bigint NOT NULL DEFAULT 0, created bigint, last_activity bigint,"
   " node text, address text, epoch bigint NOT NULL DEFAULT 0, lease_until timestamptz,"

@@ -92,6 +92,11 @@ public:
     auto r = rows(sql, std::move(params));
     return r.empty() ? std::string{"<no row>"} : r.at(0).at(0);
   }
+  /// The session's epoch as a number (epochs come from one sequence: only their order
+  /// matters, never their value).
+  long long epoch_of(const SessionKey& k) {
+    return std::stoll(epoch(k));
+  }
   std::string epoch(const SessionKey& k) {
     return value("SELECT epoch FROM agentrt_sessions WHERE agent = $1 AND session_id = $2",
                  {k.agent, k.session_id});
@@ -150,6 +155,7 @@ TEST_CASE("a session round-trips through commit and load", "[postgres]") {
     auto first = store->load(key);
     REQUIRE(first);
     REQUIRE_FALSE(first->has_value()); // claimed, nothing committed yet
+    auto e1 = Sql{}.epoch_of(key);
     auto t1 = turn(key, 1, {Message{Role::user, "hi", ""}, Message{Role::assistant, "hello", ""}});
     t1.state_writes = {{"a", "1"}, {"b", "2"}};
     t1.request = StoredRequest{"r1", 0xFFFF'FFFF'FFFF'FFF0ull, 1, "hello", false, t1.last_activity};
@@ -161,7 +167,7 @@ TEST_CASE("a session round-trips through commit and load", "[postgres]") {
     t2.state_writes = {{"a", "3"}, {"b", std::nullopt}};
     REQUIRE(commit_and_wait(*store, t2));
 
-    auto again = store->load(key); // the same node claims again: epoch 2
+    auto again = store->load(key); // the same node claims again: the next epoch
     REQUIRE(again);
     REQUIRE(again->has_value());
     auto& s = **again;
@@ -183,12 +189,13 @@ TEST_CASE("a session round-trips through commit and load", "[postgres]") {
     CHECK(s.requests[0].at == t1.last_activity);
 
     Sql sql;
-    CHECK(sql.epoch(key) == "2");
+    CHECK(sql.epoch_of(key) > e1);
     auto audit = sql.rows("SELECT turn, epoch, node, coalesce(request_id, '-') FROM agentrt_turns"
                           " WHERE agent = $1 ORDER BY turn",
                           {key.agent});
-    CHECK(audit == std::vector<std::vector<std::string>>{{"1", "1", "n1", "r1"},
-                                                         {"2", "1", "n1", "-"}});
+    auto e = std::to_string(e1);
+    CHECK(audit == std::vector<std::vector<std::string>>{{"1", e, "n1", "r1"},
+                                                         {"2", e, "n1", "-"}});
   });
 }
 
@@ -221,13 +228,13 @@ TEST_CASE("read does not claim the session", "[postgres]") {
     REQUIRE(n1->load(key));
     REQUIRE(commit_and_wait(*n1, simple_turn(key, 1)));
     Sql sql;
-    REQUIRE(sql.epoch(key) == "1");
+    auto e1 = sql.epoch_of(key);
     auto s = n2->read(key); // another node, while n1 holds the lease
     REQUIRE(s);
     REQUIRE(s->has_value());
     CHECK((*s)->turns == 1);
     CHECK((*s)->history.size() == 2);
-    CHECK(sql.epoch(key) == "1");
+    CHECK(sql.epoch_of(key) == e1);
     CHECK_FALSE(n2->holds(key));
     CHECK(n1->holds(key));
     auto none = n2->read(SessionKey{key.agent, "never"});
@@ -243,6 +250,7 @@ TEST_CASE("a second node is refused a live lease and claims it after release", "
     SessionKey key{unique("elsewhere"), "s1"};
     REQUIRE(n1->load(key));
     REQUIRE(commit_and_wait(*n1, simple_turn(key, 1)));
+    auto e1 = Sql{}.epoch_of(key);
     auto refused = n2->load(key);
     REQUIRE_FALSE(refused);
     CHECK(refused.error().code == make_error_code(errc::session_elsewhere));
@@ -262,7 +270,7 @@ TEST_CASE("a second node is refused a live lease and claims it after release", "
     CHECK((*claimed)->turns == 1);
     CHECK(n2->holds(key));
     Sql sql;
-    CHECK(sql.epoch(key) == "2");
+    CHECK(sql.epoch_of(key) > e1);
     CHECK(sql.value("SELECT node FROM agentrt_sessions WHERE agent = $1", {key.agent}) == "n2");
   });
 }
@@ -276,13 +284,15 @@ TEST_CASE("a node whose lease was taken over cannot commit", "[postgres]") {
     REQUIRE(commit_and_wait(*n1, simple_turn(key, 1)));
     // n1 is paused past its lease (as the database sees it): n2 takes the session over.
     Sql sql;
+    auto e1 = sql.epoch_of(key);
     sql.rows("UPDATE agentrt_sessions SET lease_until = now() - interval '1 second'"
              " WHERE agent = $1",
              {key.agent});
     auto taken = n2->load(key);
     REQUIRE(taken);
     REQUIRE(taken->has_value());
-    CHECK(sql.epoch(key) == "2");
+    auto e2 = sql.epoch_of(key);
+    CHECK(e2 > e1);
 
     auto t2 = simple_turn(key, 2);
     t2.state_writes = {{"x", "stale"}};
@@ -302,7 +312,83 @@ TEST_CASE("a node whose lease was taken over cannot commit", "[postgres]") {
     REQUIRE(commit_and_wait(*n2, simple_turn(key, 2)));
     auto audit = sql.rows("SELECT turn, epoch, node FROM agentrt_turns WHERE agent = $1"
                           " ORDER BY turn", k);
-    CHECK(audit == std::vector<std::vector<std::string>>{{"1", "1", "n1"}, {"2", "2", "n2"}});
+    CHECK(audit == std::vector<std::vector<std::string>>{{"1", std::to_string(e1), "n1"},
+                                                         {"2", std::to_string(e2), "n2"}});
+  });
+}
+
+TEST_CASE("a stale node cannot commit into a session erased and started again", "[postgres]") {
+  run_with_time_limit(20s, "erased and again", [] {
+    auto n1 = open_postgres_store(options("n1"));
+    auto n2 = open_postgres_store(options("n2"));
+    SessionKey key{unique("again"), "s1"};
+    REQUIRE(n1->load(key));
+    REQUIRE(commit_and_wait(*n1, simple_turn(key, 1)));
+    REQUIRE(commit_and_wait(*n1, simple_turn(key, 2)));
+    // n1 freezes past its lease; n2 takes the session, closes it, and a new conversation
+    // under the same id reaches turn 2 on n2.
+    Sql sql;
+    std::vector<std::string> k{key.agent};
+    sql.rows("UPDATE agentrt_sessions SET lease_until = now() - interval '1 second'"
+             " WHERE agent = $1", k);
+    REQUIRE(n2->load(key));
+    REQUIRE(n2->erase(key));
+    REQUIRE(n2->load(key));
+    REQUIRE(commit_and_wait(*n2, simple_turn(key, 1)));
+    REQUIRE(commit_and_wait(*n2, simple_turn(key, 2)));
+    // n1 wakes with its turn 3: it follows turn 2 of the new conversation, under an epoch
+    // that no claim of it ever had.
+    auto stale = commit_and_wait(*n1, simple_turn(key, 3));
+    REQUIRE_FALSE(stale);
+    CHECK(stale.error().code == make_error_code(errc::lease_lost));
+    CHECK(sql.value("SELECT turns FROM agentrt_sessions WHERE agent = $1", k) == "2");
+    CHECK(sql.value("SELECT node FROM agentrt_sessions WHERE agent = $1", k) == "n2");
+    REQUIRE(commit_and_wait(*n2, simple_turn(key, 3)));
+    CHECK(sql.value("SELECT count(DISTINCT node) FROM agentrt_turns WHERE agent = $1", k) == "1");
+  });
+}
+
+TEST_CASE("an erase is refused while another node holds the lease", "[postgres]") {
+  run_with_time_limit(20s, "erase elsewhere", [] {
+    auto n1 = open_postgres_store(options("n1"));
+    auto n2 = open_postgres_store(options("n2"));
+    SessionKey key{unique("erase-held"), "s1"};
+    REQUIRE(n1->load(key));
+    REQUIRE(commit_and_wait(*n1, simple_turn(key, 1)));
+    auto refused = n2->erase(key);
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == make_error_code(errc::session_elsewhere));
+    CHECK(elsewhere_address(refused.error().message) == "http://n1:8080");
+    CHECK(Sql{}.value("SELECT turns FROM agentrt_sessions WHERE agent = $1", {key.agent}) == "1");
+    CHECK(n1->holds(key));
+    REQUIRE(commit_and_wait(*n1, simple_turn(key, 2)));
+    REQUIRE(n1->erase(key)); // the holder may
+    CHECK(Sql{}.value("SELECT count(*) FROM agentrt_sessions WHERE agent = $1", {key.agent}) == "0");
+  });
+}
+
+TEST_CASE("a node asked for a session it holds lets the lease lapse, and its turn in flight "
+          "still commits",
+          "[postgres]") {
+  run_with_time_limit(20s, "wanted", [] {
+    auto n1 = open_postgres_store(options("n1", 600ms));
+    auto n2 = open_postgres_store(options("n2", 600ms));
+    SessionKey key{unique("wanted"), "s1"};
+    REQUIRE(n1->load(key));
+    auto refused = n2->load(key); // the proxy now sends the session's calls to n2
+    REQUIRE_FALSE(refused);
+    CHECK(refused.error().code == make_error_code(errc::session_elsewhere));
+    // n1's renewals stop: its local lease lapses within the lease time.
+    REQUIRE(eventually([&] { return !n1->holds(key); }, 3s));
+    // A turn n1 was still running commits: the epoch is n1's until n2 claims.
+    REQUIRE(commit_and_wait(*n1, simple_turn(key, 1)));
+    Result<std::optional<StoredSession>> claimed = Error{};
+    REQUIRE(eventually([&] { return bool(claimed = n2->load(key)); }, 3s));
+    REQUIRE(claimed->has_value());
+    CHECK((*claimed)->turns == 1);
+    auto late = commit_and_wait(*n1, simple_turn(key, 2));
+    REQUIRE_FALSE(late);
+    CHECK(late.error().code == make_error_code(errc::lease_lost));
   });
 }
 
@@ -311,6 +397,7 @@ TEST_CASE("renewals keep a lease past its time", "[postgres]") {
     auto store = open_postgres_store(options("n1", 300ms));
     SessionKey key{unique("renew"), "s1"};
     REQUIRE(store->load(key));
+    auto e1 = Sql{}.epoch_of(key);
     auto until = std::chrono::steady_clock::now() + 600ms;
     int samples = 0;
     while (std::chrono::steady_clock::now() < until) {
@@ -323,18 +410,20 @@ TEST_CASE("renewals keep a lease past its time", "[postgres]") {
     CHECK(sql.value("SELECT lease_until > now() FROM agentrt_sessions WHERE agent = $1",
                     {key.agent})
           == "t");
-    CHECK(sql.epoch(key) == "1"); // renewed, not claimed again
+    CHECK(sql.epoch_of(key) == e1); // renewed, not claimed again
   });
 }
 
 TEST_CASE("a node whose renewals stopped loses its sessions after the lease", "[postgres]") {
   run_with_time_limit(20s, "lapse", [] {
     SessionKey key{unique("lapse"), "s1"};
+    long long e1 = 0;
     auto n2 = open_postgres_store(options("n2", 300ms));
     {
       auto n1 = open_postgres_store(options("n1", 300ms));
       REQUIRE(n1->load(key));
       REQUIRE(commit_and_wait(*n1, simple_turn(key, 1)));
+      e1 = Sql{}.epoch_of(key);
       auto refused = n2->load(key);
       REQUIRE_FALSE(refused);
       CHECK(refused.error().code == make_error_code(errc::session_elsewhere));
@@ -345,7 +434,7 @@ TEST_CASE("a node whose renewals stopped loses its sessions after the lease", "[
     CHECK(std::chrono::steady_clock::now() - gone < 2s);
     REQUIRE(claimed->has_value());
     CHECK((*claimed)->turns == 1);
-    CHECK(Sql{}.epoch(key) == "2");
+    CHECK(Sql{}.epoch_of(key) > e1);
   });
 }
 
