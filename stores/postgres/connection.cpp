@@ -52,11 +52,24 @@ std::int64_t Rows::changed() const noexcept {
   return std::strtoll(PQcmdTuples(r_), nullptr, 10);
 }
 
-Connection::Connection(std::string conninfo, std::chrono::milliseconds connect_timeout)
+Connection::Connection(std::string conninfo, std::chrono::milliseconds connect_timeout,
+                       std::chrono::milliseconds lease)
   : conninfo_(std::move(conninfo)) {
   // libpq takes whole seconds and treats 1 as 2: round up, at least 2.
   auto secs = (connect_timeout.count() + 999) / 1000;
   timeout_ = std::to_string(std::max<long long>(2, secs));
+  // Nothing waits longer than about a lease. A claim queued behind a frozen node's locks
+  // gives up (lock_timeout) instead of holding a worker; a frozen or cut-off node's open
+  // transaction is ended by the server (idle_in_transaction_session_timeout), releasing its
+  // locks; a dead peer is noticed by TCP within a lease (keepalives, tcp_user_timeout), so
+  // no call waits hours on a half-open connection.
+  auto ms = lease.count();
+  auto at_least = [](long long v, long long min) { return std::to_string(std::max(v, min)); };
+  keepalive_idle_ = at_least(ms / 3000, 1);
+  tcp_user_timeout_ = at_least(ms, 1000);
+  server_options_ = "-c lock_timeout=" + at_least(ms / 4, 100)
+                    + " -c statement_timeout=" + at_least(ms, 1000)
+                    + " -c idle_in_transaction_session_timeout=" + at_least(ms, 1000);
 }
 
 Connection::~Connection() {
@@ -86,8 +99,14 @@ bool Connection::connect(std::string& why) {
   close();
   // Entries after the expanded dbname (the conninfo) override it: the option's timeout
   // wins over one in the conninfo.
-  const char* keys[] = {"dbname", "connect_timeout", "application_name", nullptr};
-  const char* values[] = {conninfo_.c_str(), timeout_.c_str(), "agentrt", nullptr};
+  const char* keys[] = {"dbname",           "connect_timeout",        "application_name",
+                        "keepalives",       "keepalives_idle",        "keepalives_interval",
+                        "keepalives_count", "tcp_user_timeout",       "options",
+                        nullptr};
+  const char* values[] = {conninfo_.c_str(), timeout_.c_str(),         "agentrt",
+                          "1",               keepalive_idle_.c_str(),  "1",
+                          "3",               tcp_user_timeout_.c_str(), server_options_.c_str(),
+                          nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
   if (connected()) {
     // Notices (e.g. "relation already exists, skipping") would go to stderr: nobody asked.
@@ -109,6 +128,13 @@ void Connection::open_or_throw() {
 }
 
 Result<void> Connection::ensure(std::string_view what) {
+  if (connected() && std::chrono::steady_clock::now() - last_ok_ > std::chrono::seconds(1)) {
+    Rows ping{PQexec(conn_, "")};
+    if (ping.status() == PGRES_EMPTY_QUERY)
+      last_ok_ = std::chrono::steady_clock::now();
+    else
+      close(); // reconnect below, at once
+  }
   if (connected())
     return {};
   auto now = std::chrono::steady_clock::now();
@@ -129,6 +155,7 @@ Result<void> Connection::ensure(std::string_view what) {
     return failed(what, "cannot connect to " + server() + ": " + why);
   }
   backoff_ = std::chrono::milliseconds(0);
+  last_ok_ = std::chrono::steady_clock::now();
   return {};
 }
 
@@ -144,8 +171,10 @@ Result<Rows> Connection::exec(std::string_view what, const char* sql,
   else if (prepare(sql, n, rows))
     rows = Rows{PQexecPrepared(conn_, prepared_.at(sql).c_str(), n, params.data(), nullptr,
                                nullptr, 0)};
-  if (rows.status() == PGRES_COMMAND_OK || rows.status() == PGRES_TUPLES_OK)
+  if (rows.status() == PGRES_COMMAND_OK || rows.status() == PGRES_TUPLES_OK) {
+    last_ok_ = std::chrono::steady_clock::now();
     return rows;
+  }
   auto why = one_line(rows.raw() ? PQresultErrorMessage(rows.raw()) : PQerrorMessage(conn_));
   if (const char* state = rows.raw() ? PQresultErrorField(rows.raw(), PG_DIAG_SQLSTATE) : nullptr)
     sqlstate_ = state;

@@ -67,8 +67,10 @@ private:
 
 class Connection {
 public:
-  /// Does not connect yet: see open_or_throw and ensure.
-  Connection(std::string conninfo, std::chrono::milliseconds connect_timeout);
+  /// Does not connect yet: see open_or_throw and ensure. `lease` bounds how long anything
+  /// on the connection may wait (see connect).
+  Connection(std::string conninfo, std::chrono::milliseconds connect_timeout,
+             std::chrono::milliseconds lease);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -78,7 +80,9 @@ public:
   void open_or_throw();
 
   /// Connected, or reconnects now; an Error (store_failed) naming `what` while the server
-  /// cannot be reached, and at once during the backoff after a failed attempt.
+  /// cannot be reached, and at once during the backoff after a failed attempt. A connection
+  /// idle for a second is checked first (an empty query): libpq only notices a restarted
+  /// server when a statement fails, and the first statement of a batch must not be the one.
   Result<void> ensure(std::string_view what);
 
   /// Runs `sql` with text parameters (nullptr: SQL NULL); an Error (store_failed) naming
@@ -133,6 +137,10 @@ private:
 
   std::string conninfo_;
   std::string timeout_; // whole seconds, as libpq's connect_timeout wants them
+  std::string keepalive_idle_;   // seconds
+  std::string tcp_user_timeout_; // ms
+  std::string server_options_;   // -c settings sent with the connection
+  std::chrono::steady_clock::time_point last_ok_{}; // the last statement that succeeded
   PGconn* conn_ = nullptr;
   std::unordered_map<const char*, std::string> prepared_; // SQL text -> statement name
   std::string sqlstate_;
