@@ -98,6 +98,14 @@ void on_persisted(session_pointer self, const TurnJobPtr& job) {
                     log.warn("[{}/{}] turn {} not saved: {}", c.session_id, c.id,
                              job->ctx.number, why);
                   });
+    // The write may have landed all the same (the connection broke after the store took
+    // it): what the store holds decides. The waiting calls end too, and the session loads
+    // again (now, or on the next call if the store is still down), so a retry of this
+    // call finds its turn if it was committed.
+    end_queue(self, errc::store_failed,
+              "the session store failed while saving an earlier turn of this session; retry");
+    drop_stale(self);
+    (void)load_stored(self, c.id);
   }
   touch(st, self->clock().now());
   after_turn(self);
