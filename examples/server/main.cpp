@@ -75,9 +75,10 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto& pg = opts->runtime.postgres;
-  if (!pg.conninfo.empty() && pg.address.empty() && opts->server.port != 0)
-    pg.address = "http://" + opts->server.bind_address + ":" + std::to_string(opts->server.port);
+  if (auto why = server_program::advertise_default(*opts); !why.empty()) {
+    std::fprintf(stderr, "agentrt-server: %s\n", why.c_str());
+    return 2;
+  }
   opts->runtime.logger = log;
   opts->server.logger = log;
   std::unique_ptr<agentrt::Runtime> runtime;

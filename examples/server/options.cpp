@@ -141,6 +141,19 @@ const std::vector<Setting>& settings() {
 
 } // namespace
 
+std::string advertise_default(Options& o) {
+  auto& pg = o.runtime.postgres;
+  if (pg.conninfo.empty() || !pg.address.empty())
+    return {};
+  auto& host = o.server.bind_address;
+  if (host == "0.0.0.0" || host == "::" || o.server.port == 0)
+    return "--postgres needs --advertise (the URL clients are sent to for this node's "
+           "sessions) when --bind is a wildcard or --port is 0";
+  auto h = host.find(':') == std::string::npos ? host : "[" + host + "]";
+  pg.address = "http://" + h + ":" + std::to_string(o.server.port);
+  return {};
+}
+
 std::string usage() {
   std::string u = "usage: agentrt-server [options]   (each also an environment variable)\n";
   for (auto& s : settings()) {

@@ -30,4 +30,9 @@ std::optional<Options> parse_options(int argc, char** argv, std::string& error, 
 
 std::string usage();
 
+/// With --postgres and no --advertise: the node's address from --bind and --port
+/// (http://HOST:PORT, an IPv6 host in brackets). Empty when that works; otherwise why not
+/// (a wildcard bind or a free port says nothing another client could use).
+std::string advertise_default(Options& o);
+
 } // namespace server_program
