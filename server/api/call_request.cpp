@@ -26,27 +26,25 @@ void set_timeout(Request& r, unsigned long long ms) {
     r.timeout = std::chrono::milliseconds(ms);
 }
 
-/// The Idempotency-Key header, which must agree with a `request_id` given in the input.
-std::optional<std::string> idempotency(const Exchange& ex, Request& r) {
-  auto key = ex.header("Idempotency-Key");
-  if (key.empty())
+/// A header that may stand for a field of the input (Idempotency-Key for `request_id`,
+/// X-Session-Id, what a proxy hashes to pick a node, for `session_id`): it fills the field,
+/// and must agree with it when both are given. Why not, if they differ.
+std::optional<std::string> header_for(const Exchange& ex, std::string_view header,
+                                      std::string& field, std::string_view field_name) {
+  auto value = ex.header(header);
+  if (value.empty())
     return std::nullopt;
-  if (!r.request_id.empty() && r.request_id != key)
-    return std::string{"the Idempotency-Key header and 'request_id' differ"};
-  r.request_id = std::string{key};
+  if (!field.empty() && field != value)
+    return "the " + std::string{header} + " header and '" + std::string{field_name} + "' differ";
+  field = std::string{value};
   return std::nullopt;
 }
 
-/// The X-Session-Id header (what a proxy hashes to pick a node), which must agree with a
-/// `session_id` given in the input.
-std::optional<std::string> session_header(const Exchange& ex, Request& r) {
-  auto session = ex.header("X-Session-Id");
-  if (session.empty())
-    return std::nullopt;
-  if (!r.session_id.empty() && r.session_id != session)
-    return std::string{"the X-Session-Id header and 'session_id' differ"};
-  r.session_id = std::string{session};
-  return std::nullopt;
+/// The request's headers that stand for fields of its input.
+std::optional<std::string> from_headers(const Exchange& ex, Request& r) {
+  if (auto why = header_for(ex, "Idempotency-Key", r.request_id, "request_id"))
+    return why;
+  return header_for(ex, "X-Session-Id", r.session_id, "session_id");
 }
 
 } // namespace
@@ -92,9 +90,7 @@ ParsedRequest request_from_body(const Exchange& ex, std::string agent) {
       return bad("invalid_request", timeout_error);
     set_timeout(r, t->get<std::uint64_t>());
   }
-  if (auto why = idempotency(ex, r))
-    return bad("invalid_request", *why);
-  if (auto why = session_header(ex, r))
+  if (auto why = from_headers(ex, r))
     return bad("invalid_request", *why);
   return {std::move(r), {}};
 }
@@ -128,9 +124,7 @@ ParsedRequest request_from_query(const Exchange& ex, std::string agent) {
   }
   if (!has_input)
     return bad("invalid_query", "the query needs 'input'");
-  if (auto why = idempotency(ex, r))
-    return bad("invalid_query", *why);
-  if (auto why = session_header(ex, r))
+  if (auto why = from_headers(ex, r))
     return bad("invalid_query", *why);
   return {std::move(r), {}};
 }

@@ -13,6 +13,7 @@
 #include "stores/postgres/connection.hpp"
 #include "stores/postgres/leases.hpp"
 #include "stores/postgres/schema.hpp"
+#include "stores/time_ms.hpp"
 
 #include "core/thread_annotations.hpp"
 
@@ -35,15 +36,9 @@ using detail::BatchWork;
 using detail::BatchWriter;
 using detail::Mutex;
 using detail::MutexLock;
+using detail::from_ms;
+using detail::to_ms;
 using namespace detail::postgres;
-
-std::int64_t to_ms(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
-  return std::chrono::system_clock::time_point{std::chrono::milliseconds(ms)};
-}
 
 std::string num(std::int64_t v) {
   return std::to_string(v);

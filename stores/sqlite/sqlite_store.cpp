@@ -6,6 +6,7 @@
 #include "stores/batch_writer.hpp"
 #include "stores/sqlite/connection.hpp"
 #include "stores/sqlite/schema.hpp"
+#include "stores/time_ms.hpp"
 
 #include "core/thread_annotations.hpp"
 
@@ -22,15 +23,9 @@ using detail::BatchWork;
 using detail::BatchWriter;
 using detail::Mutex;
 using detail::MutexLock;
+using detail::from_ms;
+using detail::to_ms;
 using namespace detail::sqlite;
-
-std::int64_t to_ms(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-std::chrono::system_clock::time_point from_ms(std::int64_t ms) {
-  return std::chrono::system_clock::time_point{std::chrono::milliseconds(ms)};
-}
 
 /// Every statement the store runs, each prepared once. Declared after the connection they
 /// use, so they are finalized before it closes.
