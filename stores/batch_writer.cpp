@@ -1,5 +1,7 @@
 #include "stores/batch_writer.hpp"
 
+#include <future>
+
 namespace agentrt::detail {
 
 BatchWriter::BatchWriter(std::function<void(std::deque<BatchWork>&)> write)
@@ -14,6 +16,13 @@ BatchWriter::~BatchWriter() {
   }
   cv_.notify_all();
   thread_.join(); // writes what was queued first
+}
+
+Result<void> BatchWriter::erase(const SessionKey& key) {
+  std::promise<Result<void>> result;
+  auto outcome = result.get_future();
+  enqueue(BatchWork::erase_of(key, [&result](Result<void> r) { result.set_value(std::move(r)); }));
+  return outcome.get();
 }
 
 void BatchWriter::enqueue(BatchWork work) {

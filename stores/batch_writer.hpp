@@ -67,6 +67,11 @@ public:
 
   void enqueue(BatchWork work);
 
+  /// Queues an erase of `key` and waits for its outcome: it runs after every turn of the
+  /// session queued before it, so a closed session's last turn cannot land after its erase.
+  /// Not from the writer thread.
+  Result<void> erase(const SessionKey& key);
+
 private:
   void loop();
 

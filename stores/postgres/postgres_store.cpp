@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
-#include <future>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -368,13 +367,7 @@ public:
   }
 
   Result<void> erase(const SessionKey& key) override {
-    // Through the writer's queue: it runs after every turn of this session queued before it,
-    // so a closed session's last turn cannot land after its erase.
-    std::promise<Result<void>> result;
-    auto outcome = result.get_future();
-    writer_.enqueue(
-      BatchWork::erase_of(key, [&result](Result<void> r) { result.set_value(std::move(r)); }));
-    return outcome.get();
+    return writer_.erase(key); // behind the session's queued turns
   }
 
   Result<OwnerSession> owner_session(std::string_view agent, std::string_view owner,
