@@ -24,6 +24,18 @@ Error failed(std::string_view what, const std::string& why) {
   return Error{errc::store_failed, "postgresql: " + std::string{what} + " failed: " + why};
 }
 
+/// The `options` the conninfo itself gives (e.g. "-c search_path=app"), with a trailing
+/// space, so the timeouts are added to them rather than replacing them.
+std::string own_options(const std::string& conninfo) {
+  std::string out;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), nullptr);
+  for (auto* o = opts; o && o->keyword; ++o)
+    if (o->val && *o->val && std::string_view{o->keyword} == "options")
+      out = std::string{o->val} + " ";
+  PQconninfoFree(opts);
+  return out;
+}
+
 } // namespace
 
 Rows& Rows::operator=(Rows&& other) noexcept {
@@ -67,7 +79,7 @@ Connection::Connection(std::string conninfo, std::chrono::milliseconds connect_t
   auto at_least = [](long long v, long long min) { return std::to_string(std::max(v, min)); };
   keepalive_idle_ = at_least(ms / 3000, 1);
   tcp_user_timeout_ = at_least(ms, 1000);
-  server_options_ = "-c lock_timeout=" + at_least(ms / 4, 100)
+  server_options_ = own_options(conninfo_) + "-c lock_timeout=" + at_least(ms / 4, 100)
                     + " -c statement_timeout=" + at_least(ms, 1000)
                     + " -c idle_in_transaction_session_timeout=" + at_least(ms, 1000);
 }
