@@ -647,8 +647,11 @@ def main():
             failures.append("no commit was refused as stale (no lease_lost answer, no such log line)")
 
         total_turns = len(rows)
-        takeovers = sum(max(0, e - 1) for t, e, nd in session_row.values())
-        epochs_gt1 = sum(1 for t, e, nd in session_row.values() if e > 1)
+        # Epochs come from one sequence (only their order means anything): a hand-off is a
+        # change of epoch between a session's committed turns, a move a change of node.
+        handoffs = sum(len({e for _, e, _, _ in ts}) - 1 for ts in turns_of.values())
+        moves = sum(sum(1 for x, y in zip(ts, ts[1:]) if x[2] != y[2]) for ts in turns_of.values())
+        moved = sum(1 for ts in turns_of.values() if len({nd for _, _, nd, _ in ts}) > 1)
         log("agentrt_turns rows: %d over %d sessions" % (total_turns, len(turns_of)))
         log("acknowledged: %d first answers, %d 200 answers in all (repeats and late ones included)"
             % (stats.get("acknowledged"), len(stats.acks)))
@@ -658,16 +661,17 @@ def main():
         log("lease_lost: %d answers to clients, %d node log lines" % (lease_lost_answers, len(log_lines)))
         for line in log_lines[:8]:
             log("  ", line[:300])
-        log("epochs: %d sessions with epoch > 1, %d claims after the first; agentrt_requests rows"
-            " missing for %d acknowledged ids" % (epochs_gt1, takeovers, req_missing))
+        log("epochs: %d hand-offs between committed turns (%d of them to another node, in %d"
+            " sessions); agentrt_requests rows missing for %d acknowledged ids"
+            % (handoffs, moves, moved, req_missing))
         log("history asked at every node: %d mismatches; %d answers were a 421 followed to the owner"
             % (stale_reads, history_elsewhere))
         log("nodes of the last turns:", json.dumps(count_by([ts[-1][2] for ts in turns_of.values() if ts])))
         print("sessions=%d turns=%d acknowledged=%d retries=%d replayed=%d lease_lost=%d elsewhere=%d "
-              "takeovers(epochs>1)=%d violations=%d"
+              "handoffs=%d moves=%d violations=%d"
               % (len(sessions), total_turns, stats.get("acknowledged"),
                  stats.get("attempts") - stats.get("requests"),
-                 stats.get("replayed"), lease_lost, stats.get("elsewhere"), takeovers,
+                 stats.get("replayed"), lease_lost, stats.get("elsewhere"), handoffs, moves,
                  len(stats.violations)), flush=True)
     except Exception as e:
         failures.append("%s: %s" % (type(e).__name__, e))
