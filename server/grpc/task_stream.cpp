@@ -102,15 +102,15 @@ bool TaskStream::take_next() {
   pipe_->queue.pop_front();
   pipe_->backlog -= std::min(pipe_->backlog, current_.ByteSizeLong());
   current_final_ = current_.is_final();
-  // More already queued behind it: gRPC may hold this one back and send them together
-  // (the last of a burst is written without the hint, which flushes).
-  current_buffered_ = !current_final_ && !pipe_->queue.empty();
   return true;
 }
 
 void TaskStream::start_write() {
-  StartWrite(&current_, current_buffered_ ? grpc::WriteOptions().set_buffer_hint()
-                                          : grpc::WriteOptions());
+  // No buffer hint, even with more queued: gRPC may hold a hinted write, and complete it,
+  // only once a later write flushes it, while this reactor starts the next write only after
+  // OnWriteDone. That deadlocked about one stream in twenty here (the client waiting for a
+  // chunk the server never sent).
+  StartWrite(&current_);
 }
 
 void TaskStream::OnWriteDone(bool ok) {

@@ -69,7 +69,6 @@ private:
   std::shared_ptr<Pipe> pipe_;
   agent_platform::TaskChunk current_; // the chunk being written; only the writer touches it
   bool current_final_ = false;
-  bool current_buffered_ = false; // written with gRPC's buffer hint (more follows at once)
   std::string session_;
   Call call_;
   RpcLog log_{"ExecuteTaskStream"};
