@@ -6,37 +6,15 @@ import argparse
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
+
+# The helpers the multi-node test has (free ports, polling, psql), not copies of them.
+from multi_node_test import free_port, psql, wait_for
 
 AGENT = "echo-agent"
 SESSIONS = 20
 TASKS = 3
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(cond, timeout, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
-
-
-def psql(conninfo, sql):
-    r = subprocess.run(["psql", conninfo, "-X", "-q", "-At", "-F", "\t", "-c", sql],
-                       capture_output=True, text=True, timeout=30, check=True)
-    return [line.split("\t") for line in r.stdout.splitlines() if line]
 
 
 class Run:
