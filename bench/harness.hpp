@@ -35,7 +35,21 @@ struct Options {
   bool baselines = true;
   std::string json;
   std::string postgres; // durable-pg: libpq conninfo (else env AGENTRT_BENCH_POSTGRES)
+  /// Small sizes for every scenario: a correctness run (exactly once, in order, every
+  /// system) in seconds; its figures mean nothing and its targets are not judged.
+  bool quick = false;
+  /// Runs of each scenario; the tables show the median run and the range.
+  std::size_t repeat = 1;
+
+  /// `v` if given, else the scenario's full or quick default.
+  template <class T>
+  T pick(const std::optional<T>& v, T full, T small) const {
+    return v.value_or(quick ? small : full);
+  }
 };
+
+/// The command line (exits with usage on a bad one).
+Options parse_options(int argc, char** argv);
 
 inline std::size_t cores() {
   return std::max(1u, std::thread::hardware_concurrency());
@@ -66,6 +80,10 @@ struct Result {
   std::size_t reorders = 0;
   bool keeps_order = true;
   double bytes_per_session = 0;
+  /// The scenario's parameters (sessions, calls, window, callers, work per turn).
+  nlohmann::json workload = nlohmann::json::object();
+  /// With --repeat: each run's calls/s and p50 (this Result is the median run's).
+  std::vector<double> runs_per_second, runs_p50_us;
   nlohmann::json extra = nlohmann::json::object();
 
   bool verified() const {

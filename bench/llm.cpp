@@ -19,7 +19,7 @@
 
 #include "llm_run.hpp"
 #include "sim_model.hpp"
-#include "systems.hpp"
+#include "baselines.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -260,15 +260,22 @@ nlohmann::json run_system(const std::string& system, const Workload& w) {
 } // namespace
 
 std::vector<Result> llm(const Options& o) {
-  Workload w{o.sessions.value_or(10'000), static_cast<int>(o.tokens.value_or(20)),
-             std::chrono::milliseconds(o.token_ms.value_or(100)), o.workers ? o.workers : cores(),
-             o.pool.value_or(1000)};
+  Workload w{o.pick(o.sessions, std::size_t{10'000}, std::size_t{50}),
+             static_cast<int>(o.pick(o.tokens, std::int64_t{20}, std::int64_t{3})),
+             std::chrono::milliseconds(o.pick(o.token_ms, std::int64_t{100}, std::int64_t{5})),
+             o.workers ? o.workers : cores(), o.pick(o.pool, std::size_t{1000}, std::size_t{50})};
   double ideal = w.tokens * w.token_ms.count() / 1000.0;
   std::vector<std::string> systems{"agentrt-coroutine", "agentrt-blocking"};
   if (o.baselines) {
     systems.push_back("thread-pool");
     systems.push_back("strand-coroutine");
   }
+  nlohmann::json workload{{"sessions", w.sessions},
+                          {"tokens", w.tokens},
+                          {"token_ms", w.token_ms.count()},
+                          {"workers", w.workers},
+                          {"thread_pool_threads", w.pool},
+                          {"agentrt_blocking_threads", agentrt::RuntimeConfig{}.blocking_threads}};
   std::vector<Result> out;
   for (auto& system : systems) {
     auto m = in_child([&] { return run_system(system, w); });
@@ -276,6 +283,7 @@ std::vector<Result> llm(const Options& o) {
     r.scenario = "llm";
     r.system = system;
     r.calls = w.sessions;
+    r.workload = workload;
     if (m.is_discarded() || m.empty()) {
       r.failed_calls = w.sessions;
       out.push_back(r);
@@ -300,14 +308,7 @@ std::vector<Result> llm(const Options& o) {
                {"threads", m["threads"]},
                {"rss_per_turn", m["rss_per_turn"]},
                {"ttft_p50_ms", m["ttft_p50_ms"]},
-               {"ttft_p99_ms", m["ttft_p99_ms"]},
-               {"workload",
-                {{"sessions", w.sessions},
-                 {"tokens", w.tokens},
-                 {"token_ms", w.token_ms.count()},
-                 {"workers", w.workers},
-                 {"thread_pool_threads", w.pool},
-                 {"agentrt_blocking_threads", agentrt::RuntimeConfig{}.blocking_threads}}}};
+               {"ttft_p99_ms", m["ttft_p99_ms"]}};
     out.push_back(r);
   }
   return out;

@@ -78,15 +78,20 @@ nlohmann::json run_http(std::size_t n, int tokens, int token_ms, std::size_t wor
 } // namespace
 
 std::vector<Result> llm_http(const Options& o) {
-  auto sessions = o.sessions.value_or(2'000);
-  int tokens = static_cast<int>(o.tokens.value_or(20));
-  int token_ms = static_cast<int>(o.token_ms.value_or(100));
+  auto sessions = o.pick(o.sessions, std::size_t{2'000}, std::size_t{20});
+  int tokens = static_cast<int>(o.pick(o.tokens, std::int64_t{20}, std::int64_t{3}));
+  int token_ms = static_cast<int>(o.pick(o.token_ms, std::int64_t{100}, std::int64_t{5}));
   auto workers = o.workers ? o.workers : cores();
   auto m = in_child([&] { return run_http(sessions, tokens, token_ms, workers); });
   Result r;
   r.scenario = "llm-http";
   r.system = "agentrt-coroutine";
   r.calls = sessions;
+  r.workload = {{"sessions", sessions},
+                {"tokens", tokens},
+                {"token_ms", token_ms},
+                {"workers", workers},
+                {"model", "agentrt-mock-llm over HTTP/1.1 on loopback, one connection per turn"}};
   if (m.is_discarded() || m.empty()) {
     r.failed_calls = sessions;
     return {r};
@@ -103,13 +108,7 @@ std::vector<Result> llm_http(const Options& o) {
              {"threads", m["threads"]},
              {"rss_per_turn", m["rss_per_turn"]},
              {"ttft_p50_ms", m["ttft_p50_ms"]},
-             {"ttft_p99_ms", m["ttft_p99_ms"]},
-             {"workload",
-              {{"sessions", sessions},
-               {"tokens", tokens},
-               {"token_ms", token_ms},
-               {"workers", workers},
-               {"model", "agentrt-mock-llm over HTTP/1.1 on loopback, one connection per turn"}}}};
+             {"ttft_p99_ms", m["ttft_p99_ms"]}};
   return {r};
 }
 

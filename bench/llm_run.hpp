@@ -5,7 +5,7 @@
 // process so its threads and memory are its own.
 
 #include "harness.hpp"
-#include "systems.hpp"
+#include "system.hpp"
 
 #include <nlohmann/json.hpp>
 

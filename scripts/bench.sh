@@ -5,9 +5,41 @@
 # end's beside the HTTP routes (bench/grpc/run.sh, about a minute more), and scale-out on
 # PostgreSQL (bench/scale/run.sh, about a minute more). Prints the tables and writes
 # build/release/bench.json, bench-http.json, bench-grpc.json and bench-scale.json.
-# Extra arguments go to every agentrt-bench run (e.g. --workers 2).
+# Extra arguments go to every agentrt-bench run (e.g. --workers 2, --repeat 3).
+#
+#   scripts/bench.sh --quick [BUILD_DIR]
+# instead runs every scenario at small sizes through every system, in seconds, checking
+# only that each call ran exactly once and in its caller's order (figures not meaningful,
+# targets not judged; exit 1 on a failed check). It uses BUILD_DIR's agentrt-bench
+# (default build/release, built if missing); durable-pg runs against a throwaway
+# PostgreSQL cluster when PostgreSQL 15 is installed. scripts/test.sh runs it, so the
+# harness cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ "${1:-}" == "--quick" ]]; then
+  build="${2:-build/release}"
+  bench_bin="$build/bench/agentrt-bench"
+  if [[ ! -x "$bench_bin" ]]; then
+    scripts/setup.sh bench
+    scripts/build.sh "$build" -DCMAKE_BUILD_TYPE=Release -DAGENTRT_BUILD_TESTS=OFF
+  fi
+  scenarios=standard
+  "$bench_bin" --help | grep -q llm-http && scenarios+=,llm-http
+  status=0
+  "$bench_bin" --quick --scenario "$scenarios" || status=1
+  if [[ -x /usr/lib/postgresql/15/bin/initdb ]]; then
+    pgdir="$(mktemp -d /tmp/agentrt-bench-quick-pg.XXXXXX)"
+    trap 'scripts/pg_cluster.sh stop "$pgdir" >/dev/null 2>&1 || true; rm -rf "$pgdir"' EXIT
+    conninfo="$(scripts/pg_cluster.sh start "$pgdir")"
+    # The store's schema creation makes PostgreSQL say NOTICE "... already exists" per node.
+    "$bench_bin" --quick --scenario durable-pg --postgres "$conninfo" \
+      2> >(grep -v '^NOTICE:' >&2) | grep -v '^agentrt-bench:' || status=1
+  else
+    echo "bench.sh --quick: durable-pg skipped: PostgreSQL 15 is not installed"
+  fi
+  [[ $status -eq 0 ]] && echo "bench.sh --quick: every scenario, every system: exactly once, in order"
+  exit $status
+fi
 scripts/setup.sh bench
 scripts/build.sh build/release -DCMAKE_BUILD_TYPE=Release -DAGENTRT_BUILD_TESTS=OFF
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r)"

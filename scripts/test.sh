@@ -13,6 +13,9 @@ echo "== build and test (RelWithDebInfo)"
 scripts/build.sh build/test -DCMAKE_BUILD_TYPE=RelWithDebInfo
 ctest --test-dir build/test --output-on-failure -j 2
 
+echo "== benchmark harness, quick: every scenario through every system, checks only"
+scripts/bench.sh --quick build/test
+
 echo "== build and test with AddressSanitizer + UndefinedBehaviorSanitizer"
 # Examples too: the model client's tests run its I/O thread against a real mock server.
 scripts/build.sh build/asan -DCMAKE_BUILD_TYPE=Debug -DAGENTRT_SANITIZE=ON \
