@@ -86,10 +86,13 @@ struct CoroutineTurn final : AwaitContext {
 /// turn, an inline turn whose end waits behind the calls that arrived during it, or a
 /// finished turn being written by a durable store.
 struct TurnJob {
+  /// A turn about to run (blocking or coroutine): it may run the agent's compactor.
   TurnJob(CallPtr call, std::shared_ptr<SessionData> session)
-    : ctx(std::move(call), std::move(session)) {
+    : ctx(std::move(call), std::move(session)), compaction_stop() {
     // nop
   }
+  /// A turn whose handler is done (its end deferred, or written by a durable store): its
+  /// compaction, if any, is planned already, so it gets no stop state to allocate.
   explicit TurnJob(TurnContext&& done) : ctx(std::move(done)) {
     // nop
   }
@@ -106,7 +109,7 @@ struct TurnJob {
   /// turn: hence atomic). A deadline or an urgent call then stops the compactor instead of
   /// the turn, which commits uncompacted.
   std::atomic<bool> compacting{false};
-  std::stop_source compaction_stop;
+  std::stop_source compaction_stop{std::nostopstate};
 
   // -- durable commit: the call is claimed, the store is writing `record` -------------------
   std::shared_ptr<TurnRecord> record;

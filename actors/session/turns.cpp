@@ -86,6 +86,15 @@ void finish(session_pointer self, TurnContext& ctx, Disposition disposition,
   }
 }
 
+/// Puts a turn whose handler is done behind the calls that arrived while it ran.
+void defer_end(session_pointer self, TurnJobPtr job) {
+  auto& st = self->state;
+  job->ended = true;
+  st.running = job;
+  update_busy(st);
+  self->send(self, turn_done_atom::value, std::move(job));
+}
+
 /// A turn whose handler is done ends here, unless calls arrived while it ran: then its end
 /// waits behind them (a `turn_done` to self), so they find the session busy, exactly as they
 /// would find a blocking turn: busy policies, the queue bound and deadlines apply, and an
@@ -99,17 +108,14 @@ void end_or_defer(session_pointer self, TurnJobPtr job) {
     finish(self, job->ctx, job->disposition, job);
     return;
   }
-  job->ended = true;
-  st.running = job;
-  update_busy(st);
-  self->send(self, turn_done_atom::value, std::move(job));
+  defer_end(self, std::move(job));
 }
 
-/// Runs a non-blocking agent's turn here, on the actor.
+/// Runs a non-blocking agent's turn here, on the actor. Its context lives on this stack:
+/// only a turn whose end must wait (or be written by a durable store) becomes a TurnJob.
 void run_inline(session_pointer self, const CallPtr& c, Clock::time_point started) {
   auto& st = self->state;
-  auto job = std::make_shared<TurnJob>(c, st.data);
-  auto& ctx = job->ctx;
+  TurnContext ctx{c, st.data};
   ctx.services = st.svc->turn_services.get();
   ctx.started = started;
   {
@@ -124,7 +130,10 @@ void run_inline(session_pointer self, const CallPtr& c, Clock::time_point starte
     ctx.failed = true;
     ctx.timed_out = true;
   }
-  end_or_defer(self, std::move(job));
+  if (self->mailbox().empty())
+    finish(self, ctx, Disposition::commit);
+  else
+    defer_end(self, std::make_shared<TurnJob>(std::move(ctx)));
 }
 
 /// A blocking turn that succeeded folds its history here, on its pool thread, if it must.
