@@ -93,8 +93,11 @@ void CallState::push(EventKind kind, std::string data, std::size_t queue_positio
     if (phase_.load(relaxed) == Phase::done)
       return;
     kept_bytes_ += data.size();
-    events_.push_back(Record{kind, next_seq_++, std::move(data), std::move(source),
-                             std::move(tool), queue_position, error});
+    std::shared_ptr<const EventTags> tags;
+    if (!source.empty() || !tool.empty()) // forwarded and tool events only
+      tags = std::make_shared<const EventTags>(EventTags{std::move(source), std::move(tool)});
+    events_.push_back(Record{kind, next_seq_++, std::move(data), std::move(tags),
+                             queue_position, error});
     if (!followers_.empty()) {
       relay_locked(events_.back());
       for (auto& f : followers_)
@@ -237,7 +240,7 @@ CallState::Record CallState::terminal_record() const {
                 ? EventKind::cancelled
                 : EventKind::failed;
   std::string data = kind == EventKind::completed ? reply_.output : reply_.message;
-  return Record{kind, next_seq_ - 1, std::move(data), {}, {}, 0, reply_.error};
+  return Record{kind, next_seq_ - 1, std::move(data), {}, 0, reply_.error};
 }
 
 void CallState::end_replayed(const Reply& reply) {
@@ -246,7 +249,7 @@ void CallState::end_replayed(const Reply& reply) {
     bool kept = !reply.error; // completed; an interrupted turn kept its output
     std::string data = kept ? reply_.output : reply_.message;
     events_.push_back(Record{kept ? EventKind::completed : EventKind::cancelled, next_seq_++,
-                             std::move(data), {}, {}, 0, reply_.error});
+                             std::move(data), {}, 0, reply_.error});
   });
 }
 
@@ -260,15 +263,13 @@ Event CallState::to_event(Record& rec) const {
   ev.error = rec.error;
   if (is_terminal(rec.kind)) // the reply is stored before its terminal event
     ev.turn = reply_.turn;
-  if (keep_events > 0) { // kept for followers: copied
-    ev.agent = rec.source.empty() ? agent : rec.source;
-    ev.tool = rec.tool;
+  ev.agent = rec.tags && !rec.tags->source.empty() ? rec.tags->source : agent;
+  if (rec.tags)
+    ev.tool = rec.tags->tool;
+  if (keep_events > 0) // kept for followers: copied
     ev.data = rec.data;
-    return ev;
-  }
-  ev.agent = rec.source.empty() ? agent : std::move(rec.source);
-  ev.tool = std::move(rec.tool);
-  ev.data = std::move(rec.data);
+  else
+    ev.data = std::move(rec.data);
   return ev;
 }
 
@@ -317,7 +318,7 @@ void CallState::fail_locked(errc error, std::string message, std::uint64_t turn)
   reply_.turn = turn;
   kept_bytes_ += message.size();
   events_.push_back(
-    Record{terminal_kind_for(error), next_seq_++, message, {}, {}, 0, reply_.error});
+    Record{terminal_kind_for(error), next_seq_++, message, {}, 0, reply_.error});
   reply_.message = std::move(message);
 }
 
@@ -330,7 +331,7 @@ void CallState::store_reply_locked(Reply reply, EventKind terminal) {
   // why it ended (the kept partial output stays in the Reply).
   std::string data = terminal == EventKind::completed ? reply_.output : reply_.message;
   kept_bytes_ += data.size();
-  events_.push_back(Record{terminal, next_seq_++, std::move(data), {}, {}, 0, reply_.error});
+  events_.push_back(Record{terminal, next_seq_++, std::move(data), {}, 0, reply_.error});
 }
 
 std::function<void(const Reply&)> CallState::finish_locked() {

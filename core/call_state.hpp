@@ -221,12 +221,16 @@ private:
   /// asks its session to drop it from the queue. A committed call needs neither.
   enum class Effects : std::uint8_t { none, stop, stop_and_withdraw };
 
+  /// What only forwarded and tool events carry: kept out of line, so a record stays small.
+  struct EventTags {
+    std::string source; // the agent, when it is not this call's (forwarded events)
+    std::string tool;
+  };
   struct Record {
     EventKind kind;
     std::uint64_t seq;
     std::string data;
-    std::string source;
-    std::string tool;
+    std::shared_ptr<const EventTags> tags; // null: neither
     std::size_t queue_position;
     std::error_code error;
   };
@@ -306,8 +310,10 @@ private:
 
   mutable Mutex mu_;
   mutable std::condition_variable cv_;
-  // Inline room for a typical call's events (started, a few more, terminal): no allocation.
-  boost::container::small_vector<Record, 4> events_ AGENTRT_GUARDED_BY(mu_);
+  // Inline room for a plain call's events (started, terminal): no allocation. Two, not
+  // more: the CallState then stays under glibc's per-thread cache limit (1 KiB), which
+  // matters because a call is allocated on the host's thread and freed on a worker's.
+  boost::container::small_vector<Record, 2> events_ AGENTRT_GUARDED_BY(mu_);
   std::size_t next_read_ AGENTRT_GUARDED_BY(mu_) = 0;
   /// Bytes of event data in events_ (counted when something is kept).
   std::size_t kept_bytes_ AGENTRT_GUARDED_BY(mu_) = 0;
