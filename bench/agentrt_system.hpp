@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <memory>
 #include <string>
 #include <utility>
@@ -34,13 +36,18 @@ struct AgentrtOptions {
   bool request_ids = false;
   /// Every call is resumable: it keeps its events, its session keeps it (what that costs).
   bool resumable = false;
+  /// The system's name when not the default one.
+  std::string name;
+  /// settle() waits until every session has expired (passivated): for a short idle_timeout.
+  bool settle_passivated = false;
 };
 
 class AgentrtSystem final : public System {
 public:
   AgentrtSystem(Work work, AgentrtOptions o)
     : rt_(config(o)), durable_(!o.store_path.empty()), postgres_(!o.postgres.conninfo.empty()),
-      request_ids_(o.request_ids), resumable_(o.resumable) {
+      request_ids_(o.request_ids), resumable_(o.resumable), name_(o.name),
+      settle_passivated_(o.settle_passivated) {
     rt_.register_handler(
       "bench",
       [work](agentrt::Turn&) {
@@ -51,6 +58,8 @@ public:
   }
 
   const char* name() const override {
+    if (!name_.empty())
+      return name_.c_str();
     return postgres_      ? "agentrt+postgres"
            : durable_     ? "agentrt+sqlite"
            : request_ids_ ? "agentrt+request-ids"
@@ -85,6 +94,19 @@ public:
     return rt_;
   }
 
+  /// With settle_passivated, waits until no session is live (all passivated to the store).
+  bool settle(std::chrono::milliseconds limit) override {
+    if (!settle_passivated_)
+      return true;
+    auto until = Clock::now() + limit;
+    while (rt_.stats().live_sessions > 0) {
+      if (Clock::now() > until)
+        return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+  }
+
 private:
   static agentrt::RuntimeConfig config(const AgentrtOptions& o) {
     agentrt::RuntimeConfig c;
@@ -104,6 +126,8 @@ private:
   bool postgres_;
   bool request_ids_;
   bool resumable_;
+  std::string name_;
+  bool settle_passivated_;
   std::atomic<std::uint64_t> next_request_{0};
 };
 

@@ -127,6 +127,12 @@ public:
   virtual bool keeps_caller_order() const {
     return true;
   }
+  /// Returns once the system has reached its resting state after calls (e.g. sessions
+  /// passivated); false if it did not within `limit`.
+  virtual bool settle(std::chrono::milliseconds limit) {
+    (void)limit;
+    return true;
+  }
 };
 
 } // namespace bench

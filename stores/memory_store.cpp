@@ -1,12 +1,16 @@
 // The in-memory store: passivating. A session is handed over when it expires and handed
 // back (taken out) when it is called again, so it costs nothing per turn and holds no
-// second copy of a live session.
+// second copy of a live session. A session at rest is kept packed (stores/packed_session):
+// one byte string instead of its containers, so resting sessions cost little memory.
 
 #include <agentrt/session_store.hpp>
 
 #include "core/thread_annotations.hpp"
+#include "stores/packed_session.hpp"
 
+#include <functional>
 #include <map>
+#include <unordered_map>
 
 namespace agentrt {
 
@@ -18,27 +22,36 @@ using detail::MutexLock;
 class MemoryStore final : public PassivatingStore {
 public:
   Result<std::optional<StoredSession>> load(const SessionKey& key) override {
-    MutexLock guard{mu_};
-    auto i = sessions_.find(key);
-    if (i == sessions_.end())
-      return std::optional<StoredSession>{};
-    std::optional<StoredSession> out{std::move(i->second)};
-    sessions_.erase(i); // the session is live again: the runtime holds it now
-    return out;
+    Packed p;
+    {
+      MutexLock guard{mu_};
+      auto i = sessions_.find(key);
+      if (i == sessions_.end())
+        return std::optional<StoredSession>{};
+      p = std::move(i->second);
+      sessions_.erase(i); // the session is live again: the runtime holds it now
+    }
+    return std::optional<StoredSession>{
+      detail::unpack_session(key, p.created, p.last_activity, p.bytes)};
   }
 
   Result<std::optional<StoredSession>> read(const SessionKey& key) override {
-    MutexLock guard{mu_};
-    auto i = sessions_.find(key);
-    if (i == sessions_.end())
-      return std::optional<StoredSession>{};
-    return std::optional<StoredSession>{i->second};
+    Packed p;
+    {
+      MutexLock guard{mu_};
+      auto i = sessions_.find(key);
+      if (i == sessions_.end())
+        return std::optional<StoredSession>{};
+      p = i->second;
+    }
+    return std::optional<StoredSession>{
+      detail::unpack_session(key, p.created, p.last_activity, p.bytes)};
   }
 
   Result<void> put(StoredSession& session) override {
+    Packed p{session.created, session.last_activity, detail::pack_session(session)};
     MutexLock guard{mu_};
-    auto key = session.key;
-    sessions_.insert_or_assign(std::move(key), std::move(session));
+    sessions_.insert_or_assign(session.key, std::move(p));
     return {};
   }
 
@@ -86,8 +99,22 @@ private:
     std::chrono::system_clock::time_point created;
   };
 
+  /// A session at rest: the times the store sweeps by, and the rest packed.
+  struct Packed {
+    std::chrono::system_clock::time_point created;
+    std::chrono::system_clock::time_point last_activity;
+    std::string bytes;
+  };
+
+  struct KeyHash {
+    std::size_t operator()(const SessionKey& k) const noexcept {
+      std::hash<std::string> h;
+      return h(k.agent) * 31 + h(k.session_id);
+    }
+  };
+
   Mutex mu_;
-  std::map<SessionKey, StoredSession> sessions_ AGENTRT_GUARDED_BY(mu_);
+  std::unordered_map<SessionKey, Packed, KeyHash> sessions_ AGENTRT_GUARDED_BY(mu_);
   // (agent, owner) -> session id, and back
   std::map<std::pair<std::string, std::string>, std::string> owners_ AGENTRT_GUARDED_BY(mu_);
   std::map<SessionKey, Mapping> owner_of_ AGENTRT_GUARDED_BY(mu_);
