@@ -176,6 +176,9 @@ session_actor::behavior_type session_behavior(session_pointer self, SessionKey k
 /// threads call this right after spawning; nothing of ours logs through CAF's logger.
 void release_caf_logger_reference() noexcept;
 
+/// Releases it on the calling CAF worker thread, once: see actor.cpp.
+void quiet_caf_logger_here() noexcept;
+
 /// Spawns the session for `key`, counts it, and hands it to its supervisor shard (if any),
 /// asking for an eviction when `max_sessions` is exceeded.
 session_actor spawn_session(caf::actor_system& sys, Services& svc, SessionKey key,

@@ -147,6 +147,7 @@ void handle_call(session_pointer self, const CallPtr& c) {
 } // namespace
 
 void on_call(session_pointer self, const CallTicket& ticket) {
+  quiet_caf_logger_here();
   handle_call(self, ticket.call());
   ticket.handled(); // not reached if handling threw: the dropped message ends the call
 }
