@@ -22,6 +22,7 @@
 #include <agentrt/result.hpp>
 #include <agentrt/session_key.hpp>
 
+#include "core/block_recycler.hpp"
 #include "core/fwd.hpp"
 #include "core/stop_signal.hpp"
 #include "core/thread_annotations.hpp"
@@ -331,5 +332,16 @@ private:
 };
 
 using CallPtr = std::shared_ptr<CallState>;
+
+/// A new call's state, in a block recycled across threads (core/block_recycler.hpp): made
+/// on the caller's thread, usually freed on a worker's.
+template <class... Args>
+CallPtr make_call_state(Args&&... args) {
+  // Its control block and the CallState share one block: keep them under a block's size,
+  // or every call falls back to the global allocator.
+  static_assert(sizeof(CallState) + 32 <= recycled_block_bytes);
+  return std::allocate_shared<CallState>(RecyclingAllocator<CallState>{},
+                                         std::forward<Args>(args)...);
+}
 
 } // namespace agentrt::detail

@@ -34,7 +34,7 @@ Result<Call> RuntimeCore::attach(const SessionKey& key, std::uint64_t call_id,
   r.session_id = key.session_id;
   r.on_event = std::move(on_event);
   // It follows the call until that call ends: its own deadline never comes first.
-  auto follower = std::make_shared<CallState>(call_id, std::move(r), Clock::now(),
+  auto follower = make_call_state(call_id, std::move(r), Clock::now(),
                                               std::chrono::hours(24 * 365));
   caf::anon_send(*hdl, attach_atom::value,
                  std::make_shared<AttachRequest>(follower, call_id, after_seq));

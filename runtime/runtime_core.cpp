@@ -44,7 +44,7 @@ Call failed_call(std::string session_id, std::string agent, Error error) {
   Request r;
   r.agent = std::move(agent);
   r.session_id = std::move(session_id);
-  auto call = std::make_shared<CallState>(0, std::move(r), Clock::now(), Clock::duration{});
+  auto call = make_call_state(0, std::move(r), Clock::now(), Clock::duration{});
   call->end(static_cast<errc>(error.code.value()), std::move(error.message));
   return Call{std::move(call)};
 }
@@ -115,7 +115,7 @@ Result<Call> RuntimeCore::invoke(Request&& request) {
       return refuse(request.session_id, std::move(*bad));
   auto hash = key_hash(request.agent, request.session_id);
   auto timeout = timeout_of(request, config);
-  auto call = std::make_shared<CallState>(next_call_id_.fetch_add(1, relaxed),
+  auto call = make_call_state(next_call_id_.fetch_add(1, relaxed),
                                           std::move(request), now, timeout,
                                           &metrics.stripe(hash));
   call->one_shot = one_shot;
@@ -212,7 +212,7 @@ ChildCall RuntimeCore::start_child(const CallPtr& parent, SubRequest sub) {
   r.params = std::move(sub.params);
   auto hash = key_hash(r.agent, r.session_id);
   auto remaining = parent->deadline > now ? parent->deadline - now : Clock::duration::zero();
-  auto call = std::make_shared<CallState>(next_call_id_.fetch_add(1, relaxed), std::move(r),
+  auto call = make_call_state(next_call_id_.fetch_add(1, relaxed), std::move(r),
                                           now, remaining, &metrics.stripe(hash));
   call->forward_to = parent;
   call->ephemeral = parent->ephemeral;
