@@ -6,6 +6,7 @@
 #include "core/current_turn.hpp"
 #include "core/exception_text.hpp"
 
+#include <algorithm>
 #include <exception>
 
 namespace agentrt::detail {
@@ -120,6 +121,11 @@ void commit_turn(SessionData& session, TurnContext& ctx) {
     if (ctx.summary)
       history.insert(history.begin(), summary_entry(std::move(*ctx.summary)));
   }
+  // Room for the whole turn at once (growing geometrically, as push_back would): a first
+  // turn then allocates once, not once per entry.
+  auto adding = 2 + ctx.appended.size();
+  if (history.capacity() - history.size() < adding)
+    history.reserve(std::max(2 * history.capacity(), history.size() + adding));
   history.push_back(Message{Role::user, ctx.call->input, {}});
   for (auto& msg : ctx.appended)
     history.push_back(std::move(msg));
