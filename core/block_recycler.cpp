@@ -62,11 +62,19 @@ Shared& shared() {
   return *s;
 }
 
+/// Set when this thread's cache is destroyed (thread exit; on the main thread, before
+/// static objects are): what the thread frees or allocates after that (a static Runtime's
+/// calls, say) bypasses the recycler. A bool needs no destructor, so it outlives the cache.
+thread_local bool cache_gone = false;
+
 /// One thread's free blocks: up to two batches (one to hand out, one filling up).
 class Cache {
 public:
   ~Cache() {
     Shared::release(head_);
+    head_ = nullptr;
+    count_ = 0;
+    cache_gone = true;
   }
 
   void* take() {
@@ -125,13 +133,13 @@ bool recycles_blocks() noexcept {
 }
 
 void* recycled_allocate(std::size_t bytes) {
-  if (!recycling || bytes > recycled_block_bytes)
+  if (!recycling || bytes > recycled_block_bytes || cache_gone)
     return ::operator new(bytes);
   return cache().take();
 }
 
 void recycled_deallocate(void* p, std::size_t bytes) noexcept {
-  if (!recycling || bytes > recycled_block_bytes) {
+  if (!recycling || bytes > recycled_block_bytes || cache_gone) {
     ::operator delete(p);
     return;
   }

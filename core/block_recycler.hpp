@@ -12,8 +12,9 @@
 // for blocks larger than a slot, memory goes back to the global allocator.
 //
 // Thread-safety: all functions may be called from any thread. The shared list lives for
-// the whole process (never destroyed), so threads that exit after static destruction
-// began can still return their caches.
+// the whole process (never destroyed), so it can be used during static destruction. A
+// thread's cache frees its blocks when the thread exits; after that, that thread's
+// allocations and frees go straight to the global allocator.
 
 #include <cstddef>
 #include <memory>
@@ -48,6 +49,7 @@ struct RecyclingAllocator {
   }
 
   T* allocate(std::size_t n) {
+    static_assert(alignof(T) <= __STDCPP_DEFAULT_NEW_ALIGNMENT__);
     return static_cast<T*>(recycled_allocate(n * sizeof(T)));
   }
 
