@@ -22,13 +22,16 @@ namespace agentrt::detail {
 void persist(session_pointer self, TurnJobPtr job, TurnContext& ctx, Reply reply,
              EventKind terminal) {
   auto& st = self->state;
-  if (!ctx.call->claim()) {
-    st.svc->log->debug("[{}/{}] turn {} discarded: the call had already ended",
-                       ctx.call->session_id, ctx.call->id, ctx.number);
-    return;
-  }
+  // The job first (an inline turn's context moves into it): once the call is claimed only
+  // this session can end it, so nothing that can throw comes between the claim and
+  // `running`.
   if (!job)
     job = std::make_shared<TurnJob>(std::move(ctx));
+  if (!job->ctx.call->claim()) {
+    st.svc->log->debug("[{}/{}] turn {} discarded: the call had already ended",
+                       job->ctx.call->session_id, job->ctx.call->id, job->ctx.number);
+    return;
+  }
   // Running from the claim on: whatever happens next, the session (or its destructor)
   // still owns the claimed call and ends it.
   st.running = job;
