@@ -31,8 +31,14 @@ public:
       p = std::move(i->second);
       sessions_.erase(i); // the session is live again: the runtime holds it now
     }
-    return std::optional<StoredSession>{
-      detail::unpack_session(key, p.created, p.last_activity, p.bytes)};
+    try {
+      return std::optional<StoredSession>{
+        detail::unpack_session(key, p.created, p.last_activity, p.bytes)};
+    } catch (...) { // not handed over after all: it stays here for the next attempt
+      MutexLock guard{mu_};
+      sessions_.try_emplace(key, std::move(p));
+      throw;
+    }
   }
 
   Result<std::optional<StoredSession>> read(const SessionKey& key) override {

@@ -1,5 +1,6 @@
 #include "stores/packed_session.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -128,7 +129,7 @@ StoredSession unpack_session(SessionKey key, std::chrono::system_clock::time_poi
   Reader in{bytes};
   s.turns = in.varint();
   auto entries = in.varint();
-  s.history.reserve(entries);
+  s.history.reserve(std::min<std::uint64_t>(entries, bytes.size() / 3)); // 3 bytes each at least
   for (std::uint64_t i = 0; i < entries; ++i) {
     Message m;
     auto role = static_cast<unsigned char>(in.byte());
