@@ -36,16 +36,18 @@ caf::behavior raw_session(caf::stateful_actor<RawSession>* self, Work work) {
   };
 }
 
-caf::actor_system_config& configure(caf::actor_system_config& cfg, std::size_t workers) {
+caf::actor_system_config& configure(caf::actor_system_config& cfg, std::size_t workers,
+                                   bool stealing) {
   cfg.set("scheduler.max-threads", workers);
-  cfg.set("scheduler.policy", caf::atom("sharing"));
+  cfg.set("scheduler.policy", stealing ? caf::atom("stealing") : caf::atom("sharing"));
   return cfg;
 }
 
 } // namespace
 
 struct CafRawSystem::Impl {
-  Impl(Work w, std::size_t workers) : work(w), system(configure(cfg, workers)) {
+  Impl(Work w, std::size_t workers, bool stealing)
+    : work(w), system(configure(cfg, workers, stealing)) {
     // nop
   }
 
@@ -64,8 +66,8 @@ struct CafRawSystem::Impl {
   SessionMap<caf::actor> sessions;
 };
 
-CafRawSystem::CafRawSystem(Work work, std::size_t workers)
-  : impl_(std::make_unique<Impl>(work, workers)) {
+CafRawSystem::CafRawSystem(Work work, std::size_t workers, bool stealing)
+  : impl_(std::make_unique<Impl>(work, workers, stealing)) {
   // nop
 }
 

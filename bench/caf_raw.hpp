@@ -14,8 +14,9 @@ namespace bench {
 
 class CafRawSystem final : public System {
 public:
-  /// `workers` scheduler threads, with the scheduler policy agentrt uses by default.
-  CafRawSystem(Work work, std::size_t workers);
+  /// `workers` scheduler threads with agentrt's scheduler policy (`stealing`: CAF's
+  /// work stealing, else work sharing).
+  CafRawSystem(Work work, std::size_t workers, bool stealing);
   ~CafRawSystem() override;
 
   const char* name() const override {

@@ -16,7 +16,10 @@ namespace {
 void usage() {
   std::puts(
     "usage: agentrt-bench [options]\n"
-    "  --scenario LIST   spread,hot,cold,blocking,latency,memory,churn,durable,retry,llm,llm-http,\n"
+    "  --scenario LIST   spread,hot,cold,blocking,latency,memory,churn,durable,retry,llm,\n"
+#ifdef AGENTRT_BENCH_HTTP
+    "                    llm-http,\n"
+#endif
     "                    durable-pg | standard (all but llm-http and durable-pg)\n"
     "  --sessions N      sessions (per scenario default)\n"
     "  --calls N         calls to run\n"

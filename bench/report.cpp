@@ -284,11 +284,16 @@ std::vector<Result> median_of(const std::vector<std::vector<Result>>& runs) {
   };
   std::vector<Result> out;
   for (std::size_t k = 0; k < runs.front().size(); ++k) {
-    std::vector<const Result*> same; // system k in every run
+    std::vector<const Result*> same; // system k in every run, in run order
     for (auto& run : runs)
       for (auto& r : run)
         if (r.system == runs.front()[k].system)
           same.push_back(&r);
+    std::vector<double> per_second, p50;
+    for (auto* r : same) {
+      per_second.push_back(r->per_second);
+      p50.push_back(r->p50_us);
+    }
     std::sort(same.begin(), same.end(),
               [&](const Result* x, const Result* y) { return figure(*x) < figure(*y); });
     Result m = *same[same.size() / 2];
@@ -298,9 +303,9 @@ std::vector<Result> median_of(const std::vector<std::vector<Result>>& runs) {
       m.failed_calls += r->failed_calls;
       m.order_errors += r->order_errors;
       m.reorders += r->reorders;
-      m.runs_per_second.push_back(r->per_second);
-      m.runs_p50_us.push_back(r->p50_us);
     }
+    m.runs_per_second = std::move(per_second);
+    m.runs_p50_us = std::move(p50);
     if (!m.keeps_order) // shown, not a failure: the median run's own
       m.reorders = own_reorders;
     out.push_back(std::move(m));

@@ -104,7 +104,10 @@ std::vector<std::pair<std::string, Factory>> systems(const Options& o, Work work
     out.emplace_back("strand", [=] { return std::make_unique<StrandSystem>(work, baseline_threads); });
     // Blocking work would hold CAF's few workers: a plain CAF program would not do that.
     if (!blocking)
-      out.emplace_back("caf-raw", [=] { return std::make_unique<CafRawSystem>(work, workers); });
+      out.emplace_back("caf-raw", [=] {
+        return std::make_unique<CafRawSystem>(work, workers,
+                                              o.scheduler == agentrt::SchedulerPolicy::stealing);
+      });
   }
   return out;
 }

@@ -11,7 +11,7 @@
 # instead runs every scenario at small sizes through every system, in seconds, checking
 # only that each call ran exactly once and in its caller's order (figures not meaningful,
 # targets not judged; exit 1 on a failed check). It uses BUILD_DIR's agentrt-bench
-# (default build/release, built if missing); durable-pg runs against a throwaway
+# (default build/release, built if missing; a BUILD_DIR given must have it); durable-pg runs against a throwaway
 # PostgreSQL cluster when PostgreSQL 15 is installed. scripts/test.sh runs it, so the
 # harness cannot rot.
 set -euo pipefail
@@ -20,11 +20,15 @@ if [[ "${1:-}" == "--quick" ]]; then
   build="${2:-build/release}"
   bench_bin="$build/bench/agentrt-bench"
   if [[ ! -x "$bench_bin" ]]; then
+    if [[ -n "${2:-}" ]]; then # a tree of the caller's: not ours to reconfigure
+      echo "bench.sh --quick: $bench_bin is not built" >&2
+      exit 2
+    fi
     scripts/setup.sh bench
     scripts/build.sh "$build" -DCMAKE_BUILD_TYPE=Release -DAGENTRT_BUILD_TESTS=OFF
   fi
   scenarios=standard
-  "$bench_bin" --help | grep -q llm-http && scenarios+=,llm-http
+  "$bench_bin" --help | grep -q '^ *llm-http,' && scenarios+=,llm-http
   status=0
   "$bench_bin" --quick --scenario "$scenarios" || status=1
   if [[ -x /usr/lib/postgresql/15/bin/initdb ]]; then
