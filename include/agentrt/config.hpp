@@ -53,8 +53,10 @@ struct RuntimeConfig {
   /// per worker thread, so expiry sweeps spread over the workers.
   std::optional<std::size_t> supervisor_shards;
 
-  /// A session with no running or queued work for this long is expired. 15 minutes outlasts
-  /// a user reading a reply and typing the next message, and frees abandoned sessions.
+  /// A session with no running or queued work for this long is expired: it rests in the
+  /// store (its actor freed; the in-memory store keeps it packed, a few hundred bytes) and
+  /// comes back with its context on its next call. 15 minutes outlasts a user reading a
+  /// reply and typing the next message, and frees abandoned sessions' actors.
   std::chrono::milliseconds idle_timeout = std::chrono::minutes(15);
 
   /// A session older than this is ended once it is idle, so long-lived sessions cannot hold
