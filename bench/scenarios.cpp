@@ -70,9 +70,7 @@ std::vector<Result> retry(const Options& o) {
   auto order = round_robin(calls, sessions);
   std::vector<Result> out;
   for (int variant = 0; variant < 3; ++variant) {
-    AgentrtOptions ao;
-    ao.workers = o.workers ? o.workers : cores();
-    ao.scheduler = o.scheduler;
+    auto ao = agentrt_options(o);
     ao.request_ids = variant == 1;
     ao.resumable = variant == 2;
     AgentrtSystem sys{Work{o.spin_ns.value_or(0), 0}, ao};
@@ -264,9 +262,7 @@ std::vector<Result> churn(const Options& o) {
     order[i] = i / per_key;
   std::vector<Result> out;
   for (bool expiring : {false, true}) {
-    AgentrtOptions ao;
-    ao.workers = o.workers ? o.workers : cores();
-    ao.scheduler = o.scheduler;
+    auto ao = agentrt_options(o);
     if (expiring) {
       ao.idle_timeout = std::chrono::milliseconds(20);
       ao.expiry_interval = std::chrono::milliseconds(5);
