@@ -2,7 +2,6 @@
 
 #include "core/thread_annotations.hpp"
 
-#include <array>
 #include <vector>
 
 namespace agentrt::detail {
@@ -15,11 +14,6 @@ constexpr std::size_t max_shared_batches = 128; // 4096 blocks, 4 MiB at most ke
 /// A free block: its first bytes link it to the next one.
 struct FreeBlock {
   FreeBlock* next;
-};
-
-/// A batch of `batch` free blocks, linked.
-struct Batch {
-  FreeBlock* head = nullptr;
 };
 
 class Shared {

@@ -22,7 +22,8 @@
 
 namespace agentrt::detail {
 
-/// Blocks of up to `block_bytes`, recycled across threads.
+/// A block of `bytes` (recycled when at most `recycled_block_bytes`), and its release with
+/// the same size.
 void* recycled_allocate(std::size_t bytes);
 void recycled_deallocate(void* p, std::size_t bytes) noexcept;
 
