@@ -11,9 +11,9 @@
 # instead runs every scenario at small sizes through every system, in seconds, checking
 # only that each call ran exactly once and in its caller's order (figures not meaningful,
 # targets not judged; exit 1 on a failed check). It uses BUILD_DIR's agentrt-bench
-# (default build/release, built if missing; a BUILD_DIR given must have it); durable-pg runs against a throwaway
-# PostgreSQL cluster when PostgreSQL 15 is installed. scripts/test.sh runs it, so the
-# harness cannot rot.
+# (default build/release, built if missing; a BUILD_DIR given must have it); durable-pg
+# runs against a throwaway PostgreSQL cluster when PostgreSQL 15 is installed (as root:
+# owned by the postgres user). scripts/test.sh runs it, so the harness cannot rot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ "${1:-}" == "--quick" ]]; then
@@ -31,7 +31,8 @@ if [[ "${1:-}" == "--quick" ]]; then
   "$bench_bin" --help | grep -q '^ *llm-http,' && scenarios+=,llm-http
   status=0
   "$bench_bin" --quick --scenario "$scenarios" || status=1
-  if [[ -x /usr/lib/postgresql/15/bin/initdb ]]; then
+  if [[ -x /usr/lib/postgresql/15/bin/initdb ]] \
+    && { [[ "$(id -u)" -ne 0 ]] || id postgres >/dev/null 2>&1; }; then
     pgdir="$(mktemp -d /tmp/agentrt-bench-quick-pg.XXXXXX)"
     trap 'scripts/pg_cluster.sh stop "$pgdir" >/dev/null 2>&1 || true; rm -rf "$pgdir"' EXIT
     conninfo="$(scripts/pg_cluster.sh start "$pgdir")"
@@ -39,7 +40,7 @@ if [[ "${1:-}" == "--quick" ]]; then
     "$bench_bin" --quick --scenario durable-pg --postgres "$conninfo" \
       2> >(grep -v '^NOTICE:' >&2) | grep -v '^agentrt-bench:' || status=1
   else
-    echo "bench.sh --quick: durable-pg skipped: PostgreSQL 15 is not installed"
+    echo "bench.sh --quick: durable-pg skipped: no PostgreSQL 15 (or, as root, no postgres user)"
   fi
   [[ $status -eq 0 ]] && echo "bench.sh --quick: every scenario, every system: exactly once, in order"
   exit $status
