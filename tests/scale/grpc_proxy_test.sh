@@ -14,7 +14,7 @@ fi
 server=$1
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-plugin=/usr/bin/grpc_python_plugin
+source "$here/../support/python_grpc.sh"
 
 skip() {
   echo "SKIP: $1"
@@ -24,10 +24,7 @@ skip() {
 command -v psql >/dev/null || skip "no psql (Debian: postgresql-client-15)"
 haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
 [ -x "$haproxy" ] || skip "HAProxy is not installed (Debian: haproxy)"
-[ -x "$plugin" ] || skip "no $plugin (Debian: protobuf-compiler-grpc)"
-command -v protoc >/dev/null || skip "no protoc (Debian: protobuf-compiler)"
-/usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null \
-  || skip "/usr/bin/python3 has no grpc or protobuf (Debian: python3-grpcio python3-protobuf)"
+require_python_grpc
 if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
   skip "running as root and there is no postgres user to own the cluster"
 fi
@@ -53,12 +50,7 @@ if ! conninfo=$("$repo/scripts/pg_cluster.sh" start "$pgdir" 2>"$work/pg.err"); 
   cat "$work/pg.err"
   exit 1
 fi
-mkdir -p "$work/stubs"
-if ! protoc -I "$repo/proto" --python_out="$work/stubs" --grpc_out="$work/stubs" \
-  --plugin=protoc-gen-grpc="$plugin" "$repo/proto/agent_platform.proto"; then
-  echo "FAILED - generate the Python stubs"
-  exit 1
-fi
+python_grpc_stubs "$repo/proto/agent_platform.proto" "$work/stubs" || exit 1
 
 /usr/bin/python3 "$here/grpc_proxy_test.py" --server "$server" --repo "$repo" --work "$work" \
   --conninfo "$conninfo" --haproxy "$haproxy" &

@@ -13,30 +13,15 @@ fi
 server=$1
 here=$(cd "$(dirname "$0")" && pwd)
 proto_dir=$(cd "$here/../../proto" && pwd)
-plugin=/usr/bin/grpc_python_plugin
-
-if [ ! -x "$plugin" ]; then
-  echo "SKIP: no $plugin (Debian: protobuf-compiler-grpc)"
-  exit 77
-fi
-if ! command -v protoc >/dev/null; then
-  echo "SKIP: no protoc (Debian: protobuf-compiler)"
-  exit 77
-fi
-if ! /usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null; then
-  echo "SKIP: /usr/bin/python3 has no grpc or protobuf (Debian: python3-grpcio python3-protobuf)"
-  exit 77
-fi
+source "$here/../support/python_grpc.sh"
+require_python_grpc
 
 source "$here/lib.sh" # start, and a cleanup on exit that stops what it started
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
 stubs="$work/stubs"
-mkdir -p "$stubs"
-if ! protoc -I "$proto_dir" --python_out="$stubs" --grpc_out="$stubs" \
-  --plugin=protoc-gen-grpc="$plugin" "$proto_dir/agent_platform.proto"; then
-  echo "FAILED - generate the Python stubs from $proto_dir/agent_platform.proto"
+if ! python_grpc_stubs "$proto_dir/agent_platform.proto" "$stubs"; then
   echo "0 passed, 1 failed"
   exit 1
 fi
