@@ -1,5 +1,5 @@
 // Blocks freed on one thread come back to another through the shared list, in batches;
-// nothing is handed out twice, and blocks larger than a slot bypass the recycler.
+// nothing is handed out twice, and a call's state is made in a recycled block.
 
 #include "core/block_recycler.hpp"
 #include "core/call_state.hpp"
@@ -71,17 +71,36 @@ TEST_CASE("blocks freed on one thread are handed to another in batches", "[recyc
   });
 }
 
-TEST_CASE("a block larger than a slot bypasses the recycler", "[recycler]") {
-  run_with_time_limit(30s, "a block larger than a slot bypasses the recycler", [] {
-    auto* big = recycled_allocate(recycled_block_bytes + 1);
-    std::memset(big, 1, recycled_block_bytes + 1);
-    recycled_deallocate(big, recycled_block_bytes + 1);
-    CHECK(sizeof(CallState) + 32 <= recycled_block_bytes); // calls use the recycler
-    Request r;
-    r.agent = "a";
-    r.session_id = "s";
-    auto call = make_call_state(1, std::move(r), Clock::now(), std::chrono::seconds(1));
-    CHECK(call->session_id == "s");
-    CHECK(call.use_count() == 1);
+TEST_CASE("a call's state is made in a block a worker freed", "[recycler]") {
+  run_with_time_limit(30s, "a call's state is made in a block a worker freed", [] {
+    // A worker frees two batches' worth: one batch goes to the shared list.
+    auto made = allocate_elsewhere(2 * recycled_batch);
+    std::thread worker{[&] {
+      for (auto* p : made)
+        recycled_deallocate(p, recycled_block_bytes);
+    }};
+    worker.join();
+    std::set<char*> freed;
+    for (std::size_t i = 0; i < recycled_batch; ++i) // the oldest ones: the batch handed over
+      freed.insert(static_cast<char*>(made[i]));
+    // A caller thread (empty cache) makes a call: its state lies inside one of those blocks.
+    bool inside = false;
+    std::string session;
+    std::thread caller{[&] {
+      Request r;
+      r.agent = "a";
+      r.session_id = "s";
+      auto call = make_call_state(1, std::move(r), Clock::now(), std::chrono::seconds(1));
+      auto* at = reinterpret_cast<char*>(call.get());
+      for (auto* b : freed)
+        inside = inside || (at >= b && at + sizeof(CallState) <= b + recycled_block_bytes);
+      session = call->session_id;
+    }};
+    caller.join();
+    CHECK(session == "s");
+    if (recycles_blocks())
+      CHECK(inside);
+    else
+      CHECK_FALSE(inside); // ASan: the global allocator, which quarantines what was freed
   });
 }
